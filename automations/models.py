@@ -1,0 +1,279 @@
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.utils import timezone
+
+from automations import schedule as sched
+
+
+def default_timezone() -> str:
+    return settings.DEFAULT_TIMEZONE
+
+
+class ChronoQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        """Queryset updates bypass save(); keep beat's PeriodicTasks exact anyway."""
+        from automations import beat_sync
+
+        pks = list(self.values_list("pk", flat=True))
+        count = super().update(**kwargs)
+        if pks and beat_sync.FIELDS_THAT_MATTER.intersection(kwargs):
+            beat_sync.sync_many(pks)
+        return count
+
+
+class Chrono(models.Model):
+    """A schedule plus a target. Each firing is recorded as a ChronoRun."""
+
+    class TargetType(models.TextChoices):
+        HTTP = "HTTP", "HTTP webhook"
+        MESSAGE = "MESSAGE", "WhatsApp message"
+        FUNCTION = "FUNCTION", "Python function"
+
+    class ScheduleKind(models.TextChoices):
+        CRON = "cron", "Cron"
+        INTERVAL = "interval", "Interval"
+        ONCE = "once", "Once"
+
+    class Misfire(models.TextChoices):
+        SKIP = "skip", "Skip missed occurrences"
+        RUN_ONCE = "run_once", "Run once for all missed occurrences"
+        CATCH_UP = "catch_up", "Run each missed occurrence within the catch-up window"
+
+    class Overlap(models.TextChoices):
+        SKIP = "skip", "Skip if the previous run is still running"
+        ALLOW = "allow", "Allow overlapping runs"
+        QUEUE = "queue", "Queue one run behind the running one"
+
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+
+    # --- Schedule: the text the operator typed and its normalised form.
+    schedule = models.CharField(
+        max_length=200,
+        help_text="Cron or natural language: '0 8 * * *', 'todo dia às 08:00', 'daily at 07:30', 'every 15 minutes', 'in 10 min', '2026-12-01 10:00'.",
+    )
+    schedule_kind = models.CharField(max_length=8, choices=ScheduleKind.choices, editable=False)
+    schedule_expression = models.CharField(max_length=100, editable=False)
+    run_at = models.DateTimeField(null=True, blank=True, editable=False, help_text="One-shot chronos: when (UTC).")
+    timezone = models.CharField(max_length=64, default=default_timezone, help_text="IANA zone the schedule is read in.")
+
+    # --- Target.
+    target_type = models.CharField(max_length=8, choices=TargetType.choices, default=TargetType.HTTP)
+    method = models.CharField(max_length=8, default="POST", help_text="HTTP: one of ALLOWED_METHODS.")
+    url = models.URLField(max_length=2000, blank=True, help_text="HTTP: the URL to call.")
+    headers = models.JSONField(default=dict, blank=True, help_text="HTTP: request headers.")
+    payload = models.JSONField(null=True, blank=True, help_text="HTTP: JSON body.")
+    timeout_ms = models.PositiveIntegerField(null=True, blank=True, help_text="HTTP: defaults to HTTP_REQUEST_TIMEOUT_MS.")
+    channel = models.ForeignKey(
+        "whatsapp.Channel", null=True, blank=True, on_delete=models.SET_NULL, related_name="chronos",
+        help_text="MESSAGE (and FUNCTION's ctx.message): the WhatsApp channel that sends.",
+    )
+    message_template = models.TextField(blank=True, help_text="MESSAGE: Django template text.")
+    recipients = models.JSONField(default=list, blank=True, help_text="MESSAGE: phone numbers or chat ids.")
+    function = models.ForeignKey(
+        "functions.UserFunction", null=True, blank=True, on_delete=models.PROTECT, related_name="chronos",
+        help_text="FUNCTION: the function to run.",
+    )
+    extras = models.JSONField(default=dict, blank=True, help_text="FUNCTION: values exposed as ctx.env.")
+
+    # --- State.
+    is_active = models.BooleanField(default=True)
+    is_recurring = models.BooleanField(default=True, editable=False)
+    next_run_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_run_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_run_status = models.CharField(max_length=16, blank=True, editable=False)
+    last_error = models.TextField(blank=True, editable=False)
+    periodic_task = models.OneToOneField(
+        "django_celery_beat.PeriodicTask", null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="chrono", editable=False,
+    )
+
+    # --- Policies.
+    max_attempts = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Defaults to RUN_MAX_ATTEMPTS.")
+    backoff_ms = models.PositiveIntegerField(null=True, blank=True, help_text="Defaults to RUN_BACKOFF_MS; doubles each attempt.")
+    misfire_policy = models.CharField(max_length=8, choices=Misfire.choices, default=Misfire.RUN_ONCE)
+    catchup_window_s = models.PositiveIntegerField(default=3600, help_text="catch_up: how far back missed occurrences still run.")
+    overlap_policy = models.CharField(max_length=8, choices=Overlap.choices, default=Overlap.SKIP)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ChronoQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name", "pk"]
+        indexes = [models.Index(fields=["is_active", "next_run_at"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        # Remember what was parsed, so re-saving "in 10 min" does not move the run.
+        instance._parsed_schedule = (instance.__dict__.get("schedule"), instance.__dict__.get("timezone"))
+        return instance
+
+    # --- Schedule ---------------------------------------------------------------------
+
+    @property
+    def parsed_schedule(self) -> sched.Schedule:
+        return sched.from_normalised(self.schedule_kind, self.schedule_expression, self.run_at)
+
+    def schedule_changed(self) -> bool:
+        return getattr(self, "_parsed_schedule", None) != (self.schedule, self.timezone) or not self.schedule_kind
+
+    def apply_schedule(self, now: datetime | None = None) -> None:
+        """Parse `schedule` into its normalised form; raises ValidationError on the field."""
+        now = now or timezone.now()
+        try:
+            parsed = sched.parse(self.schedule, self.timezone, now)
+        except sched.ScheduleError as exc:
+            raise ValidationError({"schedule": str(exc)}) from None
+        except (ValueError, KeyError):
+            raise ValidationError({"timezone": f"Unknown time zone {self.timezone!r}."}) from None
+        self.schedule_kind = parsed.kind
+        self.schedule_expression = parsed.expression
+        self.run_at = parsed.run_at
+        self.is_recurring = parsed.is_recurring
+        self.next_run_at = self.compute_next_run(now)
+        self._parsed_schedule = (self.schedule, self.timezone)
+
+    def compute_next_run(self, after: datetime) -> datetime | None:
+        times = self.next_fire_times(1, after=after)
+        return times[0] if times else None
+
+    def next_fire_times(self, n: int = 5, after: datetime | None = None) -> list[datetime]:
+        after = after or timezone.now()
+        anchor = self.created_at if self.schedule_kind == self.ScheduleKind.INTERVAL else None
+        return sched.next_fire_times(self.parsed_schedule, self.timezone, after, n, anchor=anchor or after)
+
+    def describe_schedule(self, lang: str = "en") -> str:
+        return sched.describe(self.parsed_schedule, self.timezone, lang)
+
+    # --- Validation ---------------------------------------------------------------------
+
+    def clean(self) -> None:
+        errors: dict[str, list[str]] = {}
+        if self.schedule_changed():
+            try:
+                self.apply_schedule()
+            except ValidationError as exc:
+                errors.update(exc.message_dict)
+        self.method = (self.method or "").upper()
+        if self.target_type == self.TargetType.HTTP:
+            if not self.url:
+                errors.setdefault("url", []).append("An HTTP chrono needs a url.")
+            if self.method not in settings.ALLOWED_METHODS:
+                errors.setdefault("method", []).append(
+                    f"Method {self.method!r} is not allowed; use one of {', '.join(settings.ALLOWED_METHODS)}."
+                )
+            if not isinstance(self.headers, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in self.headers.items()
+            ):
+                errors.setdefault("headers", []).append("Headers must be an object of text names to text values.")
+        elif self.target_type == self.TargetType.MESSAGE:
+            if not self.channel_id:
+                errors.setdefault("channel", []).append("A MESSAGE chrono needs a channel.")
+            if not self.message_template.strip():
+                errors.setdefault("message_template", []).append("A MESSAGE chrono needs a message template.")
+            if not isinstance(self.recipients, list) or not self.recipients:
+                errors.setdefault("recipients", []).append("A MESSAGE chrono needs a list of recipients.")
+        elif self.target_type == self.TargetType.FUNCTION and not self.function_id:
+            errors.setdefault("function", []).append("A FUNCTION chrono needs a function.")
+        if errors:
+            raise ValidationError(errors)
+
+    def save(self, *args, **kwargs) -> None:
+        if self.schedule_changed():
+            self.apply_schedule()
+        super().save(*args, **kwargs)
+        from automations import beat_sync
+
+        beat_sync.sync(self)
+
+    # --- Operations ---------------------------------------------------------------------
+
+    def pause(self) -> None:
+        Chrono.objects.filter(pk=self.pk).update(is_active=False)
+        self.is_active = False
+
+    def resume(self, now: datetime | None = None) -> None:
+        self.is_active = True
+        self.next_run_at = self.compute_next_run(now or timezone.now())
+        self.save(update_fields=["is_active", "next_run_at", "updated_at"])
+
+    def trigger(self, trigger: str = "manual", input: dict | None = None) -> "ChronoRun":
+        """Run now, outside the schedule. The task is enqueued once the transaction commits."""
+        from automations.tasks import enqueue_run
+
+        run = ChronoRun.objects.create(chrono=self, scheduled_for=timezone.now(), trigger=trigger, input=input)
+        enqueue_run(run)
+        return run
+
+    @property
+    def effective_max_attempts(self) -> int:
+        return self.max_attempts or settings.RUN_MAX_ATTEMPTS
+
+    def backoff_seconds(self, attempt: int) -> float:
+        """Delay before attempt `attempt + 1`: base, 2×base, 4×base, ..."""
+        base_ms = settings.RUN_BACKOFF_MS if self.backoff_ms is None else self.backoff_ms
+        return base_ms * (2 ** max(attempt - 1, 0)) / 1000
+
+
+class ChronoRun(models.Model):
+    """One occurrence of a chrono, with every attempt at it."""
+
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule", "Schedule"
+        MANUAL = "manual", "Manual"
+        WEBHOOK = "webhook", "Webhook"
+        MESSAGE = "message", "Message"
+        RETRY = "retry", "Retry"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        SUCCESS = "success", "Success"
+        FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Skipped"
+        TIMEOUT = "timeout", "Timeout"
+
+    FINAL = (Status.SUCCESS, Status.FAILED, Status.SKIPPED, Status.TIMEOUT)
+    SNIPPET_CHARS = 1000
+
+    chrono = models.ForeignKey(Chrono, on_delete=models.CASCADE, related_name="runs")
+    scheduled_for = models.DateTimeField()
+    trigger = models.CharField(max_length=10, choices=Trigger.choices, default=Trigger.SCHEDULE)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempt = models.PositiveSmallIntegerField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_snippet = models.TextField(blank=True)
+    error_message = models.TextField(blank=True)
+    result = models.JSONField(null=True, blank=True)
+    input = models.JSONField(null=True, blank=True)
+    attempts = models.JSONField(default=list, blank=True, help_text="One entry per attempt: when, outcome, error.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-scheduled_for", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["chrono", "scheduled_for", "trigger"], name="one_run_per_occurrence"),
+        ]
+        indexes = [
+            models.Index(fields=["chrono", "-scheduled_for"], name="run_chrono_newest"),
+            models.Index(fields=["status", "started_at"], name="run_status_started"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.chrono} @ {self.scheduled_for:%Y-%m-%d %H:%M:%S} ({self.status})"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in self.FINAL

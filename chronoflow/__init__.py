@@ -1,0 +1,3 @@
+from chronoflow.celery import app as celery_app
+
+__all__ = ("celery_app",)

@@ -1,0 +1,182 @@
+"""ChronoFlow settings, read from the environment (see .env.example for every variable).
+
+Defaults give the embedded deployment: a SQLite file and Celery on its filesystem
+transport under DATA_DIR, so nothing but Python is needed.
+"""
+
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management.utils import get_random_secret_key
+
+from chronoflow.env import env_bool, env_int, env_list, env_secret, env_str, env_timezone, env_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "var"))).resolve()
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = env_secret("SECRET_KEY")
+if not SECRET_KEY:
+    # The embedded default keeps a generated key in DATA_DIR so sessions survive restarts.
+    key_file = DATA_DIR / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(get_random_secret_key())
+        key_file.chmod(0o600)
+    SECRET_KEY = key_file.read_text().strip()
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+PORT = env_int("PORT", 8000, minimum=1)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_celery_beat",
+    "django_celery_results",
+    "automations",
+    "whatsapp",
+    "functions",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "chronoflow.urls"
+WSGI_APPLICATION = "chronoflow.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------
+DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'db.sqlite3'}")
+try:
+    _db = dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
+except Exception as exc:  # dj_database_url raises bare ValueError/KeyError on junk
+    raise ImproperlyConfigured(f"DATABASE_URL is not a database URL ({exc}): use sqlite:///path or postgres://user@host/db") from None
+if not _db.get("ENGINE"):
+    raise ImproperlyConfigured(f"DATABASE_URL has an unsupported scheme: {DATABASE_URL.split(':', 1)[0]!r}")
+if _db["ENGINE"] == "django.db.backends.sqlite3":
+    # Web, worker and beat share one file: WAL lets readers run beside the single writer,
+    # and IMMEDIATE transactions wait for the lock instead of failing on upgrade.
+    _db["CONN_MAX_AGE"] = 0
+    _db["OPTIONS"] = {
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    # A file, not :memory:, so worker and beat processes started by tests see it.
+    _db["TEST"] = {"NAME": str(DATA_DIR / "test-db.sqlite3")}
+DATABASES = {"default": _db}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+# Per-chrono time zones are data; this is the default a new chrono gets.
+DEFAULT_TIMEZONE = env_timezone("DEFAULT_TIMEZONE", "America/Sao_Paulo")
+
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+# Serve admin assets from the app directories without collectstatic in the embedded mode.
+WHITENOISE_USE_FINDERS = True
+
+# --- REST API -------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["chronoflow.permissions.StaffOrModelPermissions"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+}
+
+# --- Celery ---------------------------------------------------------------------------
+REDIS_URL = env_url("REDIS_URL", schemes=("redis", "rediss"))
+BROKER_DIR = DATA_DIR / "broker"
+if REDIS_URL:
+    CELERY_BROKER_URL = REDIS_URL
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+else:
+    for _sub in ("queue", "processed", "control"):
+        (BROKER_DIR / _sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(BROKER_DIR / "queue"),
+        "data_folder_out": str(BROKER_DIR / "queue"),
+        "processed_folder": str(BROKER_DIR / "processed"),
+        "control_folder": str(BROKER_DIR / "control"),
+    }
+CELERY_RESULT_BACKEND = "django-db"
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULER = "automations.scheduler:ChronoScheduler"
+CELERY_BEAT_SYNC_EVERY = 1
+
+# --- Execution policy -----------------------------------------------------------------
+RUN_MAX_ATTEMPTS = env_int("RUN_MAX_ATTEMPTS", 3, minimum=1)
+RUN_BACKOFF_MS = env_int("RUN_BACKOFF_MS", 1000, minimum=0)
+HTTP_REQUEST_TIMEOUT_MS = env_int("HTTP_REQUEST_TIMEOUT_MS", 10000, minimum=1)
+HTTP_MAX_RETRIES = env_int("HTTP_MAX_RETRIES", 0, minimum=0)
+HTTP_MAX_RESPONSE_BYTES = env_int("HTTP_MAX_RESPONSE_BYTES", 1_000_000, minimum=1024)
+ALLOWED_METHODS = [m.upper() for m in env_list("ALLOWED_METHODS", ["GET", "POST", "PUT", "PATCH", "DELETE"])]
+_unknown_methods = set(ALLOWED_METHODS) - {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}
+if _unknown_methods:
+    raise ImproperlyConfigured(f"ALLOWED_METHODS has unknown HTTP methods: {', '.join(sorted(_unknown_methods))}")
+
+# --- User functions -------------------------------------------------------------------
+FUNCTION_HTTP_ALLOWLIST = env_list("FUNCTION_HTTP_ALLOWLIST")
+FUNCTION_MESSAGE_RECIPIENT_ALLOWLIST = env_list("FUNCTION_MESSAGE_RECIPIENT_ALLOWLIST")
+FUNCTION_RATE_LIMIT_PER_SECOND = env_int("FUNCTION_RATE_LIMIT_PER_SECOND", 10, minimum=1)
+
+# --- WhatsApp (WAHA) ------------------------------------------------------------------
+WAHA_BASE_URL = env_url("WAHA_BASE_URL", "http://localhost:3000")
+WAHA_API_KEY = env_secret("WAHA_API_KEY")
+WAHA_WEBHOOK_HMAC_KEY = env_secret("WAHA_WEBHOOK_HMAC_KEY")
+PUBLIC_BASE_URL = env_url("PUBLIC_BASE_URL", f"http://localhost:{PORT}")
+
+# --- Logging --------------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO").upper()},
+}
