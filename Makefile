@@ -1,0 +1,45 @@
+# ChronoFlow. `make run` starts everything on the embedded default; `make test` runs the suite.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip --disable-pip-version-check -q
+
+.PHONY: run test migrate admin token check clean
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+
+# Reinstall only when the pins change.
+$(VENV)/.runtime: requirements.txt | $(VENV)/bin/python
+	$(PIP) install -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(VENV)/bin/python
+	$(PIP) install -r requirements-dev.txt
+	touch $@ $(VENV)/.runtime
+
+migrate: $(VENV)/.runtime
+	$(PY) manage.py migrate --noinput
+
+admin: migrate
+	$(PY) manage.py ensure_admin
+
+## run: web, worker and beat together on the embedded default (Ctrl-C stops all three)
+run: admin
+	$(PY) manage.py runall
+
+## test: the whole suite (SQLite + filesystem broker unless DATABASE_URL / REDIS_URL are set)
+test: $(VENV)/.dev
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+## token: print an API token for the admin user
+token: migrate
+	$(PY) manage.py drf_create_token admin
+
+check: $(VENV)/.dev
+	$(PY) manage.py makemigrations --check --dry-run
+	$(PY) manage.py check
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

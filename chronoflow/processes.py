@@ -1,0 +1,29 @@
+"""The command lines of ChronoFlow's three processes.
+
+`manage.py runall` and the integration tests start exactly these, so the tests exercise
+what an operator runs.
+"""
+
+import sys
+
+from django.conf import settings
+
+
+def celery(*args: str) -> list[str]:
+    return [sys.executable, "-m", "celery", "-A", "chronoflow", *args]
+
+
+def worker_command(concurrency: int = 2, loglevel: str = "info") -> list[str]:
+    # Gossip, mingle and heartbeats only matter across many workers; skipping them makes
+    # start-up fast on the embedded default.
+    return celery("worker", "-l", loglevel, "-c", str(concurrency),
+                  "--without-gossip", "--without-mingle", "--without-heartbeat")
+
+
+def beat_command(loglevel: str = "info") -> list[str]:
+    return celery("beat", "-l", loglevel, "-S", settings.CELERY_BEAT_SCHEDULER, "--pidfile=")
+
+
+def web_command(host: str, port: int) -> list[str]:
+    return [sys.executable, "-m", "gunicorn", "chronoflow.wsgi", "-b", f"{host}:{port}",
+            "--workers", "2", "--access-logfile", "-"]
