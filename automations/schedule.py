@@ -1,0 +1,516 @@
+"""Schedules of chronos: parse what an operator types, compute when it fires, describe it.
+
+Pure functions: no ORM, no settings. Every "now" is an argument, so callers and tests
+choose the clock. Fire times are computed in the chrono's timezone and returned in UTC.
+
+DST follows Vixie cron's rules (cron.c, the "time has changed" cases), applied to the
+wall time of the chrono's timezone:
+
+* Spring forward (a gap): a *fixed-time* job whose time falls in the skipped hour runs
+  once, at the first valid instant after the gap -- Vixie runs the fixed-time jobs of the
+  skipped minutes as soon as it wakes after the jump. "30 2 * * *" in Europe/Berlin on
+  2026-03-29 fires at 03:00 CEST (01:00 UTC). Several skipped matches collapse into that
+  one instant. *Wildcard* jobs simply have no run at the missing wall times; they keep
+  following real elapsed time.
+* Fall back (an overlap): a fixed-time job runs once, at the first occurrence (the
+  summer-time one). Wildcard jobs run in both passes of the repeated hour.
+* "Wildcard" is Vixie's own definition (flags MIN_STAR / HR_STAR): the minute or the hour
+  field starts with "*". So "0 * * * *" and "*/15 * * * *" are wildcard jobs, while
+  "30 2 * * *" and "0 1-3 * * *" are fixed-time jobs.
+
+croniter 7.0.0 given an aware start gets the gap right but fires fixed-time jobs twice in
+the overlap (02:30 CEST and 02:30 CET), so croniter only walks naive wall times here and
+`_instants` maps each wall time to UTC with the rules above.
+
+Absolute one-shots typed as wall time ("2026-03-29 02:30") use the fixed-time rule too.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone, tzinfo
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from cron_descriptor import ExpressionDescriptor, Options
+from croniter import CroniterBadDateError, CroniterError, croniter
+
+UTC = timezone.utc
+
+ACCEPTED_FORMS = """\
+Accepted schedules / Formatos aceitos:
+  Once, after a delay / Uma vez, daqui a pouco:
+    in 10 min, in 2 h, in 30 seconds, em 10 minutos, em 2 horas, daqui a 5 min
+  Once, at a date and time (in the chrono's timezone unless an offset is given) /
+  Uma vez, numa data e hora (no fuso do chrono, salvo se houver offset):
+    2026-12-01 10:00, 2026-12-01T10:00:00-03:00, 2026-12-01T13:00:00Z, 01/12/2026 10:00
+  Repeatedly, every interval of at least 1 second / Repetindo, a cada intervalo (mínimo 1 segundo):
+    10 min, 6h, 30s, every 15 minutes, every 2 hours, a cada 15 min, a cada 30 segundos
+  Every day or week at a time of day / Todo dia ou semana num horário:
+    daily at 07:30, every day at 7pm, every monday at 9:00, weekdays at 08:00, weekends at 10:00
+    todo dia às 08:00, todos os dias às 7h30, toda segunda às 9h, toda sexta-feira às 18h
+    dias úteis às 8h, fins de semana às 10h
+  Every hour / De hora em hora:
+    every hour, hourly, de hora em hora
+  A 5-field cron expression (minute hour day-of-month month day-of-week) /
+  Uma expressão cron de 5 campos (minuto hora dia mês dia-da-semana):
+    0 8 * * *, */15 * * * *, 30 7 * * 1-5"""
+
+
+class ScheduleError(ValueError):
+    """A schedule the operator typed cannot be used; the message says why and what would work."""
+
+    def __init__(self, problem: str) -> None:
+        self.problem = problem
+        super().__init__(f"{problem}\n\n{ACCEPTED_FORMS}")
+
+
+@dataclass(frozen=True)
+class Schedule:
+    kind: str  # "cron" | "interval" | "once"
+    expression: str  # normalised cron, interval seconds, or run_at in ISO 8601 UTC
+    run_at: datetime | None = None  # once only, aware, UTC
+
+    @property
+    def interval_seconds(self) -> int | None:
+        return int(self.expression) if self.kind == "interval" else None
+
+    @property
+    def is_recurring(self) -> bool:
+        return self.kind != "once"
+
+
+# --------------------------------------------------------------------------- parsing
+
+_UNIT_SECONDS = {
+    **dict.fromkeys(("s", "sec", "secs", "second", "seconds", "seg", "segundo", "segundos"), 1),
+    **dict.fromkeys(("m", "min", "mins", "minute", "minutes", "minuto", "minutos"), 60),
+    **dict.fromkeys(("h", "hr", "hrs", "hour", "hours", "hora", "horas"), 3600),
+    **dict.fromkeys(("d", "day", "days", "dia", "dias"), 86400),
+}
+_UNITS = "|".join(sorted(_UNIT_SECONDS, key=len, reverse=True))
+_AMOUNT = rf"(?P<amount>\d+)\s*(?P<unit>{_UNITS})"
+_RELATIVE = re.compile(rf"(?:in|em|daqui a|daqui|dentro de)\s+{_AMOUNT}")
+_INTERVAL = re.compile(rf"(?:(?:every|a cada|cada)\s+)?{_AMOUNT}")
+_HOURLY = re.compile(r"every hour|hourly|each hour|de hora em hora|a cada hora|toda hora")
+
+# Word boundary after each day set, so "todo dia" does not swallow "todo dia util".
+_DAY_SETS = (
+    (re.compile(r"(?:every |on )?weekdays?|(?:todos os |todo |nos )?(?:dias uteis|dia util)"
+                r"|de segunda a sexta(?:-feira)?"), "1-5"),
+    (re.compile(r"(?:every |on )?weekends?|(?:todos os |todo |nos |no )?(?:fins|fim) de semana"), "0,6"),
+    (re.compile(r"daily|every day|each day|todos os dias|todo dia|todo o dia|diariamente"), "*"),
+)
+_WEEKDAY_NUMBERS = {
+    **dict.fromkeys(("sunday", "sun", "domingo"), 0),
+    **dict.fromkeys(("monday", "mon", "segunda"), 1),
+    **dict.fromkeys(("tuesday", "tue", "tues", "terca"), 2),
+    **dict.fromkeys(("wednesday", "wed", "quarta"), 3),
+    **dict.fromkeys(("thursday", "thu", "thur", "thurs", "quinta"), 4),
+    **dict.fromkeys(("friday", "fri", "sexta"), 5),
+    **dict.fromkeys(("saturday", "sat", "sabado"), 6),
+}
+_WEEKDAY_NAMES = "|".join(sorted(_WEEKDAY_NUMBERS, key=len, reverse=True))
+_ONE_DAY = re.compile(
+    rf"(?:(?:every|on|todas as|todos os|toda|todo|as|aos|nas|nos)\s+)?"
+    rf"(?P<day>{_WEEKDAY_NAMES})s?(?:-feiras?)?"
+)
+_AT = re.compile(r"\s+(?:at|as|a|@)\s+")
+_TIME = re.compile(
+    r"(?P<hour>\d{1,2})(?:(?::|h)(?P<minute>\d{2}))?\s*(?P<suffix>h|hs|am|pm|a\.m\.|p\.m\.)?"
+)
+_ISO = re.compile(r"\d{4}-\d{2}-\d{2}[t ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:z|[+-]\d{2}(?::?\d{2})?)?")
+_DATE_AND_TIME = re.compile(
+    r"(?:(?P<year>\d{4})-(?P<month>\d{1,2})-(?P<day>\d{1,2})"
+    r"|(?P<br_day>\d{1,2})/(?P<br_month>\d{1,2})/(?P<br_year>\d{4}))"
+    r"(?:\s+(?:at|as|a|@))?\s+(?P<time>.+)"
+)
+_CRON_ALIASES = {
+    "@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0", "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *",
+}
+_CRON_NAMES = {"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+               "sun", "mon", "tue", "wed", "thu", "fri", "sat", "l", "w"}
+
+
+def parse(text: str, tz: str | tzinfo, now: datetime) -> Schedule:
+    """Parse what an operator typed into a Schedule, or raise ScheduleError.
+
+    Relative one-shots are `now` + delay; absolute wall times are read in `tz`; an ISO 8601
+    time with an offset keeps that offset. `now` must be aware (any timezone).
+    """
+    zone = _zone(tz)
+    _require_aware(now, "now")
+    cleaned = _clean(text)
+    if not cleaned:
+        raise ScheduleError("The schedule is empty.")
+    for reader in (_read_cron, _read_hourly, _read_relative, _read_interval,
+                   _read_calendar, _read_iso, _read_date_and_time):
+        schedule = reader(cleaned, zone, now)
+        if schedule is not None:
+            return schedule
+    raise ScheduleError(f"Could not understand the schedule {text.strip()!r}.")
+
+
+def from_normalised(kind: str, expression: str, run_at: datetime | None) -> Schedule:
+    """Rebuild a Schedule from the stored kind, normalised expression and run_at."""
+    if kind == "cron":
+        return _cron(expression.split())
+    if kind == "interval":
+        if not expression.strip().isdigit():
+            raise ScheduleError(f"The stored interval {expression!r} is not a number of seconds.")
+        return _interval(int(expression))
+    if kind == "once":
+        moment = run_at or _fromisoformat(expression)
+        if moment.tzinfo is None:
+            raise ScheduleError(f"The stored one-shot time {expression!r} has no timezone.")
+        return _once(moment)
+    raise ScheduleError(f"Unknown schedule kind {kind!r}: expected cron, interval or once.")
+
+
+def _clean(text: str) -> str:
+    # Strip accents so "às", "terça" and "sábado" match the unaccented spellings too.
+    decomposed = unicodedata.normalize("NFKD", text)
+    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(plain.lower().split())
+
+
+def _zone(tz: str | tzinfo) -> tzinfo:
+    if not isinstance(tz, str):
+        return tz
+    try:
+        return ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ScheduleError(f"Unknown timezone {tz!r}.") from None
+
+
+def _require_aware(moment: datetime, name: str) -> None:
+    # A programming error, not an operator's: plain ValueError, not ScheduleError.
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"{name} must be a timezone-aware datetime, got {moment!r}")
+
+
+def _cron(fields: list[str]) -> Schedule:
+    expression = " ".join(fields)
+    if len(fields) in (6, 7):
+        raise ScheduleError(
+            f"{expression!r} has {len(fields)} fields; only 5-field cron expressions "
+            "(minute hour day-of-month month day-of-week) are accepted, without seconds or years."
+        )
+    if len(fields) != 5:
+        raise ScheduleError(f"{expression!r} is not a cron expression: cron needs exactly 5 fields.")
+    if re.search(r"[?#lw]", re.sub(r"[a-z]{3}", "", expression.lower())):
+        raise ScheduleError(f"{expression!r} uses non-standard cron syntax (?, L, W or #).")
+    try:
+        # croniter accepts 6 fields and a few extensions, so the checks above come first;
+        # get_next also refuses expressions that never fire, like "0 0 31 2 *".
+        croniter(expression, datetime(2000, 1, 1)).get_next(datetime)
+    except CroniterBadDateError:
+        raise ScheduleError(f"{expression!r} never fires (no such date).") from None
+    except (CroniterError, TypeError, ValueError, KeyError) as exc:
+        raise ScheduleError(f"{expression!r} is not a valid cron expression ({exc}).") from None
+    return Schedule("cron", expression.lower())
+
+
+def _interval(seconds: int) -> Schedule:
+    if seconds < 1:
+        raise ScheduleError("An interval must be at least 1 second.")
+    return Schedule("interval", str(seconds))
+
+
+def _once(moment: datetime) -> Schedule:
+    run_at = moment.astimezone(UTC)
+    return Schedule("once", run_at.isoformat(), run_at)
+
+
+def _fromisoformat(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text.strip().upper())
+    except ValueError:
+        raise ScheduleError(f"{text!r} is not a valid date and time.") from None
+
+
+def _looks_like_cron_field(token: str) -> bool:
+    without_names = re.sub(r"[a-z]+", lambda m: "" if m.group() in _CRON_NAMES else "!", token)
+    return re.fullmatch(r"[0-9*?/,\-#]*", without_names) is not None
+
+
+def _read_cron(text: str, zone: tzinfo, now: datetime) -> Schedule | None:
+    if text in _CRON_ALIASES:
+        return _cron(_CRON_ALIASES[text].split())
+    fields = text.split()
+    if len(fields) >= 3 and all(_looks_like_cron_field(f) for f in fields):
+        return _cron(fields)
+    return None
+
+
+def _read_hourly(text: str, zone: tzinfo, now: datetime) -> Schedule | None:
+    return Schedule("cron", "0 * * * *") if _HOURLY.fullmatch(text) else None
+
+
+def _amount_seconds(match: re.Match) -> int:
+    seconds = int(match["amount"]) * _UNIT_SECONDS[match["unit"]]
+    if seconds < 1:
+        raise ScheduleError("A delay or interval must be at least 1 second.")
+    return seconds
+
+
+def _read_relative(text: str, zone: tzinfo, now: datetime) -> Schedule | None:
+    match = _RELATIVE.fullmatch(text)
+    if match is None:
+        return None
+    return _once(now + timedelta(seconds=_amount_seconds(match)))
+
+
+def _read_interval(text: str, zone: tzinfo, now: datetime) -> Schedule | None:
+    match = _INTERVAL.fullmatch(text)
+    return _interval(_amount_seconds(match)) if match else None
+
+
+def _split_days(text: str) -> tuple[str, str] | None:
+    """The cron day-of-week field a phrase starts with, and the rest of the phrase."""
+    for pattern, day_of_week in _DAY_SETS:
+        match = pattern.match(text)
+        if match and text[match.end():match.end() + 1] in ("", " "):
+            return day_of_week, text[match.end():]
+    match = _ONE_DAY.match(text)
+    if match and text[match.end():match.end() + 1] in ("", " "):
+        return str(_WEEKDAY_NUMBERS[match["day"]]), text[match.end():]
+    return None
+
+
+def _read_calendar(text: str, zone: tzinfo, now: datetime) -> Schedule | None:
+    split = _split_days(text)
+    if split is None:
+        return None
+    day_of_week, rest = split
+    if not rest:
+        raise ScheduleError(f"{text!r} needs a time of day, e.g. 'daily at 08:00' or 'todo dia às 8h'.")
+    connector = _AT.match(rest)
+    if connector is None:
+        return None
+    hour, minute = _parse_time(rest[connector.end():])
+    return Schedule("cron", f"{minute} {hour} * * {day_of_week}")
+
+
+def _parse_time(text: str) -> tuple[int, int]:
+    """(hour, minute) from 8, 08:00, 8h, 8h30, 7:30, 7pm, 7:30 am."""
+    match = _TIME.fullmatch(text)
+    if match is None:
+        raise ScheduleError(f"{text!r} is not a time of day; write it like 8, 08:00, 8h30 or 7:30 pm.")
+    hour, minute = int(match["hour"]), int(match["minute"] or 0)
+    suffix = (match["suffix"] or "").replace(".", "")
+    if suffix in ("am", "pm"):
+        if not 1 <= hour <= 12:
+            raise ScheduleError(f"Hour {hour} is out of range with {suffix}: use 1-12.")
+        hour = hour % 12 + (12 if suffix == "pm" else 0)
+    if hour > 23:
+        raise ScheduleError(f"Hour {hour} is out of range: use 0-23.")
+    if minute > 59:
+        raise ScheduleError(f"Minute {minute} is out of range: use 0-59.")
+    return hour, minute
+
+
+def _read_iso(text: str, zone: tzinfo, now: datetime) -> Schedule | None:
+    if _ISO.fullmatch(text) is None:
+        return None
+    moment = _fromisoformat(text)
+    if moment.tzinfo is None:
+        return _once(_resolve_wall_time(moment, zone))
+    return _once(moment)
+
+
+def _read_date_and_time(text: str, zone: tzinfo, now: datetime) -> Schedule | None:
+    match = _DATE_AND_TIME.fullmatch(text)
+    if match is None:
+        return None
+    hour, minute = _parse_time(match["time"])
+    year, month, day = (match["year"], match["month"], match["day"]) if match["year"] else (
+        match["br_year"], match["br_month"], match["br_day"])
+    try:
+        wall = datetime(int(year), int(month), int(day), hour, minute)
+    except ValueError:
+        raise ScheduleError(f"{text!r} is not a valid date.") from None
+    return _once(_resolve_wall_time(wall, zone))
+
+
+# --------------------------------------------------------------------------- fire times
+
+# An upper bound on any DST shift (real ones are 30 min to 2 h): how far around `after`/`at`
+# the wall-time walk must look so the second pass of an overlap is not missed.
+_MAX_DST_SHIFT = timedelta(hours=3)
+
+
+def next_fire_times(schedule: Schedule, tz: str | tzinfo, after: datetime, n: int = 5,
+                    anchor: datetime | None = None) -> list[datetime]:
+    """The first `n` fire times strictly after `after`, as aware UTC datetimes.
+
+    Intervals are real elapsed time from `anchor` (default: `after`); an interval schedule
+    never fires before its anchor.
+    """
+    _require_aware(after, "after")
+    after = after.astimezone(UTC)
+    if n <= 0:
+        return []
+    if schedule.kind == "once":
+        return [schedule.run_at] if schedule.run_at > after else []
+    if schedule.kind == "interval":
+        return _next_intervals(schedule.interval_seconds, after, n, anchor or after)
+    return _next_cron(schedule.expression, _zone(tz), after, n)
+
+
+def previous_fire_time(schedule: Schedule, tz: str | tzinfo, at: datetime,
+                       anchor: datetime | None = None) -> datetime | None:
+    """The latest fire time at or before `at` (UTC), or None. Intervals need an anchor."""
+    _require_aware(at, "at")
+    at = at.astimezone(UTC)
+    if schedule.kind == "once":
+        return schedule.run_at if schedule.run_at <= at else None
+    if schedule.kind == "interval":
+        return _previous_interval(schedule.interval_seconds, at, anchor)
+    return _previous_cron(schedule.expression, _zone(tz), at)
+
+
+def _next_intervals(seconds: int, after: datetime, n: int, anchor: datetime) -> list[datetime]:
+    step = timedelta(seconds=seconds)
+    first = max(0, (after - anchor) // step + 1)  # timedelta // timedelta floors, also below 0
+    return [(anchor + (first + k) * step).astimezone(UTC) for k in range(n)]
+
+
+def _previous_interval(seconds: int, at: datetime, anchor: datetime | None) -> datetime | None:
+    if anchor is None or anchor > at:
+        return None
+    step = timedelta(seconds=seconds)
+    return (anchor + ((at - anchor) // step) * step).astimezone(UTC)
+
+
+def _is_wildcard(expression: str) -> bool:
+    minute, hour = expression.split()[:2]
+    return minute.startswith("*") or hour.startswith("*")
+
+
+def _wall(moment: datetime, zone: tzinfo) -> datetime:
+    return moment.astimezone(zone).replace(tzinfo=None)
+
+
+def _next_cron(expression: str, zone: tzinfo, after: datetime, n: int) -> list[datetime]:
+    wildcard = _is_wildcard(expression)
+    walker = croniter(expression, _wall(after, zone) - _MAX_DST_SHIFT)
+    found: set[datetime] = set()
+    while True:
+        primary, second_pass = _instants(walker.get_next(datetime), zone, wildcard)
+        found.update(t for t in (primary, second_pass) if t is not None and t > after)
+        # Primaries never go back in time and second passes come after their primary,
+        # so once the n-th earliest is behind the current primary, nothing can overtake it.
+        if primary is not None and len(found) >= n and sorted(found)[n - 1] <= primary:
+            return sorted(found)[:n]
+
+
+def _previous_cron(expression: str, zone: tzinfo, at: datetime) -> datetime | None:
+    wildcard = _is_wildcard(expression)
+    walker = croniter(expression, _wall(at, zone) + _MAX_DST_SHIFT)
+    best: datetime | None = None
+    while True:
+        primary, second_pass = _instants(walker.get_prev(datetime), zone, wildcard)
+        for moment in (primary, second_pass):
+            if moment is not None and moment <= at and (best is None or moment > best):
+                best = moment
+        # Earlier wall times give instants no later than primary + one DST shift.
+        if best is not None and primary is not None and primary + _MAX_DST_SHIFT <= best:
+            return best
+
+
+def _instants(wall: datetime, zone: tzinfo, wildcard: bool) -> tuple[datetime | None, datetime | None]:
+    """UTC instants of a cron match at this wall time: (first run, run in an overlap's second pass)."""
+    first = wall.replace(tzinfo=zone, fold=0).astimezone(UTC)
+    second = wall.replace(tzinfo=zone, fold=1).astimezone(UTC)
+    if first == second:
+        return first, None
+    if first < second:  # overlap: this wall time happens twice
+        return first, (second if wildcard else None)
+    # Gap (PEP 495 maps a missing time with fold=0 past the transition, fold=1 before it).
+    return (None if wildcard else _gap_end(second, first, zone)), None
+
+
+def _resolve_wall_time(wall: datetime, zone: tzinfo) -> datetime:
+    """A typed wall time as an aware UTC instant, with the fixed-time DST rule."""
+    primary, _ = _instants(wall, zone, wildcard=False)
+    return primary
+
+
+def _gap_end(before: datetime, after: datetime, zone: tzinfo) -> datetime:
+    """The DST transition instant between two UTC instants: the first valid time after a gap."""
+    low, high = before.replace(microsecond=0), after.replace(microsecond=0)
+    offset_before = low.astimezone(zone).utcoffset()
+    while high - low > timedelta(seconds=1):
+        middle = low + timedelta(seconds=(high - low) // timedelta(seconds=1) // 2)
+        if middle.astimezone(zone).utcoffset() == offset_before:
+            low = middle
+        else:
+            high = middle
+    return high
+
+
+# --------------------------------------------------------------------------- descriptions
+
+_PT_NAMES = {
+    "Monday": "segunda-feira", "Tuesday": "terça-feira", "Wednesday": "quarta-feira",
+    "Thursday": "quinta-feira", "Friday": "sexta-feira", "Saturday": "sábado", "Sunday": "domingo",
+    "January": "janeiro", "February": "fevereiro", "March": "março", "April": "abril",
+    "May": "maio", "June": "junho", "July": "julho", "August": "agosto",
+    "September": "setembro", "October": "outubro", "November": "novembro", "December": "dezembro",
+}
+_PT_NAME_PATTERN = re.compile(r"\b(" + "|".join(_PT_NAMES) + r")\b")
+_INTERVAL_UNITS = (  # (seconds, en singular, en plural, pt singular, pt plural)
+    (86400, "day", "days", "dia", "dias"),
+    (3600, "hour", "hours", "hora", "horas"),
+    (60, "minute", "minutes", "minuto", "minutos"),
+    (1, "second", "seconds", "segundo", "segundos"),
+)
+
+
+def describe(schedule: Schedule, tz: str | tzinfo, lang: str = "en") -> str:
+    """A human description in English ("en") or Brazilian Portuguese ("pt_BR", "pt-br", "pt")."""
+    zone = _zone(tz)
+    zone_name = getattr(zone, "key", None) or str(zone)
+    portuguese = lang.lower().replace("-", "_").startswith("pt")
+    if schedule.kind == "cron":
+        return f"{_describe_cron(schedule.expression, portuguese)} ({zone_name})"
+    if schedule.kind == "interval":
+        return _describe_interval(schedule.interval_seconds, portuguese)
+    local = schedule.run_at.astimezone(zone)
+    clock = "%H:%M:%S" if local.second else "%H:%M"
+    if portuguese:
+        return f"Uma vez em {local.strftime('%d/%m/%Y ' + clock)} ({zone_name})"
+    return f"Once at {local.strftime('%Y-%m-%d ' + clock)} ({zone_name})"
+
+
+@lru_cache(maxsize=512)
+def _describe_cron(expression: str, portuguese: bool) -> str:
+    options = Options()
+    # cron-descriptor 1.4.5 ships pt_PT but no pt_BR (asking for pt_BR silently gives English).
+    # Options() guesses from the process locale, so both fields are set explicitly.
+    options.locale_code = "pt_PT" if portuguese else "en_US"
+    options.use_24hour_time_format = portuguese
+    try:
+        text = ExpressionDescriptor(expression, options).get_description()
+    except Exception:  # cron-descriptor raises bare Exceptions; the expression itself still reads
+        return expression
+    if not portuguese:
+        return text
+    # Day and month names come from the `calendar` module (English here), and pt_PT's
+    # "somente de segunda-feira" reads oddly in Brazil.
+    text = text.replace(", somente de ", ", somente em ")
+    return _PT_NAME_PATTERN.sub(lambda m: _PT_NAMES[m.group()], text)
+
+
+def _describe_interval(seconds: int, portuguese: bool) -> str:
+    for size, en_one, en_many, pt_one, pt_many in _INTERVAL_UNITS:
+        if seconds % size == 0:
+            count = seconds // size
+            break
+    if portuguese:
+        return f"A cada {pt_one}" if count == 1 else f"A cada {count} {pt_many}"
+    return f"Every {en_one}" if count == 1 else f"Every {count} {en_many}"

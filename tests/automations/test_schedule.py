@@ -1,0 +1,609 @@
+"""automations/schedule.py: what operators may type, when chronos fire, how schedules read.
+
+No database: schedule.py is pure. Every clock is passed in (`now`, `after`, `at`).
+DST dates for Europe/Berlin in 2026: spring forward 2026-03-29 02:00 CET -> 03:00 CEST
+(01:00 UTC); fall back 2026-10-25 03:00 CEST -> 02:00 CET (01:00 UTC).
+"""
+
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from automations.schedule import (
+    ACCEPTED_FORMS,
+    Schedule,
+    ScheduleError,
+    describe,
+    from_normalised,
+    next_fire_times,
+    parse,
+    previous_fire_time,
+)
+
+UTC = timezone.utc
+BERLIN = "Europe/Berlin"
+SAO_PAULO = "America/Sao_Paulo"
+NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+def spellings(cases):
+    """Each case as written, in UPPER CASE and in aLtErNaTiNg case, with readable ids."""
+    params = []
+    for text, *expected in cases:
+        alternating = "".join(c.upper() if i % 2 else c.lower() for i, c in enumerate(text))
+        for variant in dict.fromkeys((text, text.upper(), alternating)):
+            params.append(pytest.param(variant, *expected, id=variant))
+    return params
+
+
+def parsed(text: str, tz: str = BERLIN) -> Schedule:
+    return parse(text, tz, NOW)
+
+
+# --------------------------------------------------------------------------- accepted text
+
+RELATIVE_DELAYS = [
+    ("in 10 min", timedelta(minutes=10)),
+    ("in 2 h", timedelta(hours=2)),
+    ("in 30 seconds", timedelta(seconds=30)),
+    ("in 1 hour", timedelta(hours=1)),
+    ("in 45 secs", timedelta(seconds=45)),
+    ("in 3 days", timedelta(days=3)),
+    ("em 10 minutos", timedelta(minutes=10)),
+    ("em 2 horas", timedelta(hours=2)),
+    ("em 30 segundos", timedelta(seconds=30)),
+    ("em 1 dia", timedelta(days=1)),
+    ("daqui a 5 min", timedelta(minutes=5)),
+    ("daqui a 2 horas", timedelta(hours=2)),
+]
+
+
+@pytest.mark.parametrize(("text", "delay"), spellings(RELATIVE_DELAYS))
+def test_it_reads_a_delay_as_a_one_shot_counted_from_now(text, delay):
+    schedule = parse(text, BERLIN, NOW)
+
+    assert (schedule.kind, schedule.run_at) == ("once", NOW + delay)
+
+
+INTERVALS = [
+    ("10 min", 600),
+    ("6h", 21600),
+    ("30s", 30),
+    ("2 d", 172800),
+    ("every 15 minutes", 900),
+    ("every 30 seconds", 30),
+    ("every 2 hours", 7200),
+    ("every 1 hour", 3600),
+    ("every 45 mins", 2700),
+    ("every 3 hrs", 10800),
+    ("every 2 days", 172800),
+    ("a cada 15 min", 900),
+    ("a cada 30 segundos", 30),
+    ("a cada 2 horas", 7200),
+    ("a cada 10 minutos", 600),
+    ("a cada 2 dias", 172800),
+]
+
+
+@pytest.mark.parametrize(("text", "seconds"), spellings(INTERVALS))
+def test_it_reads_an_interval_as_a_number_of_seconds(text, seconds):
+    schedule = parse(text, BERLIN, NOW)
+
+    assert (schedule.kind, schedule.expression, schedule.interval_seconds) == (
+        "interval", str(seconds), seconds)
+
+
+CALENDAR_PHRASES = [
+    ("todo dia às 08:00", "0 8 * * *"),
+    ("todo dia as 08:00", "0 8 * * *"),
+    ("todo dia às 18", "0 18 * * *"),
+    ("todo dia as 18", "0 18 * * *"),
+    ("todos os dias às 7h30", "30 7 * * *"),
+    ("todos os dias as 7h30", "30 7 * * *"),
+    ("diariamente às 6h", "0 6 * * *"),
+    ("daily at 07:30", "30 7 * * *"),
+    ("every day at 7pm", "0 19 * * *"),
+    ("every monday at 9:00", "0 9 * * 1"),
+    ("on fridays at 17:45", "45 17 * * 5"),
+    ("toda segunda às 9h", "0 9 * * 1"),
+    ("toda segunda as 9h", "0 9 * * 1"),
+    ("toda segunda-feira às 9h", "0 9 * * 1"),
+    ("toda segunda-feira as 9h", "0 9 * * 1"),
+    ("weekdays at 08:00", "0 8 * * 1-5"),
+    ("every weekday at 8", "0 8 * * 1-5"),
+    ("dias úteis às 8h", "0 8 * * 1-5"),
+    ("dias uteis as 8h", "0 8 * * 1-5"),
+    ("todo dia útil às 8h", "0 8 * * 1-5"),
+    ("todo dia util as 8h", "0 8 * * 1-5"),
+    ("weekends at 10:00", "0 10 * * 0,6"),
+    ("fins de semana às 10h", "0 10 * * 0,6"),
+    ("fins de semana as 10h", "0 10 * * 0,6"),
+    ("todo fim de semana às 10h", "0 10 * * 0,6"),
+]
+
+
+@pytest.mark.parametrize(("text", "expression"), spellings(CALENDAR_PHRASES))
+def test_it_reads_a_daily_or_weekly_phrase_as_cron(text, expression):
+    schedule = parse(text, BERLIN, NOW)
+
+    assert (schedule.kind, schedule.expression) == ("cron", expression)
+
+
+@pytest.mark.parametrize("text", spellings([("every hour",), ("hourly",), ("de hora em hora",)]))
+def test_it_reads_every_hour_as_cron_on_the_hour(text):
+    assert parse(text, BERLIN, NOW).expression == "0 * * * *"
+
+
+WEEKDAY_PHRASES = [
+    ("every monday at 9", 1), ("on mon at 9", 1), ("toda segunda às 9", 1),
+    ("toda segunda-feira as 9", 1),
+    ("every tuesday at 9", 2), ("every tue at 9", 2), ("toda terça às 9", 2), ("toda terca as 9", 2),
+    ("toda terça-feira às 9", 2), ("toda terca-feira as 9", 2),
+    ("every wednesday at 9", 3), ("every wed at 9", 3), ("toda quarta às 9", 3),
+    ("toda quarta-feira as 9", 3),
+    ("every thursday at 9", 4), ("every thu at 9", 4), ("toda quinta às 9", 4),
+    ("toda quinta-feira as 9", 4),
+    ("every friday at 9", 5), ("every fri at 9", 5), ("toda sexta às 9", 5),
+    ("toda sexta-feira as 9", 5),
+    ("every saturday at 9", 6), ("every sat at 9", 6), ("todo sábado às 9", 6),
+    ("todo sabado as 9", 6), ("aos sábados às 9", 6),
+    ("every sunday at 9", 0), ("every sun at 9", 0), ("todo domingo às 9", 0),
+    ("todo domingo as 9", 0), ("aos domingos às 9", 0),
+]
+
+
+@pytest.mark.parametrize(("phrase", "day_of_week"), spellings(WEEKDAY_PHRASES))
+def test_it_knows_every_weekday_name_in_english_and_portuguese(phrase, day_of_week):
+    assert parse(phrase, BERLIN, NOW).expression == f"0 9 * * {day_of_week}"
+
+
+TIMES_OF_DAY = [
+    ("8", "0 8"), ("08:00", "0 8"), ("8h", "0 8"), ("8h30", "30 8"), ("7:30", "30 7"),
+    ("7pm", "0 19"), ("7:30 am", "30 7"), ("7:30 pm", "30 19"), ("12am", "0 0"),
+    ("12pm", "0 12"), ("0", "0 0"), ("23:59", "59 23"),
+]
+
+
+@pytest.mark.parametrize(("time_text", "minute_hour"), spellings(TIMES_OF_DAY))
+def test_it_reads_a_time_of_day_in_every_written_form(time_text, minute_hour):
+    assert parse(f"daily at {time_text}", BERLIN, NOW).expression == f"{minute_hour} * * *"
+
+
+@pytest.mark.parametrize(("text", "expression"), [
+    ("0 8 * * *", "0 8 * * *"),
+    ("  0   8 *  * *  ", "0 8 * * *"),
+    ("*/15 * * * *", "*/15 * * * *"),
+    ("30 7 * * 1-5", "30 7 * * 1-5"),
+    ("0 9 * * MON-FRI", "0 9 * * mon-fri"),
+    ("0 0 1 jan,jul *", "0 0 1 jan,jul *"),
+    ("0 8 1,15 * *", "0 8 1,15 * *"),
+    ("@hourly", "0 * * * *"),
+    ("@DAILY", "0 0 * * *"),
+])
+def test_it_normalises_a_five_field_cron_expression(text, expression):
+    assert parse(text, BERLIN, NOW) == Schedule("cron", expression)
+
+
+def test_it_ignores_surrounding_whitespace():
+    assert parse("  \t every 15 minutes \n", BERLIN, NOW).interval_seconds == 900
+
+
+@pytest.mark.parametrize("text", [
+    "2026-12-01 10:00", "2026-12-01T10:00", "2026-12-01t10:00:00", "01/12/2026 10:00",
+    "01/12/2026 às 10h", "01/12/2026 as 10h", "1/12/2026 10:00",
+])
+def test_it_reads_a_date_and_time_as_wall_time_in_the_chronos_timezone(text):
+    assert parse(text, BERLIN, NOW).run_at == utc(2026, 12, 1, 9, 0)
+    assert parse(text, SAO_PAULO, NOW).run_at == utc(2026, 12, 1, 13, 0)
+
+
+@pytest.mark.parametrize(("text", "run_at"), [
+    ("2026-12-01T10:00:00-03:00", utc(2026, 12, 1, 13, 0)),
+    ("2026-12-01T13:00:00Z", utc(2026, 12, 1, 13, 0)),
+    ("2026-12-01t13:00:00z", utc(2026, 12, 1, 13, 0)),
+    ("2026-12-01T10:00:00+05:30", utc(2026, 12, 1, 4, 30)),
+])
+def test_an_iso_time_with_an_offset_keeps_its_offset_whatever_the_timezone(text, run_at):
+    assert parse(text, BERLIN, NOW).run_at == run_at
+    assert parse(text, SAO_PAULO, NOW).run_at == run_at
+
+
+def test_a_one_shot_is_stored_as_iso_8601_in_utc():
+    schedule = parse("2026-12-01 10:00", BERLIN, NOW)
+
+    assert schedule == Schedule("once", "2026-12-01T09:00:00+00:00", utc(2026, 12, 1, 9, 0))
+
+
+def test_a_delay_is_counted_from_now_whatever_timezone_now_is_in():
+    now_in_sao_paulo = NOW.astimezone(ZoneInfo(SAO_PAULO))
+
+    schedule = parse("in 10 min", BERLIN, now_in_sao_paulo)
+
+    assert schedule.run_at == utc(2026, 6, 15, 12, 10)
+    assert schedule.run_at.tzinfo == UTC
+
+
+def test_a_wall_time_in_the_spring_gap_moves_to_the_end_of_the_gap():
+    # 02:30 does not exist in Berlin on 2026-03-29; the first valid instant is 03:00 CEST.
+    assert parse("2026-03-29 02:30", BERLIN, NOW).run_at == utc(2026, 3, 29, 1, 0)
+
+
+def test_a_wall_time_in_the_autumn_overlap_is_its_first_occurrence():
+    # 02:30 happens twice in Berlin on 2026-10-25; the first is 02:30 CEST.
+    assert parse("2026-10-25 02:30", BERLIN, NOW).run_at == utc(2026, 10, 25, 0, 30)
+
+
+def test_every_example_in_the_accepted_forms_is_accepted():
+    example_lines = [line.strip() for line in ACCEPTED_FORMS.splitlines() if line.startswith("    ")]
+    examples = [text for line in example_lines for text in line.split(", ") if text]
+
+    assert len(examples) > 30
+    for text in examples:
+        parse(text, BERLIN, NOW)  # raises ScheduleError if the help text lies
+
+
+# --------------------------------------------------------------------------- refusals
+
+def test_it_refuses_a_six_field_cron():
+    with pytest.raises(ScheduleError) as refusal:
+        parse("0 0 8 * * *", BERLIN, NOW)
+
+    assert "6 fields; only 5-field cron expressions" in str(refusal.value)
+    assert ACCEPTED_FORMS in str(refusal.value)
+
+
+def test_it_refuses_a_seven_field_cron():
+    with pytest.raises(ScheduleError, match="7 fields; only 5-field cron expressions"):
+        parse("0 0 8 * * * 2026", BERLIN, NOW)
+
+
+@pytest.mark.parametrize("text", [
+    "daily at 24:00", "todo dia às 25h", "todo dia as 25h", "every monday at 13pm", "0 24 * * *",
+])
+def test_it_refuses_an_hour_past_23(text):
+    with pytest.raises(ScheduleError, match="(?i)hour|out of range"):
+        parse(text, BERLIN, NOW)
+
+
+@pytest.mark.parametrize("text", ["daily at 8:60", "todos os dias às 7h75", "01/12/2026 10:99"])
+def test_it_refuses_a_minute_past_59(text):
+    with pytest.raises(ScheduleError, match="Minute"):
+        parse(text, BERLIN, NOW)
+
+
+@pytest.mark.parametrize("text", [
+    "whenever", "every day", "todo dia", "todo dia 8", "0 8 * *", "", "   ", "every", "in soon",
+    "31/02/2026 10:00", "0 min", "in 0 seconds", "0 0 31 2 *", "0 8 L * *", "0 8 * * 1#2",
+    "61 * * * *",
+])
+def test_a_refusal_lists_the_accepted_forms(text):
+    with pytest.raises(ScheduleError) as refusal:
+        parse(text, BERLIN, NOW)
+
+    assert ACCEPTED_FORMS in str(refusal.value)
+    assert refusal.value.problem  # the first line says what was wrong with this text
+
+
+@pytest.mark.parametrize("text", ["every day", "todo dia", "toda segunda", "weekdays"])
+def test_a_day_without_a_time_is_refused_asking_for_a_time(text):
+    with pytest.raises(ScheduleError, match="needs a time of day"):
+        parse(text, BERLIN, NOW)
+
+
+@pytest.mark.parametrize("text", ["0 min", "0s", "every 0 seconds", "in 0 min"])
+def test_it_refuses_an_interval_or_delay_shorter_than_a_second(text):
+    with pytest.raises(ScheduleError, match="at least 1 second"):
+        parse(text, BERLIN, NOW)
+
+
+def test_it_refuses_a_cron_that_never_fires():
+    with pytest.raises(ScheduleError, match="never fires"):
+        parse("0 0 31 2 *", BERLIN, NOW)
+
+
+def test_it_refuses_non_standard_cron_syntax():
+    with pytest.raises(ScheduleError, match="non-standard"):
+        parse("0 8 L * *", BERLIN, NOW)
+
+
+def test_it_refuses_an_impossible_date():
+    with pytest.raises(ScheduleError, match="not a valid date"):
+        parse("31/02/2026 10:00", BERLIN, NOW)
+
+
+def test_it_refuses_an_unknown_timezone():
+    with pytest.raises(ScheduleError, match="Unknown timezone"):
+        parse("10 min", "Mars/Olympus_Mons", NOW)
+
+
+def test_a_naive_now_is_a_programming_error_not_an_operator_error():
+    with pytest.raises(ValueError, match="timezone-aware") as error:
+        parse("in 10 min", BERLIN, datetime(2026, 6, 15, 12, 0))
+
+    assert not isinstance(error.value, ScheduleError)
+
+
+# --------------------------------------------------------------------------- Schedule
+
+def test_only_an_interval_has_interval_seconds():
+    assert parsed("0 8 * * *").interval_seconds is None
+    assert parsed("in 10 min").interval_seconds is None
+    assert parsed("15 min").interval_seconds == 900
+
+
+def test_only_a_one_shot_is_not_recurring():
+    assert parsed("0 8 * * *").is_recurring
+    assert parsed("15 min").is_recurring
+    assert not parsed("in 10 min").is_recurring
+
+
+@pytest.mark.parametrize("text", ["toda segunda às 9h", "every 15 minutes", "2026-12-01T10:00:00-03:00"])
+def test_from_normalised_rebuilds_what_parse_made(text):
+    parsed = parse(text, BERLIN, NOW)
+
+    assert from_normalised(parsed.kind, parsed.expression, parsed.run_at) == parsed
+
+
+def test_from_normalised_reads_a_one_shot_from_its_expression_alone():
+    rebuilt = from_normalised("once", "2026-12-01T13:00:00+00:00", None)
+
+    assert rebuilt.run_at == utc(2026, 12, 1, 13, 0)
+
+
+@pytest.mark.parametrize(("kind", "expression", "run_at"), [
+    ("weekly", "0 8 * * *", None),
+    ("cron", "0 8 * * * *", None),
+    ("interval", "soon", None),
+    ("interval", "0", None),
+    ("once", "2026-12-01T13:00:00", None),
+])
+def test_from_normalised_refuses_what_parse_would_not_have_made(kind, expression, run_at):
+    with pytest.raises(ScheduleError):
+        from_normalised(kind, expression, run_at)
+
+
+# --------------------------------------------------------------------------- cron fire times
+
+def test_a_daily_cron_fires_at_wall_time_in_sao_paulo():
+    fires = next_fire_times(parsed("todo dia às 08:00", SAO_PAULO), SAO_PAULO, utc(2026, 6, 1, 12, 0), n=3)
+
+    assert fires == [utc(2026, 6, 2, 11, 0), utc(2026, 6, 3, 11, 0), utc(2026, 6, 4, 11, 0)]
+
+
+def test_a_daily_cron_follows_berlins_summer_and_winter_offsets():
+    schedule = parsed("daily at 08:00")
+
+    assert next_fire_times(schedule, BERLIN, utc(2026, 1, 10, 12, 0), n=1) == [utc(2026, 1, 11, 7, 0)]
+    assert next_fire_times(schedule, BERLIN, utc(2026, 7, 10, 12, 0), n=1) == [utc(2026, 7, 11, 6, 0)]
+
+
+def test_fire_times_are_returned_in_utc():
+    fires = next_fire_times(parsed("0 8 * * *"), ZoneInfo(SAO_PAULO), NOW)
+
+    assert len(fires) == 5
+    assert all(fire.utcoffset() == timedelta(0) for fire in fires)
+
+
+def test_fire_times_are_strictly_after_after():
+    exactly_at_a_fire_time = utc(2026, 6, 2, 11, 0)
+
+    fires = next_fire_times(parsed("0 8 * * *", SAO_PAULO), SAO_PAULO, exactly_at_a_fire_time, n=1)
+
+    assert fires == [utc(2026, 6, 3, 11, 0)]
+
+
+def test_a_weekday_cron_skips_the_weekend_in_the_chronos_timezone():
+    friday_noon = utc(2026, 6, 12, 12, 0)
+
+    fires = next_fire_times(parsed("dias úteis às 8h", SAO_PAULO), SAO_PAULO, friday_noon, n=2)
+
+    assert fires == [utc(2026, 6, 15, 11, 0), utc(2026, 6, 16, 11, 0)]
+
+
+def test_it_gives_as_many_fire_times_as_asked():
+    assert len(next_fire_times(parsed("*/5 * * * *"), BERLIN, NOW, n=12)) == 12
+    assert next_fire_times(parsed("*/5 * * * *"), BERLIN, NOW, n=0) == []
+
+
+def test_a_fixed_time_in_the_spring_gap_fires_once_when_the_gap_ends():
+    fires = next_fire_times(parsed("30 2 * * *"), BERLIN, utc(2026, 3, 28, 12, 0), n=2)
+
+    # 02:30 does not exist on 2026-03-29: 03:00 CEST (01:00 UTC), then 02:30 CEST again.
+    assert fires == [utc(2026, 3, 29, 1, 0), utc(2026, 3, 30, 0, 30)]
+
+
+def test_several_fixed_times_in_the_spring_gap_collapse_into_one_run():
+    fires = next_fire_times(parsed("0,30 2 * * *"), BERLIN, utc(2026, 3, 28, 12, 0), n=2)
+
+    assert fires == [utc(2026, 3, 29, 1, 0), utc(2026, 3, 30, 0, 0)]
+
+
+def test_an_hourly_cron_follows_real_time_across_the_spring_gap():
+    fires = next_fire_times(parsed("every hour"), BERLIN, utc(2026, 3, 28, 23, 30), n=3)
+
+    # 01:00 CET, then 03:00 CEST: one real hour apart; the missing 02:00 does not run.
+    assert fires == [utc(2026, 3, 29, 0, 0), utc(2026, 3, 29, 1, 0), utc(2026, 3, 29, 2, 0)]
+
+
+def test_a_wildcard_minute_cron_skips_the_missing_hour_in_spring():
+    fires = next_fire_times(parsed("*/15 * * * *"), BERLIN, utc(2026, 3, 29, 0, 40), n=3)
+
+    assert fires == [utc(2026, 3, 29, 0, 45), utc(2026, 3, 29, 1, 0), utc(2026, 3, 29, 1, 15)]
+
+
+def test_a_fixed_time_in_the_autumn_overlap_fires_only_at_its_first_occurrence():
+    fires = next_fire_times(parsed("30 2 * * *"), BERLIN, utc(2026, 10, 24, 12, 0), n=2)
+
+    # 02:30 CEST (00:30 UTC) runs; 02:30 CET (01:30 UTC) an hour later does not.
+    assert fires == [utc(2026, 10, 25, 0, 30), utc(2026, 10, 26, 1, 30)]
+
+
+def test_a_fixed_hour_range_does_not_repeat_the_overlapping_hour():
+    fires = next_fire_times(parsed("0 1-3 * * *"), BERLIN, utc(2026, 10, 24, 22, 0), n=3)
+
+    # 01:00 CEST, 02:00 CEST, 03:00 CET; the second 02:00 (CET) is skipped.
+    assert fires == [utc(2026, 10, 24, 23, 0), utc(2026, 10, 25, 0, 0), utc(2026, 10, 25, 2, 0)]
+
+
+def test_an_hourly_cron_runs_in_both_passes_of_the_autumn_overlap():
+    fires = next_fire_times(parsed("0 * * * *"), BERLIN, utc(2026, 10, 24, 22, 30), n=4)
+
+    # 01:00 CEST, 02:00 CEST, 02:00 CET, 03:00 CET: one real hour apart each.
+    assert fires == [utc(2026, 10, 24, 23, 0), utc(2026, 10, 25, 0, 0),
+                     utc(2026, 10, 25, 1, 0), utc(2026, 10, 25, 2, 0)]
+
+
+def test_a_wildcard_minute_cron_runs_in_both_passes_of_the_autumn_overlap_in_order():
+    fires = next_fire_times(parsed("*/15 * * * *"), BERLIN, utc(2026, 10, 24, 23, 50), n=9)
+
+    assert fires == [utc(2026, 10, 25, 0, 0) + timedelta(minutes=15 * k) for k in range(9)]
+
+
+def test_next_fire_times_inside_the_second_pass_of_the_overlap_are_not_missed():
+    # after = 02:50 CEST; the next run is 02:00 CET, earlier on the wall clock but later in time.
+    fires = next_fire_times(parsed("*/15 * * * *"), BERLIN, utc(2026, 10, 25, 0, 50), n=2)
+
+    assert fires == [utc(2026, 10, 25, 1, 0), utc(2026, 10, 25, 1, 15)]
+
+
+# --------------------------------------------------------------------------- previous fire time
+
+def test_previous_fire_time_of_a_cron_is_the_latest_at_or_before_at():
+    schedule = parsed("0 8 * * *", SAO_PAULO)
+
+    assert previous_fire_time(schedule, SAO_PAULO, utc(2026, 6, 2, 10, 59)) == utc(2026, 6, 1, 11, 0)
+    assert previous_fire_time(schedule, SAO_PAULO, utc(2026, 6, 2, 11, 0)) == utc(2026, 6, 2, 11, 0)
+
+
+def test_previous_fire_time_of_a_fixed_time_ignores_the_second_pass_of_the_overlap():
+    at = utc(2026, 10, 25, 1, 40)  # 02:40 CET, after the second 02:30
+
+    assert previous_fire_time(parsed("30 2 * * *"), BERLIN, at) == utc(2026, 10, 25, 0, 30)
+
+
+def test_previous_fire_time_of_a_wildcard_cron_sees_the_second_pass_of_the_overlap():
+    at = utc(2026, 10, 25, 1, 10)  # 02:10 CET
+
+    assert previous_fire_time(parsed("*/15 * * * *"), BERLIN, at) == utc(2026, 10, 25, 1, 0)
+
+
+def test_previous_fire_time_of_a_fixed_time_in_the_spring_gap_is_the_end_of_the_gap():
+    at = utc(2026, 3, 29, 1, 30)  # 03:30 CEST
+
+    assert previous_fire_time(parsed("30 2 * * *"), BERLIN, at) == utc(2026, 3, 29, 1, 0)
+
+
+# --------------------------------------------------------------------------- intervals
+
+def test_an_interval_fires_at_anchor_plus_whole_intervals():
+    anchor, after = utc(2026, 6, 15, 12, 0), utc(2026, 6, 15, 12, 31)
+
+    fires = next_fire_times(parsed("15 min"), BERLIN, after, n=3, anchor=anchor)
+
+    assert fires == [utc(2026, 6, 15, 12, 45), utc(2026, 6, 15, 13, 0), utc(2026, 6, 15, 13, 15)]
+
+
+def test_an_interval_without_anchor_counts_from_after():
+    fires = next_fire_times(parsed("15 min"), BERLIN, utc(2026, 6, 15, 12, 31), n=2)
+
+    assert fires == [utc(2026, 6, 15, 12, 46), utc(2026, 6, 15, 13, 1)]
+
+
+def test_an_interval_does_not_fire_before_a_future_anchor():
+    fires = next_fire_times(parsed("15 min"), BERLIN, NOW, n=2, anchor=utc(2026, 6, 20, 9, 0))
+
+    assert fires == [utc(2026, 6, 20, 9, 0), utc(2026, 6, 20, 9, 15)]
+
+
+def test_an_interval_counts_real_time_across_a_dst_change():
+    fires = next_fire_times(parsed("6h"), BERLIN, utc(2026, 3, 28, 23, 0), n=2,
+                            anchor=utc(2026, 3, 28, 18, 0))
+
+    assert fires == [utc(2026, 3, 29, 0, 0), utc(2026, 3, 29, 6, 0)]
+
+
+def test_previous_fire_time_of_an_interval_is_the_latest_whole_interval_after_the_anchor():
+    schedule, anchor = parsed("15 min"), utc(2026, 6, 15, 12, 0)
+
+    assert previous_fire_time(schedule, BERLIN, utc(2026, 6, 15, 12, 31), anchor) == utc(2026, 6, 15, 12, 30)
+    assert previous_fire_time(schedule, BERLIN, anchor, anchor) == anchor
+    assert previous_fire_time(schedule, BERLIN, utc(2026, 6, 15, 11, 59), anchor) is None
+
+
+def test_previous_fire_time_of_an_interval_without_anchor_is_none():
+    assert previous_fire_time(parsed("15 min"), BERLIN, NOW) is None
+
+
+# --------------------------------------------------------------------------- one-shots
+
+def test_a_future_one_shot_fires_once():
+    schedule = parsed("2026-12-01 10:00")
+
+    assert next_fire_times(schedule, BERLIN, NOW) == [utc(2026, 12, 1, 9, 0)]
+
+
+def test_a_one_shot_in_the_past_has_no_fire_times():
+    schedule = parsed("2026-01-01 10:00")
+
+    assert next_fire_times(schedule, BERLIN, NOW) == []
+    assert next_fire_times(schedule, BERLIN, schedule.run_at) == []
+
+
+def test_previous_fire_time_of_a_one_shot_is_its_run_at_once_reached():
+    schedule = parsed("2026-12-01 10:00")
+
+    assert previous_fire_time(schedule, BERLIN, utc(2026, 12, 1, 8, 59)) is None
+    assert previous_fire_time(schedule, BERLIN, utc(2026, 12, 1, 9, 0)) == utc(2026, 12, 1, 9, 0)
+
+
+# --------------------------------------------------------------------------- descriptions
+
+@pytest.mark.parametrize(("text", "tz", "english", "portuguese"), [
+    ("todo dia às 08:00", SAO_PAULO, "At 08:00 AM (America/Sao_Paulo)", "Às 08:00 (America/Sao_Paulo)"),
+    ("every day at 7pm", BERLIN, "At 07:00 PM (Europe/Berlin)", "Às 19:00 (Europe/Berlin)"),
+    ("weekdays at 08:00", BERLIN, "At 08:00 AM, Monday through Friday (Europe/Berlin)",
+     "Às 08:00, de segunda-feira a sexta-feira (Europe/Berlin)"),
+    ("toda segunda às 9h", BERLIN, "At 09:00 AM, only on Monday (Europe/Berlin)",
+     "Às 09:00, somente em segunda-feira (Europe/Berlin)"),
+    ("*/15 * * * *", BERLIN, "Every 15 minutes (Europe/Berlin)", "A cada 15 minutos (Europe/Berlin)"),
+    ("0 8 1 12 *", BERLIN, "At 08:00 AM, on day 1 of the month, only in December (Europe/Berlin)",
+     "Às 08:00, no dia 1 do mês, somente em dezembro (Europe/Berlin)"),
+])
+def test_a_cron_is_described_with_its_timezone(text, tz, english, portuguese):
+    schedule = parse(text, tz, NOW)
+
+    assert describe(schedule, tz, "en") == english
+    assert describe(schedule, tz, "pt_BR") == portuguese
+
+
+@pytest.mark.parametrize(("text", "english", "portuguese"), [
+    ("every 15 minutes", "Every 15 minutes", "A cada 15 minutos"),
+    ("30s", "Every 30 seconds", "A cada 30 segundos"),
+    ("a cada 2 horas", "Every 2 hours", "A cada 2 horas"),
+    ("90 min", "Every 90 minutes", "A cada 90 minutos"),
+    ("1 min", "Every minute", "A cada minuto"),
+    ("2 d", "Every 2 days", "A cada 2 dias"),
+])
+def test_an_interval_is_described_in_its_largest_whole_unit(text, english, portuguese):
+    schedule = parse(text, BERLIN, NOW)
+
+    assert describe(schedule, BERLIN, "en") == english
+    assert describe(schedule, BERLIN, "pt_BR") == portuguese
+
+
+def test_a_one_shot_is_described_in_the_chronos_wall_time():
+    schedule = parse("2026-12-01T13:00:00Z", BERLIN, NOW)
+
+    assert describe(schedule, BERLIN, "en") == "Once at 2026-12-01 14:00 (Europe/Berlin)"
+    assert describe(schedule, BERLIN, "pt_BR") == "Uma vez em 01/12/2026 14:00 (Europe/Berlin)"
+
+
+def test_describe_accepts_djangos_language_codes():
+    schedule = parse("every 15 minutes", BERLIN, NOW)
+
+    assert describe(schedule, BERLIN, "pt-br") == "A cada 15 minutos"
