@@ -1,4 +1,5 @@
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -129,6 +130,11 @@ class Chrono(models.Model):
     def apply_schedule(self, now: datetime | None = None) -> None:
         """Parse `schedule` into its normalised form; raises ValidationError on the field."""
         now = now or timezone.now()
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError, TypeError):
+            # Checked first: schedule.parse reports a bad zone as a ScheduleError (the schedule field).
+            raise ValidationError({"timezone": f"Unknown time zone {self.timezone!r}; use an IANA name such as America/Sao_Paulo."}) from None
         try:
             parsed = sched.parse(self.schedule, self.timezone, now)
         except sched.ScheduleError as exc:
