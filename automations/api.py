@@ -1,9 +1,84 @@
-from rest_framework import viewsets
+"""REST API of chronos and their runs: thin viewsets over Chrono's own methods."""
+
+from django.db import transaction
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from automations.filters import filter_runs
+from automations.models import Chrono, ChronoRun
+from automations.serializers import ChronoRunSerializer, ChronoSerializer
+from chronoflow.permissions import StaffOrModelPermissions
 
 
-class ChronoViewSet(viewsets.ViewSet):
-    pass
+class PageSizePagination(PageNumberPagination):
+    """PAGE_SIZE (50) by default; clients may ask for up to 500 with ?page_size=."""
+
+    page_size_query_param = "page_size"
+    max_page_size = 500
 
 
-class ChronoRunViewSet(viewsets.ViewSet):
-    pass
+class CanChangeChrono(StaffOrModelPermissions):
+    """Pause, resume and trigger change a chrono, although they are POSTs."""
+
+    perms_map = {**StaffOrModelPermissions.perms_map, "POST": ["%(app_label)s.change_%(model_name)s"]}
+
+
+class CanViewRuns(StaffOrModelPermissions):
+    """A chrono's run history needs the view permission on runs as well as on chronos."""
+
+    perms_map = {
+        **StaffOrModelPermissions.perms_map,
+        "GET": ["%(app_label)s.view_%(model_name)s", "automations.view_chronorun"],
+        "HEAD": ["%(app_label)s.view_%(model_name)s", "automations.view_chronorun"],
+    }
+
+
+class ChronoViewSet(viewsets.ModelViewSet):
+    """Chronos: CRUD plus pause, resume, trigger and the run history of one chrono."""
+
+    queryset = Chrono.objects.select_related("channel", "function")
+    serializer_class = ChronoSerializer
+    pagination_class = PageSizePagination
+
+    @action(detail=True, methods=["post"], permission_classes=[CanChangeChrono])
+    def pause(self, request: Request, pk=None) -> Response:
+        chrono = self.get_object()
+        chrono.pause()
+        return Response(self.get_serializer(chrono).data)
+
+    @action(detail=True, methods=["post"], permission_classes=[CanChangeChrono])
+    def resume(self, request: Request, pk=None) -> Response:
+        chrono = self.get_object()
+        chrono.resume()
+        return Response(self.get_serializer(chrono).data)
+
+    @action(detail=True, methods=["post"], permission_classes=[CanChangeChrono])
+    def trigger(self, request: Request, pk=None) -> Response:
+        chrono = self.get_object()
+        with transaction.atomic():
+            run = chrono.trigger()
+        return Response(ChronoRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+    @action(detail=True, methods=["get"], permission_classes=[CanViewRuns])
+    def runs(self, request: Request, pk=None) -> Response:
+        chrono = self.get_object()
+        runs = filter_runs(chrono.runs.select_related("chrono"), request.query_params)
+        page = self.paginate_queryset(runs)
+        return self.get_paginated_response(ChronoRunSerializer(page, many=True).data)
+
+
+class ChronoRunViewSet(viewsets.ReadOnlyModelViewSet):
+    """Runs of every chrono, newest first; filter with ?chrono=, ?status=, ?trigger=."""
+
+    queryset = ChronoRun.objects.select_related("chrono")
+    serializer_class = ChronoRunSerializer
+    pagination_class = PageSizePagination
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        if self.action == "list":
+            queryset = filter_runs(queryset, self.request.query_params)
+        return queryset
