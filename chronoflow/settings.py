@@ -110,6 +110,7 @@ DEFAULT_TIMEZONE = env_timezone("DEFAULT_TIMEZONE", "America/Sao_Paulo")
 
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
 # Serve admin assets from the app directories without collectstatic in the embedded mode.
 WHITENOISE_USE_FINDERS = True
 
@@ -171,6 +172,16 @@ WAHA_BASE_URL = env_url("WAHA_BASE_URL", "http://localhost:3000")
 WAHA_API_KEY = env_secret("WAHA_API_KEY")
 WAHA_WEBHOOK_HMAC_KEY = env_secret("WAHA_WEBHOOK_HMAC_KEY")
 PUBLIC_BASE_URL = env_url("PUBLIC_BASE_URL", f"http://localhost:{PORT}")
+WAHA_TIMEOUT_MS = env_int("WAHA_TIMEOUT_MS", 15000, minimum=1)
+# Session health monitor: how often it compares channels with WAHA, and how it backs off
+# restarting a session that keeps failing (base delay doubles per try, then it gives up).
+WAHA_MONITOR_INTERVAL_S = env_int("WAHA_MONITOR_INTERVAL_S", 300, minimum=10)
+WAHA_MONITOR_MAX_RESTARTS = env_int("WAHA_MONITOR_MAX_RESTARTS", 5, minimum=0)
+WAHA_MONITOR_BACKOFF_S = env_int("WAHA_MONITOR_BACKOFF_S", 60, minimum=1)
+# django-celery-beat's scheduler turns this into a PeriodicTask row at beat start-up.
+CELERY_BEAT_SCHEDULE = {
+    "whatsapp-session-monitor": {"task": "whatsapp.tasks.check_sessions", "schedule": float(WAHA_MONITOR_INTERVAL_S)},
+}
 
 # --- Logging --------------------------------------------------------------------------
 LOGGING = {
