@@ -1,0 +1,330 @@
+"""The only door for outbound HTTP (see STYLE.md).
+
+``send()`` enforces what every caller needs and must not forget: http/https only, one
+deadline for the whole call, redirects followed by hand and capped (each hop checked
+against the caller's host policy), and a response body read in a stream and capped.
+Failures to get a response raise one exception type, ``HttpError``, whose ``permanent``
+flag says whether trying again can help. A response with any status is returned, not
+raised: a 500 is an answer; call ``raise_for_status()`` to turn it into an ``HttpError``.
+
+Headers and bodies are never logged: they may carry tokens and personal data. Error
+messages name the host and port only, never the path or query (tokens live there too).
+"""
+
+from __future__ import annotations
+
+import email.message
+import email.utils
+import json as jsonlib
+import socket
+import ssl
+import time
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from typing import Any, Callable, Mapping
+from urllib.parse import urljoin, urlsplit
+
+import requests
+import urllib3
+from django.conf import settings
+from requests.structures import CaseInsensitiveDict
+
+SCHEMES = ("http", "https")
+REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+RETRYABLE_STATUSES = frozenset({408, 429}) | frozenset(range(500, 600))
+# Dropped when a redirect leaves the origin: credentials meant for one server only.
+CREDENTIAL_HEADERS = ("authorization", "proxy-authorization", "cookie")
+_CHUNK = 64 * 1024
+CONNECT_RETRY_DELAY_S = 0.2  # doubled on each further connection retry
+USER_AGENT = "ChronoFlow"
+
+
+class HttpError(Exception):
+    """A request that produced no usable response (or a status turned into an error).
+
+    ``permanent`` is True when trying again cannot help (bad URL, refused host, too many
+    redirects, a TLS failure, a 4xx other than 408/429); False for connection failures,
+    timeouts, 408, 429 and 5xx. ``retry_after`` is what the server asked for, in seconds.
+    """
+
+    def __init__(self, message: str, *, permanent: bool, status: int | None = None,
+                 retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.permanent = permanent
+        self.status = status
+        self.retry_after = retry_after
+
+
+@dataclass
+class HttpResponse:
+    """A response, its body already read (at most ``max_bytes`` of it: see ``truncated``)."""
+
+    status: int
+    headers: Mapping[str, str]  # case-insensitive
+    text: str
+    truncated: bool
+    elapsed_ms: int
+    url: str  # the final URL, after any redirects followed
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 400
+
+    @property
+    def retry_after(self) -> float | None:
+        """The Retry-After header in seconds from now, or None when absent or unreadable."""
+        return parse_retry_after(self.headers.get("Retry-After"))
+
+    def json(self) -> Any:
+        """The body parsed as JSON. A truncated body is refused rather than half-parsed."""
+        if self.truncated:
+            raise HttpError("The response body was cut at the size limit; it cannot be read as JSON.",
+                            permanent=True, status=self.status)
+        try:
+            return jsonlib.loads(self.text)
+        except ValueError as exc:
+            raise HttpError(f"The response body is not JSON: {exc}", permanent=True, status=self.status) from None
+
+    def raise_for_status(self) -> HttpResponse:
+        """Raise HttpError for a 4xx/5xx, with ``permanent`` per is_retryable_status()."""
+        if self.status < 400:
+            return self
+        raise HttpError(f"HTTP {self.status}: {self.text[:200]}", permanent=not is_retryable_status(self.status),
+                        status=self.status, retry_after=self.retry_after)
+
+
+def is_retryable_status(status: int) -> bool:
+    """5xx, 408 and 429 may succeed later; other statuses will not change by retrying."""
+    return status in RETRYABLE_STATUSES
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Retry-After as seconds from `now`: either delay-seconds or an HTTP date (RFC 9110)."""
+    if not value or not value.strip():
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:  # HTTP dates are GMT; a naive parse means it said "-0000"
+            when = when.replace(tzinfo=timezone.utc)
+        seconds = (when - (now or datetime.now(timezone.utc))).total_seconds()
+    if seconds != seconds:  # NaN
+        return None
+    return max(seconds, 0.0)
+
+
+@dataclass(frozen=True)
+class _Request:
+    method: str
+    url: str
+    headers: dict[str, str]
+    json: Any = None
+    data: Any = None
+    params: Any = None
+
+
+def send(method: str, url: str, *, headers: Mapping[str, str] | None = None, json: Any = None,
+         data: Any = None, params: Any = None, timeout_s: float, max_redirects: int = 5,
+         max_bytes: int | None = None, follow_redirects: bool = True,
+         allow_host: Callable[[str], bool] | None = None, retries: int | None = None) -> HttpResponse:
+    """Send one request and read its response.
+
+    - ``timeout_s`` bounds the whole call: connecting, each wait for data, and the total
+      across connection retries, redirects and the body.
+    - Only http and https URLs, on the first hop and on every redirect.
+    - ``allow_host(hostname) -> bool``, when given, is asked before every hop, the first
+      one included; False refuses the request (permanent). This is where SSRF policy goes.
+    - Redirects are followed only when ``follow_redirects``, at most ``max_redirects``
+      times (more is a permanent error). 301/302/303 turn into a bodiless GET, as browsers
+      do; 307/308 repeat the request. Leaving the origin drops Authorization and Cookie.
+    - The body is read at most up to ``max_bytes`` (default HTTP_MAX_RESPONSE_BYTES);
+      beyond that it is cut and ``truncated`` is True, rather than raising, so a caller
+      that only wants the status and a snippet still gets them.
+    - ``retries`` (default HTTP_MAX_RETRIES) retries failures to *connect* only: those
+      never reached the server, so repeating them cannot duplicate a request.
+    - Proxy variables and .netrc are ignored: calls go straight to the host that was
+      checked, and no credentials are added that the caller did not pass.
+    """
+    started = time.monotonic()
+    max_bytes = settings.HTTP_MAX_RESPONSE_BYTES if max_bytes is None else max_bytes
+    retries = settings.HTTP_MAX_RETRIES if retries is None else retries
+    request = _Request(method.upper(), url, dict(headers or {}), json, data, params)
+    with _session() as session:
+        for _hop in range(max_redirects + 1):
+            _check_url(request.url, allow_host)
+            response = _open(session, request, started, timeout_s, retries)
+            following = _redirect(request, response) if follow_redirects else None
+            if following is None:
+                return _read(response, started, timeout_s, max_bytes)
+            response.close()
+            request = following
+    raise HttpError(f"Too many redirects (more than {max_redirects}) starting from {_hostport(url)}", permanent=True)
+
+
+def _session() -> requests.Session:
+    session = requests.Session()
+    session.trust_env = False
+    session.headers["User-Agent"] = USER_AGENT
+    return session
+
+
+def _check_url(url: str, allow_host: Callable[[str], bool] | None) -> None:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as exc:
+        raise HttpError(f"Invalid URL: {exc}", permanent=True) from None
+    if parts.scheme.lower() not in SCHEMES:
+        raise HttpError(f"Only http and https URLs are allowed, not {parts.scheme or 'no scheme'!r}.", permanent=True)
+    if not parts.hostname:
+        raise HttpError("Invalid URL: it has no host.", permanent=True)
+    if allow_host is not None and not allow_host(parts.hostname):
+        raise HttpError(f"Host {parts.hostname!r} is not allowed.", permanent=True)
+
+
+def _open(session: requests.Session, request: _Request, started: float, timeout_s: float,
+          retries: int) -> requests.Response:
+    """Send one hop; the body stays unread. Raises HttpError on any failure to get a response."""
+    for attempt in range(retries + 1):
+        remaining = _remaining(started, timeout_s)
+        try:
+            return session.request(
+                request.method, request.url, headers=request.headers, json=request.json, data=request.data,
+                params=request.params, timeout=(remaining, remaining), allow_redirects=False, stream=True,
+            )
+        except requests.RequestException as exc:
+            delay = CONNECT_RETRY_DELAY_S * 2**attempt
+            # Only failures to connect are retried: the request never left, so no duplicate.
+            if attempt == retries or not _never_sent(exc) or delay >= _left(started, timeout_s):
+                raise _translate(exc, request.url, timeout_s) from None
+        except UnicodeError:  # http.client sends headers as latin-1; say so without echoing the value
+            raise HttpError(f"Invalid request to {_hostport(request.url)}: a header has characters HTTP headers "
+                            "cannot carry (use ASCII).", permanent=True) from None
+        time.sleep(delay)
+    raise AssertionError("unreachable")
+
+
+def _never_sent(exc: requests.RequestException) -> bool:
+    return isinstance(exc, requests.ConnectTimeout) or any(
+        isinstance(c, urllib3.exceptions.NewConnectionError) for c in _chain(exc)
+    )
+
+
+def _left(started: float, timeout_s: float) -> float:
+    return timeout_s - (time.monotonic() - started)
+
+
+def _remaining(started: float, timeout_s: float) -> float:
+    """Seconds left before the deadline; raises the timeout HttpError when none are."""
+    remaining = _left(started, timeout_s)
+    if remaining <= 0:
+        raise HttpError(f"Timed out after {timeout_s * 1000:g} ms", permanent=False)
+    return remaining
+
+
+def _redirect(request: _Request, response: requests.Response) -> _Request | None:
+    """The next hop a redirect response asks for, or None when it is not a redirect."""
+    location = response.headers.get("Location")
+    if response.status_code not in REDIRECT_STATUSES or not location:
+        return None
+    target = urljoin(response.url, location)
+    headers = request.headers
+    if _origin(target) != _origin(request.url):
+        headers = {k: v for k, v in headers.items() if k.lower() not in CREDENTIAL_HEADERS}
+    if (response.status_code == 303 and request.method != "HEAD") or (
+        response.status_code in (301, 302) and request.method == "POST"
+    ):
+        headers = {k: v for k, v in headers.items() if k.lower() not in ("content-type", "content-length")}
+        return _Request("GET", target, headers)
+    return replace(request, url=target, headers=headers, params=None)
+
+
+def _read(response: requests.Response, started: float, timeout_s: float, max_bytes: int) -> HttpResponse:
+    body, truncated = bytearray(), False
+    try:
+        for chunk in response.iter_content(chunk_size=_CHUNK):
+            _remaining(started, timeout_s)  # a server trickling bytes must not outlast the deadline
+            body += chunk
+            if len(body) > max_bytes:
+                del body[max_bytes:]
+                truncated = True
+                break
+    except requests.RequestException as exc:
+        raise _translate(exc, response.url, timeout_s) from None
+    finally:
+        response.close()
+    return HttpResponse(
+        status=response.status_code,
+        headers=CaseInsensitiveDict(response.headers),
+        text=bytes(body).decode(_charset(response.headers), errors="replace"),
+        truncated=truncated,
+        elapsed_ms=int((time.monotonic() - started) * 1000),
+        url=response.url,
+    )
+
+
+def _charset(headers: Mapping[str, str]) -> str:
+    # Not requests' ISO-8859-1 default for text/*: webhooks answer in UTF-8 in practice.
+    message = email.message.Message()
+    message["content-type"] = headers.get("Content-Type", "")
+    charset = message.get_content_charset() or "utf-8"
+    try:
+        "".encode(charset)
+    except LookupError:
+        return "utf-8"
+    return charset
+
+
+def _translate(exc: requests.RequestException, url: str, timeout_s: float) -> HttpError:
+    """A requests failure as an HttpError whose message names only host and port."""
+    where = _hostport(url)
+    causes = list(_chain(exc))
+    if any(isinstance(c, ConnectionRefusedError) for c in causes):
+        return HttpError(f"Connection refused to {where}", permanent=False)
+    if any(isinstance(c, (socket.gaierror, urllib3.exceptions.NameResolutionError)) for c in causes):
+        return HttpError(f"Could not resolve host {where.rsplit(':', 1)[0]}", permanent=False)
+    if any(isinstance(c, (ssl.SSLError, requests.exceptions.SSLError)) for c in causes):
+        return HttpError(f"TLS error talking to {where}", permanent=True)
+    if any(isinstance(c, urllib3.exceptions.NewConnectionError) for c in causes):
+        return HttpError(f"Could not connect to {where}", permanent=False)
+    if any(isinstance(c, (requests.Timeout, urllib3.exceptions.TimeoutError, TimeoutError)) for c in causes):
+        return HttpError(f"Timed out after {timeout_s * 1000:g} ms", permanent=False)
+    if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema,
+                        requests.exceptions.MissingSchema, requests.exceptions.InvalidHeader)):
+        return HttpError(f"Invalid request to {where}: {type(exc).__name__}", permanent=True)
+    return HttpError(f"Connection to {where} failed ({type(exc).__name__})", permanent=False)
+
+
+def _chain(exc: BaseException):
+    """The exception, what it wraps (urllib3's .reason, args, __cause__, __context__), recursively."""
+    seen, stack = set(), [exc]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        linked = [getattr(current, "reason", None), current.__cause__, current.__context__, *current.args]
+        stack.extend(e for e in linked if isinstance(e, BaseException))
+
+
+def _hostport(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower(), "?")
+    except ValueError:
+        return "?"
+    host = parts.hostname or "?"
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _origin(url: str) -> tuple[str, str | None, int | None]:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme, parts.hostname, parts.port or {"http": 80, "https": 443}.get(scheme)
