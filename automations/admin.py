@@ -1,0 +1,221 @@
+"""Admin of chronos and their runs: where operators define and watch automations."""
+
+from zoneinfo import ZoneInfo
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.forms.models import BaseInlineFormSet
+from django.http import HttpRequest, JsonResponse
+from django.template.defaultfilters import linebreaksbr
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import ngettext
+
+from automations.models import Chrono, ChronoRun
+
+RUNS_INLINE_LIMIT = 20
+
+
+def runs_changelist_url(chrono: Chrono) -> str:
+    return f"{reverse('admin:automations_chronorun_changelist')}?chrono__id__exact={chrono.pk}"
+
+
+def schedule_preview_html(chrono: Chrono) -> str:
+    """Normalised form, English and Portuguese descriptions, next five fire times in the chrono's zone."""
+    if chrono.schedule_changed():
+        # Not parsed (a new chrono), or a refused edit: the stored form no longer matches the text.
+        return "Type a schedule to see its normalised form, its description and the next five fire times."
+    zone = ZoneInfo(chrono.timezone)
+    times = [when.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z") for when in chrono.next_fire_times(5)]
+    return format_html(
+        '<dl class="schedule-preview"><dt>Normalised</dt><dd><code>{}</code> {}</dd>'
+        "<dt>English</dt><dd>{}</dd><dt>Português</dt><dd>{}</dd>"
+        "<dt>Next fire times ({})</dt><dd>{}</dd></dl>",
+        chrono.schedule_kind, chrono.schedule_expression,
+        chrono.describe_schedule("en"), chrono.describe_schedule("pt_BR"), chrono.timezone,
+        format_html_join("", "<div>{}</div>", ((t,) for t in times)) if times else "None: it will not fire again.",
+    )
+
+
+class ChronoForm(forms.ModelForm):
+    class Meta:
+        model = Chrono
+        fields = "__all__"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Offer the allowed methods as a list, but leave refusing others to Chrono.clean(),
+        # which says which ones are allowed (the API gets the same message).
+        choices = [(m, m) for m in settings.ALLOWED_METHODS]
+        if self.instance.method and self.instance.method not in settings.ALLOWED_METHODS:
+            choices.append((self.instance.method, self.instance.method))
+        self.fields["method"].widget = forms.Select(choices=choices)
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        # An emptied JSON box means "none": store the field's empty default, not NULL.
+        for name in ("headers", "recipients", "extras"):
+            if name in cleaned and cleaned[name] is None:
+                cleaned[name] = Chrono._meta.get_field(name).get_default()
+        return cleaned
+
+
+class LatestRunsFormSet(BaseInlineFormSet):
+    def get_queryset(self):
+        # A chrono firing every minute has thousands of runs; the full list is one click away.
+        return super().get_queryset()[:RUNS_INLINE_LIMIT]
+
+    def all_runs_url(self) -> str:
+        return runs_changelist_url(self.instance)
+
+
+class ChronoRunInline(admin.TabularInline):
+    model = ChronoRun
+    formset = LatestRunsFormSet
+    template = "admin/automations/chrono/runs_inline.html"
+    verbose_name_plural = f"Latest runs (newest first, up to {RUNS_INLINE_LIMIT})"
+    fields = readonly_fields = [
+        "run_link", "scheduled_for", "trigger", "status", "attempt", "duration_ms", "http_status", "error_message",
+    ]
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    @admin.display(description="Run")
+    def run_link(self, run: ChronoRun) -> str:
+        return format_html('<a href="{}">#{}</a>', reverse("admin:automations_chronorun_change", args=[run.pk]), run.pk)
+
+
+@admin.register(Chrono)
+class ChronoAdmin(admin.ModelAdmin):
+    form = ChronoForm
+    list_display = [
+        "name", "schedule", "schedule_in_words", "target_type", "is_active", "next_run_at", "last_run_status",
+    ]
+    list_filter = ["target_type", "is_active", "last_run_status"]
+    search_fields = ["name"]
+    list_select_related = ["channel", "function"]
+    actions = ["run_now", "pause", "resume"]
+    inlines = [ChronoRunInline]
+    readonly_fields = [
+        "schedule_preview", "next_run_at", "last_run_at", "last_run_status", "last_error",
+        "all_runs", "created_at", "updated_at",
+    ]
+    fieldsets = [
+        ("Basics", {"fields": ["name", "description", "is_active"]}),
+        ("Schedule", {"fields": ["schedule", "timezone", "schedule_preview"]}),
+        ("Target", {
+            "fields": ["target_type", "method", "url", "headers", "payload", "timeout_ms",
+                       "channel", "message_template", "recipients", "function", "extras"],
+            "description": "Fill in the fields of the chosen target type; the others are ignored.",
+        }),
+        ("Policies", {
+            "fields": ["max_attempts", "backoff_ms", "misfire_policy", "catchup_window_s", "overlap_policy"],
+            "classes": ["collapse"],
+        }),
+    ]
+    state_fieldset = ("State", {
+        "fields": ["next_run_at", "last_run_at", "last_run_status", "last_error", "all_runs", "created_at", "updated_at"],
+    })
+
+    def get_fieldsets(self, request: HttpRequest, obj: Chrono | None = None):
+        # A chrono that does not exist yet has no state to show.
+        return [*self.fieldsets, self.state_fieldset] if obj else self.fieldsets
+
+    def get_inlines(self, request: HttpRequest, obj: Chrono | None):
+        return self.inlines if obj else []
+
+    def get_urls(self):
+        preview = path("preview/", self.admin_site.admin_view(self.preview_view), name="automations_chrono_preview")
+        return [preview, *super().get_urls()]
+
+    def preview_view(self, request: HttpRequest) -> JsonResponse:
+        """The schedule preview for what is typed in the form, before it is saved."""
+        if not (self.has_add_permission(request) or self.has_change_permission(request)):
+            raise PermissionDenied
+        chrono = Chrono(schedule=request.GET.get("schedule", ""),
+                        timezone=request.GET.get("timezone") or settings.DEFAULT_TIMEZONE)
+        try:
+            chrono.apply_schedule()
+        except ValidationError as exc:
+            problems = [message for messages_ in exc.message_dict.values() for message in messages_]
+            return JsonResponse({"ok": False, "html": format_html_join("", '<p class="errornote">{}</p>',
+                                                                      ((linebreaksbr(p),) for p in problems))})
+        return JsonResponse({"ok": True, "html": schedule_preview_html(chrono)})
+
+    # --- Read-only displays ---------------------------------------------------------------
+
+    @admin.display(description="In words")
+    def schedule_in_words(self, chrono: Chrono) -> str:
+        return chrono.describe_schedule("en")
+
+    @admin.display(description="Preview")
+    def schedule_preview(self, chrono: Chrono) -> str:
+        return schedule_preview_html(chrono)
+
+    @admin.display(description="Run history")
+    def all_runs(self, chrono: Chrono) -> str:
+        return format_html('<a href="{}">All {} runs of this chrono</a>', runs_changelist_url(chrono), chrono.runs.count())
+
+    # --- Actions ------------------------------------------------------------------------
+
+    @admin.action(description="Run now", permissions=["change"])
+    def run_now(self, request: HttpRequest, queryset) -> None:
+        with transaction.atomic():
+            count = len([chrono.trigger() for chrono in queryset])
+        self.message_user(request, ngettext("Triggered %d chrono.", "Triggered %d chronos.", count) % count, messages.SUCCESS)
+
+    @admin.action(description="Pause", permissions=["change"])
+    def pause(self, request: HttpRequest, queryset) -> None:
+        # ChronoQuerySet.update re-syncs beat for every chrono it touches.
+        count = queryset.filter(is_active=True).update(is_active=False)
+        self.message_user(request, ngettext("Paused %d chrono.", "Paused %d chronos.", count) % count, messages.SUCCESS)
+
+    @admin.action(description="Resume", permissions=["change"])
+    def resume(self, request: HttpRequest, queryset) -> None:
+        with transaction.atomic():
+            paused = list(queryset.filter(is_active=False))
+            for chrono in paused:
+                chrono.resume()
+        count = len(paused)
+        self.message_user(request, ngettext("Resumed %d chrono.", "Resumed %d chronos.", count) % count, messages.SUCCESS)
+
+
+@admin.register(ChronoRun)
+class ChronoRunAdmin(admin.ModelAdmin):
+    """Runs are written by the workers only: operators read them (and may delete history)."""
+
+    list_display = [
+        "id", "chrono_link", "scheduled_for", "trigger", "status", "attempt", "duration_ms", "http_status",
+    ]
+    list_filter = ["status", "trigger", "chrono__target_type"]
+    search_fields = ["chrono__name"]
+    list_select_related = ["chrono"]
+    date_hierarchy = "scheduled_for"
+    fields = [
+        "chrono_link", "scheduled_for", "trigger", "status", "attempt", "started_at", "finished_at",
+        "duration_ms", "http_status", "response_snippet", "error_message", "result", "input", "attempts", "created_at",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: ChronoRun | None = None) -> bool:
+        return False
+
+    @admin.display(description="Chrono", ordering="chrono__name")
+    def chrono_link(self, run: ChronoRun) -> str:
+        return format_html('<a href="{}">{}</a>', reverse("admin:automations_chrono_change", args=[run.chrono_id]), run.chrono)
