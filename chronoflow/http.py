@@ -135,8 +135,9 @@ def send(method: str, url: str, *, headers: Mapping[str, str] | None = None, jso
          allow_host: Callable[[str], bool] | None = None, retries: int | None = None) -> HttpResponse:
     """Send one request and read its response.
 
-    - ``timeout_s`` bounds the whole call: connecting, each wait for data, and the total
-      across connection retries, redirects and the body.
+    - ``timeout_s`` bounds connecting and each wait for data, and is checked as a total
+      between connection retries, redirect hops and body chunks (so one stalled read can
+      overrun the total by at most one more wait).
     - Only http and https URLs, on the first hop and on every redirect.
     - ``allow_host(hostname) -> bool``, when given, is asked before every hop, the first
       one included; False refuses the request (permanent). This is where SSRF policy goes.
@@ -289,8 +290,10 @@ def _translate(exc: requests.RequestException, url: str, timeout_s: float) -> Ht
         return HttpError(f"Connection refused to {where}", permanent=False)
     if any(isinstance(c, (socket.gaierror, urllib3.exceptions.NameResolutionError)) for c in causes):
         return HttpError(f"Could not resolve host {where.rsplit(':', 1)[0]}", permanent=False)
-    if any(isinstance(c, (ssl.SSLError, requests.exceptions.SSLError)) for c in causes):
-        return HttpError(f"TLS error talking to {where}", permanent=True)
+    tls = [c for c in causes if isinstance(c, ssl.SSLError)]
+    if tls or isinstance(exc, requests.exceptions.SSLError):
+        reason = tls and (getattr(tls[0], "verify_message", "") or tls[0].reason)
+        return HttpError(f"TLS error talking to {where}" + (f": {reason}" if reason else ""), permanent=True)
     if any(isinstance(c, urllib3.exceptions.NewConnectionError) for c in causes):
         return HttpError(f"Could not connect to {where}", permanent=False)
     if any(isinstance(c, (requests.Timeout, urllib3.exceptions.TimeoutError, TimeoutError)) for c in causes):

@@ -166,6 +166,13 @@ def test_without_connection_retries_a_refused_connection_fails_at_once(settings)
     assert time.monotonic() - started < CONNECT_RETRY_DELAY_S
 
 
+def test_a_tls_failure_is_permanent_and_says_what_went_wrong(local_server):
+    local_server.reply("/", body="plain http here")
+    with pytest.raises(http.HttpError, match=f"^TLS error talking to 127.0.0.1:{local_server.port}: ") as raised:
+        http.send("GET", f"https://127.0.0.1:{local_server.port}/", timeout_s=2)
+    assert raised.value.permanent
+
+
 def test_redirects_are_followed_to_the_final_response(local_server):
     local_server.reply("/old", redirect="/middle")
     local_server.reply("/middle", status=301, redirect=local_server.url("/new"))
