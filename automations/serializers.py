@@ -5,10 +5,12 @@ exactly what the admin refuses, with the errors keyed by the same field names.
 """
 
 import re
+from collections.abc import Mapping
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
+from django.http import QueryDict
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
@@ -19,20 +21,29 @@ CAMEL_ALIASES = {"cron": "schedule", "channel_id": "channel", "function_id": "fu
 _CAMEL_HUMP = re.compile(r"(?<=[a-z0-9])([A-Z])")
 
 
-def snake_case_keys(data: dict) -> dict:
+def field_name(key: str) -> str:
+    """`targetType` → `target_type`, `cron` → `schedule`; snake_case keys pass unchanged."""
+    name = _CAMEL_HUMP.sub(r"_\1", key).lower()
+    return CAMEL_ALIASES.get(name, name)
+
+
+def snake_case_keys(data: Mapping) -> Mapping:
     """Top-level camelCase keys of an original-system body → our field names.
 
     Only the top level: payload, headers and extras are the operator's data and keep
-    their keys. When a body names a field both ways, the snake_case key wins.
+    their keys. When a body names a field both ways, the snake_case key wins. A form
+    post (QueryDict) stays a QueryDict, so DRF still reads it as form input.
     """
-    converted = {}
-    for key, value in data.items():
-        name = _CAMEL_HUMP.sub(r"_\1", key).lower() if isinstance(key, str) else key
-        name = CAMEL_ALIASES.get(name, name)
-        if name != key and name in data:
-            continue
-        converted[name] = value
-    return converted
+    renamed = {key: field_name(key) if isinstance(key, str) else key for key in data}
+    if all(new == old for old, new in renamed.items()):
+        return data
+    keep = [old for old, new in renamed.items() if new == old or new not in data]
+    if isinstance(data, QueryDict):
+        converted = QueryDict(mutable=True)
+        for old in keep:
+            converted.setlist(renamed[old], data.getlist(old))
+        return converted
+    return {renamed[old]: data[old] for old in keep}
 
 
 class ChronoSerializer(serializers.ModelSerializer):
@@ -69,7 +80,7 @@ class ChronoSerializer(serializers.ModelSerializer):
     # --- Writing ----------------------------------------------------------------------
 
     def to_internal_value(self, data):
-        if isinstance(data, dict):
+        if isinstance(data, Mapping):
             data = snake_case_keys(data)
         return super().to_internal_value(data)
 

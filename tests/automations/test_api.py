@@ -332,3 +332,26 @@ def test_runs_cannot_be_written_through_the_api(api, make_chrono):
     [run] = make_runs(make_chrono(), 1)
     assert api.patch(f"/api/runs/{run.pk}/", {"status": "success"}, format="json").status_code == 405
     assert api.delete(f"/api/runs/{run.pk}/").status_code == 405
+
+
+def test_a_snake_case_key_wins_over_its_camel_case_twin(api):
+    response = api.post("/api/chronos/", {**HTTP_BODY, "cron": "in 10 min", "targetType": "MESSAGE"}, format="json")
+    assert response.status_code == 201, response.json()
+    assert (response.json()["schedule"], response.json()["target_type"]) == ("0 8 * * *", "HTTP")
+
+
+def test_a_form_post_from_the_browsable_api_reads_its_json_fields(api):
+    snake = {**HTTP_BODY, "headers": '{"X-Token": "t"}', "payload": '{"hello": "world"}'}
+    camel = {**{k: v for k, v in snake.items() if k != "timeout_ms"}, "timeoutMs": "3000"}
+    for body in (snake, camel):
+        response = api.post("/api/chronos/", body, format="multipart")
+        assert response.status_code == 201, response.json()
+        assert (response.json()["headers"], response.json()["payload"]) == ({"X-Token": "t"}, {"hello": "world"})
+
+
+def test_the_browsable_api_renders_a_chrono_and_its_runs(admin_client, make_chrono):
+    chrono = make_chrono(name="Nightly report")
+    make_runs(chrono, 2)
+    for url in ("/api/chronos/", f"/api/chronos/{chrono.pk}/", f"/api/chronos/{chrono.pk}/runs/", "/api/runs/"):
+        response = admin_client.get(url, HTTP_ACCEPT="text/html")
+        assert response.status_code == 200 and "Nightly report" in response.content.decode(), url
