@@ -86,6 +86,15 @@ def test_pausing_needs_the_change_permission_not_the_add_permission(make_chrono)
     assert changer.post(f"/api/chronos/{chrono.pk}/pause/").status_code == 200
 
 
+def test_a_chronos_run_history_needs_the_view_permission_on_runs_too(make_chrono):
+    chrono = make_chrono()
+    make_runs(chrono, 1)
+    assert token_client(user_with("view_chrono")).get(f"/api/chronos/{chrono.pk}/runs/").status_code == 403
+    User.objects.all().delete()
+    reader = token_client(user_with("view_chrono", "view_chronorun"))
+    assert reader.get(f"/api/chronos/{chrono.pk}/runs/").json()["count"] == 1
+
+
 # --- Creating -----------------------------------------------------------------------------
 
 def test_creating_with_snake_case_fields_saves_the_chrono_and_its_beat_task(api):
