@@ -102,7 +102,7 @@ class ChronoRunInline(admin.TabularInline):
 class ChronoAdmin(admin.ModelAdmin):
     form = ChronoForm
     list_display = [
-        "name", "schedule", "schedule_in_words", "target_type", "is_active", "next_run_at", "last_run_status",
+        "name", "schedule", "schedule_in_words", "target_type", "is_active", "next_run", "last_run_status",
     ]
     list_filter = ["target_type", "is_active", "last_run_status"]
     search_fields = ["name"]
@@ -160,6 +160,13 @@ class ChronoAdmin(admin.ModelAdmin):
     @admin.display(description="In words")
     def schedule_in_words(self, chrono: Chrono) -> str:
         return chrono.describe_schedule("en")
+
+    @admin.display(description="Next run", ordering="next_run_at")
+    def next_run(self, chrono: Chrono) -> str:
+        # In the chrono's own zone: "todo dia às 08:00" should read 08:00, not the UTC hour.
+        if chrono.next_run_at is None:
+            return "-"
+        return chrono.next_run_at.astimezone(ZoneInfo(chrono.timezone)).strftime("%Y-%m-%d %H:%M %Z")
 
     @admin.display(description="Preview")
     def schedule_preview(self, chrono: Chrono) -> str:

@@ -153,6 +153,12 @@ def test_the_changelist_describes_each_schedule_in_words(admin_client, make_chro
     assert chrono.describe_schedule("en") in page
 
 
+def test_the_changelist_shows_the_next_run_in_the_chronos_timezone(admin_client, make_chrono):
+    make_chrono(schedule="todo dia às 08:00", timezone="Asia/Tokyo")
+    page = admin_client.get(CHANGELIST).content.decode()
+    assert "08:00 JST" in page
+
+
 # --- Actions and bulk changes --------------------------------------------------------------
 
 def test_run_now_triggers_each_selected_chrono_and_says_how_many(admin_client, make_chrono):
