@@ -1,14 +1,49 @@
+import base64
 import secrets
+from datetime import datetime
+from datetime import timezone as dt_timezone
 
-from django.db import models
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import IntegrityError, models, transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from whatsapp.waha import SESSION_EVENTS, WahaClient, WahaError
+
+# What WAHA retries a webhook with when we do not answer 2xx: set explicitly because
+# WAHA's defaults are undocumented. Exponential from 2 s over 10 attempts covers ~30 min,
+# enough to ride out a deploy of ChronoFlow.
+WEBHOOK_RETRIES = {"policy": "exponential", "delaySeconds": 2, "attempts": 10}
 
 
 def new_webhook_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+def new_hmac_key() -> str:
+    return secrets.token_hex(32)
+
+
+def waha_client() -> WahaClient:
+    """The WAHA server this deployment talks to (WAHA_BASE_URL, WAHA_API_KEY)."""
+    return WahaClient(settings.WAHA_BASE_URL, settings.WAHA_API_KEY, settings.WAHA_TIMEOUT_MS / 1000)
+
+
+def from_epoch_ms(value: object) -> datetime | None:
+    """WAHA's envelope timestamps (unix milliseconds) as aware datetimes; None if unreadable."""
+    try:
+        return datetime.fromtimestamp(float(value) / 1000, tz=dt_timezone.utc)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
+
+
 class Channel(models.Model):
-    """One WhatsApp account, i.e. one WAHA session."""
+    """One WhatsApp account, i.e. one WAHA session.
+
+    ChronoFlow owns the desired state (``should_run``) and WAHA the actual one; the
+    status webhook and the health monitor keep ``status`` in line with WAHA.
+    """
 
     class Provider(models.TextChoices):
         WAHA = "WAHA", "WAHA"
@@ -17,20 +52,36 @@ class Channel(models.Model):
         STOPPED = "STOPPED", "Stopped"
         STARTING = "STARTING", "Starting"
         SCAN_QR_CODE = "SCAN_QR_CODE", "Waiting for QR scan"
+        PASSKEY_REQUIRED = "PASSKEY_REQUIRED", "Passkey required"
+        PASSKEY_CONFIRMATION_REQUIRED = "PASSKEY_CONFIRMATION_REQUIRED", "Passkey confirmation required"
         WORKING = "WORKING", "Working"
         FAILED = "FAILED", "Failed"
 
     provider = models.CharField(max_length=16, choices=Provider.choices, default=Provider.WAHA)
     name = models.CharField(max_length=120, help_text="A name operators recognise, e.g. 'Store front desk'.")
     session_name = models.CharField(
-        max_length=64, unique=True, help_text="The WAHA session name (letters, digits, '-' and '_')."
+        max_length=64, unique=True,
+        validators=[RegexValidator(r"^[A-Za-z0-9_-]+$", "Use only letters, digits, '-' and '_'.")],
+        help_text="The WAHA session name (letters, digits, '-' and '_').",
     )
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.STOPPED)
+    status = models.CharField(max_length=32, choices=Status.choices, default=Status.STOPPED)
     status_changed_at = models.DateTimeField(null=True, blank=True)
     me = models.JSONField(null=True, blank=True, help_text="The WhatsApp account WAHA reports (id, pushName).")
+    should_run = models.BooleanField(
+        default=True, help_text="Whether the session ought to run; the health monitor restarts it when it does not."
+    )
+    last_error = models.TextField(blank=True, help_text="The last WAHA error for this channel, if any.")
+    restart_attempts = models.PositiveSmallIntegerField(
+        default=0, editable=False, help_text="Restarts the health monitor tried since the session last worked."
+    )
+    next_restart_at = models.DateTimeField(null=True, blank=True, editable=False)
     webhook_token = models.CharField(
         max_length=64, unique=True, default=new_webhook_token, editable=False,
         help_text="Secret part of the URL WAHA posts events to.",
+    )
+    hmac_key = models.CharField(
+        max_length=128, default=new_hmac_key, editable=False,
+        help_text="Key WAHA signs this channel's webhooks with, unless WAHA_WEBHOOK_HMAC_KEY is set.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -40,6 +91,265 @@ class Channel(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.session_name})"
+
+    # --- Webhook configuration -------------------------------------------------------------
+
+    @property
+    def webhook_url(self) -> str:
+        return settings.PUBLIC_BASE_URL + reverse("whatsapp:webhook", args=[self.webhook_token])
+
+    @property
+    def webhook_hmac_key(self) -> str:
+        """The key WAHA signs with: one deployment-wide key when set, else the channel's own."""
+        return settings.WAHA_WEBHOOK_HMAC_KEY or self.hmac_key
+
+    def session_config(self) -> dict:
+        """The WAHA session config: our webhook, signed, with an explicit retry policy."""
+        return {"webhooks": [{
+            "url": self.webhook_url,
+            "events": list(SESSION_EVENTS),
+            "hmac": {"key": self.webhook_hmac_key},
+            "retries": dict(WEBHOOK_RETRIES),
+        }]}
+
+    # --- Session lifecycle -----------------------------------------------------------------
+
+    def create_session(self, start: bool = True) -> None:
+        """Create the session in WAHA with our webhook configured, and start it.
+
+        Touches only WAHA and this instance's fields (status, me): callers save after, so
+        a WAHA refusal leaves nothing behind. A session of that name that already exists
+        in WAHA is adopted: its config is replaced with ours, then it is started.
+        """
+        client = waha_client()
+        try:
+            info = client.create_session(self.session_name, self.session_config(), start=start)
+        except WahaError as exc:
+            if exc.status != 422 or not self._exists_in_waha(client):
+                raise
+            info = client.update_session(self.session_name, self.session_config())
+            if start:
+                info = client.start_session(self.session_name)
+        self.should_run = start
+        self.status = (info or {}).get("status") or (self.Status.STARTING if start else self.Status.STOPPED)
+        self.status_changed_at = timezone.now()
+        self.last_error = ""
+
+    def _exists_in_waha(self, client: WahaClient) -> bool:
+        try:
+            client.get_session(self.session_name)
+        except WahaError:
+            return False
+        return True
+
+    def provision(self, start: bool = True) -> None:
+        """Create the WAHA session, then save the channel and its first status in one go.
+
+        If WAHA refuses, WahaError propagates and nothing is saved. If our save fails
+        after WAHA said yes, the new session is deleted again so no orphan is left.
+        """
+        self.create_session(start=start)
+        try:
+            with transaction.atomic():
+                self.save()
+                self.record_status_change("", self.status, self.status_changed_at, "create")
+        except Exception:
+            self._delete_quietly()
+            raise
+
+    def _delete_quietly(self) -> None:
+        try:
+            waha_client().delete_session(self.session_name)
+        except WahaError:
+            pass  # the monitor's report lists sessions no channel claims
+
+    def push_config(self) -> None:
+        """Send our session config (webhook, HMAC key, retries) to WAHA again; it restarts the session."""
+        try:
+            waha_client().update_session(self.session_name, self.session_config())
+        except WahaError as exc:
+            self.record_error(str(exc))
+            raise
+
+    def start(self, source: str = "admin") -> None:
+        self._act(waha_client().start_session, should_run=True, source=source)
+
+    def stop(self, source: str = "admin") -> None:
+        self._act(waha_client().stop_session, should_run=False, source=source)
+
+    def restart(self, source: str = "admin") -> None:
+        self._act(waha_client().restart_session, should_run=True, source=source)
+
+    def logout(self, source: str = "admin") -> None:
+        """Unlink the WhatsApp account; WAHA restarts the session, which then needs a new QR."""
+        self._act(waha_client().logout_session, should_run=True, source=source)
+        Channel.objects.filter(pk=self.pk).update(me=None)
+        self.me = None
+
+    def _act(self, call, should_run: bool, source: str) -> None:
+        """Run one WAHA session action; store the new status, or the error, then re-raise it."""
+        try:
+            info = call(self.session_name) or {}
+        except WahaError as exc:
+            self.record_error(str(exc))
+            raise
+        fields = {"should_run": should_run, "last_error": ""}
+        if source != ChannelStatusChange.Source.MONITOR:
+            fields.update(restart_attempts=0, next_restart_at=None)  # an operator's action: fresh monitor tries
+        Channel.objects.filter(pk=self.pk).update(**fields, updated_at=timezone.now())
+        for name, value in fields.items():
+            setattr(self, name, value)
+        if info.get("status"):
+            self.set_status(info["status"], source=source)
+
+    def refresh_status(self, source: str = "admin") -> bool:
+        """Ask WAHA for the session's status and account; True when the status changed."""
+        try:
+            info = waha_client().get_session(self.session_name) or {}
+        except WahaError as exc:
+            self.record_error(str(exc))
+            raise
+        if "me" in info:
+            self.set_me(info["me"])
+        return self.set_status(info.get("status") or self.Status.STOPPED, source=source)
+
+    def delete_session(self) -> None:
+        """Remove the session from WAHA (a session WAHA no longer knows counts as removed)."""
+        try:
+            waha_client().delete_session(self.session_name)
+        except WahaError as exc:
+            if exc.status != 404:
+                raise
+
+    def record_error(self, error: str) -> None:
+        Channel.objects.filter(pk=self.pk).update(last_error=error[:2000], updated_at=timezone.now())
+        self.last_error = error[:2000]
+
+    # --- Status ----------------------------------------------------------------------------
+
+    def set_status(self, status: str, at: datetime | None = None, source: str = "", detail: str = "") -> bool:
+        """Move to ``status`` as of ``at`` and keep the change in the history.
+
+        Returns False when nothing changed: the same status again, or a report older than
+        the change already stored (webhooks can arrive out of order, retries late).
+        """
+        at = at or timezone.now()
+        with transaction.atomic():
+            current = Channel.objects.select_for_update().only("status", "status_changed_at").get(pk=self.pk)
+            if current.status == status or (current.status_changed_at and at < current.status_changed_at):
+                return False
+            self.record_status_change(current.status, status, at, source, detail)
+            fields = {"status": status, "status_changed_at": at}
+            if status == self.Status.WORKING:
+                fields.update(restart_attempts=0, next_restart_at=None, last_error="")
+            Channel.objects.filter(pk=self.pk).update(**fields, updated_at=timezone.now())
+        for name, value in fields.items():
+            setattr(self, name, value)
+        return True
+
+    def record_status_change(self, previous: str, status: str, at: datetime, source: str, detail: str = "") -> None:
+        ChannelStatusChange.objects.create(
+            channel=self, previous_status=previous, status=status, at=at, source=source, detail=detail[:500]
+        )
+
+    def set_me(self, me: dict | None) -> None:
+        if me != self.me:
+            Channel.objects.filter(pk=self.pk).update(me=me, updated_at=timezone.now())
+            self.me = me
+
+    @property
+    def is_working(self) -> bool:
+        return self.status == self.Status.WORKING
+
+    @property
+    def connected_as(self) -> str:
+        """'Name (+5511999999999)' for the logged-in account, or '' before login."""
+        if not self.me:
+            return ""
+        number = str(self.me.get("id", "")).split("@", 1)[0]
+        name = self.me.get("pushName") or ""
+        phone = f"+{number}" if number.isdigit() else number
+        return f"{name} ({phone})" if name and phone else name or phone
+
+    # --- Login -----------------------------------------------------------------------------
+
+    def login_state(self) -> dict:
+        """What the QR page shows: the status, the QR while one is to be scanned, the account once in."""
+        state = {"status": self.status, "status_display": self.get_status_display(), "qr": None,
+                 "connected_as": "", "error": ""}
+        try:
+            if self.status == self.Status.SCAN_QR_CODE:
+                state["qr"] = "data:image/png;base64," + base64.b64encode(self.qr_png()).decode()
+            elif self.is_working and not self.me:
+                self.set_me(waha_client().get_me(self.session_name))
+        except WahaError as exc:
+            state["error"] = str(exc)
+        state["connected_as"] = self.connected_as if self.is_working else ""
+        return state
+
+    def qr_png(self) -> bytes:
+        """The QR to scan now, as PNG. WahaError (422) unless the session is SCAN_QR_CODE."""
+        return waha_client().get_qr_image(self.session_name)
+
+    def request_pairing_code(self, phone_number: str) -> str:
+        """A code to type in WhatsApp ("Link with phone number") instead of scanning the QR."""
+        digits = "".join(ch for ch in phone_number if ch.isdigit())
+        if not 8 <= len(digits) <= 15:
+            raise ValueError("Write the phone number with its country code, e.g. +55 11 99999-9999.")
+        answer = waha_client().request_code(self.session_name, digits)
+        return str(answer.get("code") or "")
+
+    # --- Sending ---------------------------------------------------------------------------
+
+    def send_text(self, chat_id: str, text: str) -> str:
+        """Send one text; returns WAHA's message id ('' when the engine gives none)."""
+        answer = waha_client().send_text(self.session_name, chat_id, text)
+        return message_id_from(answer, chat_id)
+
+
+def message_id_from(answer: object, chat_id: str) -> str:
+    """The full message id (``true_<chat>_<id>``) from a send answer, whatever the engine.
+
+    WEBJS answers a WAMessage (``id`` a string, or ``{_serialized}``), NOWEB its native
+    ``{key: {id}}``, some versions nothing at all (README §5.3).
+    """
+    if not isinstance(answer, dict):
+        return ""
+    ident = answer.get("id")
+    if isinstance(ident, dict):
+        ident = ident.get("_serialized") or ident.get("id")
+    if isinstance(ident, str) and ident:
+        return ident if "_" in ident else f"true_{chat_id}_{ident}"
+    key = answer.get("key")
+    if isinstance(key, dict) and key.get("id"):
+        return f"true_{chat_id}_{key['id']}"
+    return ""
+
+
+class ChannelStatusChange(models.Model):
+    """One change of a channel's status: when, from what, to what, and who said so."""
+
+    class Source(models.TextChoices):
+        CREATE = "create", "Channel created"
+        WEBHOOK = "webhook", "WAHA webhook"
+        ADMIN = "admin", "Admin"
+        API = "api", "API"
+        MONITOR = "monitor", "Health monitor"
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="status_changes")
+    previous_status = models.CharField(max_length=32, blank=True)
+    status = models.CharField(max_length=32)
+    at = models.DateTimeField(help_text="When WAHA reported the change (or we saw it).")
+    source = models.CharField(max_length=16, choices=Source.choices, blank=True)
+    detail = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        indexes = [models.Index(fields=["channel", "-at"])]
+
+    def __str__(self) -> str:
+        return f"{self.channel.session_name}: {self.previous_status or '—'} → {self.status}"
 
 
 class Message(models.Model):
@@ -51,20 +361,31 @@ class Message(models.Model):
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
+        SENDING = "sending", "Sending"
         SENT = "sent", "Sent"
+        UNCONFIRMED = "unconfirmed", "Unconfirmed (WAHA did not answer; not resent)"
         FAILED = "failed", "Failed"
         DELIVERED = "delivered", "Delivered"
         READ = "read", "Read"
         RECEIVED = "received", "Received"
 
+    # Acks only move a message forward: a late SERVER ack never undoes DELIVERED.
+    PROGRESS = [Status.SENT, Status.DELIVERED, Status.READ]
+    ACK_STATUS = {1: Status.SENT, 2: Status.DELIVERED, 3: Status.READ, 4: Status.READ}
+    DONE = (Status.SENT, Status.DELIVERED, Status.READ)
+
     channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="messages")
     direction = models.CharField(max_length=3, choices=Direction.choices)
-    chat_id = models.CharField(max_length=128)
+    chat_id = models.CharField(max_length=128, help_text="Who the message is to (out) or the chat it came in (in).")
+    recipient = models.CharField(max_length=128, blank=True, help_text="Out: the recipient as the chrono lists it.")
+    sender = models.CharField(max_length=128, blank=True, help_text="In: who wrote it (the member, in a group).")
+    is_group = models.BooleanField(default=False)
     text = models.TextField(blank=True)
-    media = models.JSONField(null=True, blank=True)
+    media = models.JSONField(null=True, blank=True, help_text="In: WAHA's media metadata (url, mimetype, filename).")
     waha_message_id = models.CharField(max_length=255, blank=True, db_index=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     error = models.TextField(blank=True)
+    timestamp = models.DateTimeField(null=True, blank=True, help_text="When WhatsApp says it was sent.")
     run = models.ForeignKey(
         "automations.ChronoRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
     )
@@ -74,6 +395,160 @@ class Message(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["channel", "-created_at"])]
+        constraints = [
+            # The retry guard: a run has one row per chat, so a retry finds what was sent.
+            models.UniqueConstraint(fields=["run", "chat_id"], name="one_message_per_run_and_chat"),
+            models.UniqueConstraint(
+                fields=["channel", "waha_message_id"], condition=models.Q(direction="in") & ~models.Q(waha_message_id=""),
+                name="inbound_message_stored_once",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_direction_display()} {self.chat_id}: {self.text[:40]}"
+
+    def mark(self, status: str, error: str = "", waha_message_id: str = "") -> None:
+        self.status, self.error = status, error[:2000]
+        self.waha_message_id = waha_message_id or self.waha_message_id
+        self.save(update_fields=["status", "error", "waha_message_id", "updated_at"])
+
+    @classmethod
+    def apply_ack(cls, channel: Channel, message_id: str, ack: object) -> int:
+        """Move our outbound message(s) with this WAHA id forward to the ack's status."""
+        status = cls.ACK_STATUS.get(ack) if isinstance(ack, int) else None
+        if status is None or not message_id:
+            return 0
+        earlier = [cls.Status.QUEUED, cls.Status.SENDING, *cls.PROGRESS[: cls.PROGRESS.index(status)]]
+        mine = cls.objects.filter(channel=channel, direction=cls.Direction.OUT, status__in=earlier)
+        return mine.filter(waha_message_id__in=_id_forms(message_id)).update(status=status, updated_at=timezone.now())
+
+    @classmethod
+    def record_inbound(cls, channel: Channel, payload: dict) -> "Message | None":
+        """Store a received message once (WAHA may deliver the same message twice)."""
+        chat = str(payload.get("from") or "")
+        if not chat or payload.get("fromMe"):
+            return None
+        fields = {
+            "chat_id": chat[:128],
+            "sender": str(payload.get("participant") or payload.get("author") or chat)[:128],
+            "is_group": chat.endswith("@g.us"),
+            "text": str(payload.get("body") or ""),
+            "media": _media_metadata(payload),
+            "timestamp": _from_epoch_s(payload.get("timestamp")),
+            "status": cls.Status.RECEIVED,
+        }
+        waha_id = str(payload.get("id") or "")[:255]
+        if not waha_id:
+            return cls.objects.create(channel=channel, direction=cls.Direction.IN, **fields)
+        try:
+            with transaction.atomic():
+                message, _ = cls.objects.get_or_create(
+                    channel=channel, direction=cls.Direction.IN, waha_message_id=waha_id, defaults=fields
+                )
+        except IntegrityError:  # the same message, stored by a concurrent delivery
+            message = cls.objects.get(channel=channel, direction=cls.Direction.IN, waha_message_id=waha_id)
+        return message
+
+
+def _id_forms(message_id: str) -> list[str]:
+    """The ack's full id, and the bare id some engines answered a send with."""
+    parts = message_id.split("_")
+    return [message_id, parts[2]] if len(parts) >= 3 and parts[0] in ("true", "false") else [message_id]
+
+
+def _from_epoch_s(value: object) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(float(value), tz=dt_timezone.utc)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
+
+
+def _media_metadata(payload: dict) -> dict | None:
+    media = payload.get("media")
+    if not payload.get("hasMedia") and not media:
+        return None
+    media = media if isinstance(media, dict) else {}
+    # Metadata only: media.url expires (WHATSAPP_FILES_LIFETIME) and needs the API key.
+    return {"url": media.get("url"), "mimetype": media.get("mimetype"), "filename": media.get("filename"),
+            "error": media.get("error")}
+
+
+class WebhookEvent(models.Model):
+    """A raw event WAHA posted, stored once per (channel, event id) and processed after."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="webhook_events")
+    event_id = models.CharField(max_length=128, help_text="The envelope id, or X-Webhook-Request-Id without one.")
+    event = models.CharField(max_length=64)
+    payload = models.JSONField(help_text="The whole envelope as WAHA sent it.")
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-pk"]
+        constraints = [models.UniqueConstraint(fields=["channel", "event_id"], name="webhook_event_stored_once")]
+
+    def __str__(self) -> str:
+        return f"{self.event} {self.event_id}"
+
+    @classmethod
+    def store(cls, channel: Channel, event_id: str, envelope: dict) -> "tuple[WebhookEvent, bool]":
+        """Keep the event unless it was delivered before; (event, created)."""
+        defaults = {"event": str(envelope.get("event") or "")[:64], "payload": envelope}
+        try:
+            with transaction.atomic():
+                return cls.objects.get_or_create(channel=channel, event_id=event_id[:128], defaults=defaults)
+        except IntegrityError:  # a concurrent redelivery won the insert
+            return cls.objects.get(channel=channel, event_id=event_id[:128]), False
+
+    def process(self) -> None:
+        """Apply the event to the channel and its messages; idempotent, done once."""
+        if self.processed_at:
+            return
+        handler = {"session.status": self._session_status, "message": self._message,
+                   "message.ack": self._message_ack}.get(self.event)
+        payload = self.payload.get("payload")
+        error = ""
+        if handler and isinstance(payload, dict):
+            handler(payload)
+        elif handler:
+            error = "The event has no payload object."
+        self.processed_at, self.error = timezone.now(), error
+        self.save(update_fields=["processed_at", "error"])
+
+    def _session_status(self, payload: dict) -> None:
+        at = from_epoch_ms(self.payload.get("timestamp"))
+        if isinstance(self.payload.get("me"), dict):
+            self.channel.set_me(self.payload["me"])
+        if payload.get("status"):
+            self.channel.set_status(str(payload["status"])[:32], at=at, source=ChannelStatusChange.Source.WEBHOOK)
+
+    def _message(self, payload: dict) -> None:
+        Message.record_inbound(self.channel, payload)
+
+    def _message_ack(self, payload: dict) -> None:
+        Message.apply_ack(self.channel, str(payload.get("id") or ""), payload.get("ack"))
+
+
+class MonitorAction(models.Model):
+    """What the session health monitor found and did, one row per action."""
+
+    class Action(models.TextChoices):
+        STATUS_REPAIRED = "status_repaired", "Status repaired"
+        STARTED = "started", "Session started"
+        RESTARTED = "restarted", "Session restarted"
+        RECREATED = "recreated", "Session re-created"
+        GAVE_UP = "gave_up", "Gave up restarting"
+        FAILED = "failed", "Action failed"
+        UNREACHABLE = "unreachable", "WAHA unreachable"
+
+    channel = models.ForeignKey(Channel, null=True, blank=True, on_delete=models.CASCADE, related_name="monitor_actions")
+    action = models.CharField(max_length=16, choices=Action.choices)
+    detail = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()}: {self.detail[:60]}"

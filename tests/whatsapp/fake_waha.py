@@ -1,0 +1,391 @@
+"""A fake WAHA for tests: sessions in memory, every request checked against WAHA's spec.
+
+Two ways to reach it, sharing one ``FakeWaha``:
+- ``install(rsps)`` answers through ``responses`` (unit tests, no sockets);
+- ``FakeWahaServer`` serves it on 127.0.0.1 and a free port (end-to-end tests), and can
+  post signed webhooks to the URLs the sessions were configured with, as WAHA does.
+
+A request that ../shared/waha/openapi.fixed.json does not allow is answered 400 and
+recorded in ``violations``; the fixtures fail the test when any were recorded, even if
+the code under test swallowed the 400.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import json
+import re
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import requests
+from django.conf import settings
+from openapi_core import Config, OpenAPI
+from openapi_core.contrib.requests import RequestsOpenAPIRequest
+
+from whatsapp import signature
+
+SPEC_PATH = Path(settings.BASE_DIR).parent / "shared" / "waha" / "openapi.fixed.json"
+API_KEY = "test-waha-key"
+# A real 1×1 PNG: what the QR endpoint hands out.
+QR_PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
+
+
+# One more defect of WAHA's spec than openapi.fixed.json corrects: the voice and video file
+# schemas type `mimetype` and `filename` as objects (their defaults are strings, the docs'
+# examples send strings), so no real sendVoice/sendVideo request could pass. Typed as
+# strings here, and only these.
+MISTYPED_AS_OBJECT = {name: ("mimetype", "filename") for name in
+                      ("VoiceRemoteFile", "VoiceBinaryFile", "VideoRemoteFile", "VideoBinaryFile")}
+
+
+@functools.cache
+def spec() -> OpenAPI:
+    """WAHA's published spec with its known defects fixed (README, last section; see above)."""
+    with SPEC_PATH.open() as f:
+        document = json.load(f)
+    schemas = document["components"]["schemas"]
+    for name, fields in MISTYPED_AS_OBJECT.items():
+        for field_name in fields:
+            prop = schemas[name]["properties"].get(field_name)
+            if prop and prop.get("type") == "object":
+                prop["type"] = "string"
+    return OpenAPI.from_dict(document, config=Config(spec_validator_cls=None))
+
+
+def spec_violation(prepared: requests.PreparedRequest) -> str | None:
+    """Why the spec does not allow this request, or None when it does."""
+    try:
+        spec().validate_request(RequestsOpenAPIRequest(prepared))
+    except Exception as exc:  # openapi-core raises a family of validation errors
+        cause = getattr(exc, "__cause__", None)
+        return f"{prepared.method} {prepared.url}: {exc}" + (f" ({cause})" if cause else "")
+    return None
+
+
+@dataclass
+class Answer:
+    status: int
+    body: Any = None
+    headers: dict = field(default_factory=dict)
+
+    def encoded(self) -> tuple[int, dict, bytes]:
+        if isinstance(self.body, bytes):
+            return self.status, {"Content-Type": "image/png", **self.headers}, self.body
+        text = b"" if self.body is None else json.dumps(self.body).encode()
+        return self.status, {"Content-Type": "application/json", **self.headers}, text
+
+
+@dataclass
+class Failure:
+    method: str
+    path: str
+    answer: Answer | Exception
+    times: int = 1
+    when: Callable[[dict], bool] | None = None
+
+
+class FakeWaha:
+    """WAHA's behaviour as far as ChronoFlow relies on it (README §1-§7)."""
+
+    def __init__(self, api_key: str = API_KEY) -> None:
+        self.api_key = api_key
+        self.sessions: dict[str, dict] = {}
+        self.requests: list[tuple[str, str, Any]] = []  # (method, path, json body)
+        self.violations: list[str] = []
+        self.sent: list[dict] = []  # bodies of accepted sendText calls
+        self.failures: list[Failure] = []
+        self.posted: list[tuple[str, int]] = []  # webhooks posted: (event, our answer's status)
+        self._lock = threading.Lock()
+        self._counter = 0
+
+    # --- test controls ---------------------------------------------------------------------
+
+    def add_session(self, name: str, status: str = "WORKING", config: dict | None = None, me: dict | None = None) -> dict:
+        self.sessions[name] = {"name": name, "status": status, "config": config or {}, "me": me}
+        return self.sessions[name]
+
+    def fail(self, method: str, path: str, status: int = 500, body: Any = None, times: int = 1,
+             when: Callable[[dict], bool] | None = None, exception: Exception | None = None) -> None:
+        """Answer the next matching request(s) with an error (or raise ``exception``, e.g. a timeout)."""
+        answer = exception or Answer(status, body if body is not None else {"statusCode": status, "message": "boom"})
+        self.failures.append(Failure(method, path, answer, times, when))
+
+    def calls(self, method: str, path: str) -> list[Any]:
+        return [body for m, p, body in self.requests if m == method and p == path]
+
+    # --- request handling --------------------------------------------------------------------
+
+    def handle(self, prepared: requests.PreparedRequest) -> Answer:
+        """Check one request against the spec and the API key, then act like WAHA."""
+        violation = spec_violation(prepared)
+        if violation is None and "X-Api-Key" not in prepared.headers:
+            # GET /api/sessions also admits oauth2, so the spec alone lets a keyless call pass.
+            violation = f"{prepared.method} {prepared.url}: no X-Api-Key header"
+        parts = urlsplit(prepared.url)
+        body = _json(prepared.body)
+        with self._lock:
+            self.requests.append((prepared.method, parts.path, body))
+            if violation:
+                self.violations.append(violation)
+                return Answer(400, {"statusCode": 400, "message": f"fake WAHA: not allowed by the spec: {violation}"})
+            if prepared.headers.get("X-Api-Key") != self.api_key:
+                return Answer(401, {"message": "Unauthorized", "statusCode": 401})
+            failure = self._failure(prepared.method, parts.path, body)
+            if isinstance(failure, Exception):
+                raise failure
+            if failure is not None:
+                return failure
+            query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+            return self._route(prepared.method, unquote(parts.path), query, body, prepared.headers)
+
+    def _failure(self, method: str, path: str, body: Any) -> Answer | Exception | None:
+        for failure in self.failures:
+            if failure.method == method and failure.path == path and failure.times > 0 and (
+                failure.when is None or failure.when(body or {})
+            ):
+                failure.times -= 1
+                return failure.answer
+        return None
+
+    def _route(self, method: str, path: str, query: dict, body: Any, headers) -> Answer:
+        for pattern_method, pattern, handler in ROUTES:
+            match = re.fullmatch(pattern, path)
+            if match and pattern_method == method:
+                return handler(self, query=query, body=body or {}, headers=headers, **match.groupdict())
+        return Answer(404, {"statusCode": 404, "message": f"Cannot {method} {path}"})
+
+    def _session(self, name: str) -> dict | None:
+        return self.sessions.get(name)
+
+    def _not_found(self, name: str) -> Answer:
+        return Answer(404, {"statusCode": 404, "message": f"Session \"{name}\" not found", "error": "Not Found"})
+
+    def _wrong_status(self, session: dict, expected: list[str]) -> Answer:
+        return Answer(422, {"error": "Session status is not as expected. Try again later or restart the session",
+                            "session": session["name"], "status": session["status"], "expected": expected})
+
+    # --- routes ------------------------------------------------------------------------------
+
+    def list_sessions(self, query, **_) -> Answer:
+        shown = [s for s in self.sessions.values() if query.get("all") == "true" or s["status"] != "STOPPED"]
+        return Answer(200, [self._info(s) for s in shown])
+
+    def create_session(self, body, **_) -> Answer:
+        name = body.get("name") or f"session_{len(self.sessions)}"
+        if name in self.sessions:
+            return Answer(422, {"statusCode": 422, "message": f"Session '{name}' already exists. Use PUT to update it."})
+        status = "STARTING" if body.get("start", True) else "STOPPED"
+        session = self.add_session(name, status, body.get("config") or {})
+        return Answer(201, self._dto(session))
+
+    def get_session(self, name, **_) -> Answer:
+        session = self._session(name)
+        return Answer(200, self._info(session)) if session else self._not_found(name)
+
+    def update_session(self, name, body, **_) -> Answer:
+        session = self._session(name)
+        if not session:
+            return self._not_found(name)
+        session["config"] = body.get("config") or {}
+        return Answer(200, self._dto(session))
+
+    def delete_session(self, name, **_) -> Answer:
+        self.sessions.pop(name, None)
+        return Answer(200)
+
+    def session_action(self, name, action, **_) -> Answer:
+        session = self._session(name)
+        if not session:
+            return self._not_found(name)
+        if action in ("start", "restart"):
+            session["status"] = "STARTING"
+        elif action == "stop":
+            session["status"] = "STOPPED"
+        elif action == "logout":
+            session.update(status="STARTING", me=None)
+        return Answer(201, self._dto(session))
+
+    def me(self, name, **_) -> Answer:
+        session = self._session(name)
+        return Answer(200, session["me"]) if session else self._not_found(name)
+
+    def qr(self, name, query, headers, **_) -> Answer:
+        session = self._session(name)
+        if not session:
+            return self._not_found(name)
+        if session["status"] != "SCAN_QR_CODE":
+            return self._wrong_status(session, ["SCAN_QR_CODE"])
+        if query.get("format") == "raw":
+            return Answer(200, {"value": f"2@fake-qr-{name}"})
+        if "application/json" in headers.get("Accept", ""):
+            return Answer(200, {"mimetype": "image/png", "data": base64.b64encode(QR_PNG).decode()})
+        return Answer(200, QR_PNG)
+
+    def request_code(self, name, **_) -> Answer:
+        session = self._session(name)
+        if not session:
+            return self._not_found(name)
+        return Answer(201, {"code": "ABCD-EFGH"})
+
+    def send_text(self, body, **_) -> Answer:
+        session = self._session(body["session"])
+        if not session:
+            return self._not_found(body["session"])
+        if session["status"] != "WORKING":
+            return self._wrong_status(session, ["WORKING"])
+        self._counter += 1
+        message_id = f"true_{body['chatId']}_3EB0{self._counter:016X}"
+        self.sent.append({**body, "id": message_id})
+        return Answer(201, {"id": message_id, "timestamp": int(time.time()), "from": "me", "fromMe": True,
+                            "to": body["chatId"], "body": body["text"], "hasMedia": False, "ack": 0})
+
+    def send_media(self, body, **_) -> Answer:
+        session = self._session(body["session"])
+        if not session:
+            return self._not_found(body["session"])
+        if session["status"] != "WORKING":
+            return self._wrong_status(session, ["WORKING"])
+        return Answer(201, {"key": {"remoteJid": body["chatId"], "fromMe": True, "id": "3EB0MEDIA"}})
+
+    def check_exists(self, query, **_) -> Answer:
+        return Answer(200, {"numberExists": True, "chatId": f"{query['phone']}@c.us"})
+
+    def version(self, **_) -> Answer:
+        return Answer(200, {"version": "2026.7.1", "engine": "NOWEB", "tier": "CORE", "browser": None,
+                            "platform": "linux/x64", "worker": {"id": "waha"}})
+
+    def _dto(self, session: dict) -> dict:
+        return {"name": session["name"], "status": session["status"], "config": session["config"]}
+
+    def _info(self, session: dict) -> dict:
+        return {**self._dto(session), "me": session["me"], "presence": None, "timestamps": {"activity": None}}
+
+    # --- webhooks, as WAHA sends them ----------------------------------------------------------
+
+    def envelope(self, session: str, event: str, payload: dict, me: dict | None = None) -> dict:
+        return {"id": f"evt_{uuid.uuid4().hex[:26]}", "timestamp": int(time.time() * 1000), "event": event,
+                "session": session, "me": me, "payload": payload, "engine": "NOWEB",
+                "environment": {"version": "2026.7.1", "engine": "NOWEB", "tier": "CORE", "browser": None,
+                                "platform": "linux/x64", "worker": {"id": "waha"}}}
+
+    def emit(self, session: str, event: str, payload: dict, me: dict | None = None) -> list[int]:
+        """Post the event to every webhook the session's config names, signed with its HMAC key."""
+        config = self.sessions[session]["config"]
+        statuses = []
+        for hook in config.get("webhooks") or []:
+            if event not in hook["events"]:
+                continue
+            body = json.dumps(self.envelope(session, event, payload, me)).encode()
+            headers = webhook_headers(body, (hook.get("hmac") or {}).get("key"))
+            answer = requests.post(hook["url"], data=body, headers=headers, timeout=10)
+            self.posted.append((event, answer.status_code))
+            statuses.append(answer.status_code)
+        return statuses
+
+    def set_status(self, session: str, status: str, me: dict | None = None) -> list[int]:
+        """Change a session's status and tell ChronoFlow, as WAHA does."""
+        self.sessions[session]["status"] = status
+        if me is not None:
+            self.sessions[session]["me"] = me
+        now = int(time.time() * 1000)
+        payload = {"name": session, "status": status, "statuses": [{"status": status, "timestamp": now}], "data": None}
+        return self.emit(session, "session.status", payload, me=self.sessions[session]["me"])
+
+
+def webhook_headers(body: bytes, hmac_key: str | None) -> dict:
+    headers = {"Content-Type": "application/json", "User-Agent": "WAHA/2026.7.1",
+               "X-Webhook-Request-Id": uuid.uuid4().hex, "X-Webhook-Timestamp": str(int(time.time() * 1000))}
+    if hmac_key:
+        headers.update({"X-Webhook-Hmac": signature.sign(hmac_key, body), "X-Webhook-Hmac-Algorithm": "sha512"})
+    return headers
+
+
+def _json(body: bytes | str | None) -> Any:
+    if not body:
+        return None
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
+ROUTES: list[tuple[str, str, Callable]] = [
+    ("GET", r"/api/sessions", FakeWaha.list_sessions),
+    ("POST", r"/api/sessions", FakeWaha.create_session),
+    ("GET", r"/api/sessions/(?P<name>[^/]+)", FakeWaha.get_session),
+    ("PUT", r"/api/sessions/(?P<name>[^/]+)", FakeWaha.update_session),
+    ("DELETE", r"/api/sessions/(?P<name>[^/]+)", FakeWaha.delete_session),
+    ("POST", r"/api/sessions/(?P<name>[^/]+)/(?P<action>start|stop|logout|restart)", FakeWaha.session_action),
+    ("GET", r"/api/sessions/(?P<name>[^/]+)/me", FakeWaha.me),
+    ("GET", r"/api/(?P<name>[^/]+)/auth/qr", FakeWaha.qr),
+    ("POST", r"/api/(?P<name>[^/]+)/auth/request-code", FakeWaha.request_code),
+    ("POST", r"/api/sendText", FakeWaha.send_text),
+    ("POST", r"/api/send(?:Image|File|Voice|Video)", FakeWaha.send_media),
+    ("GET", r"/api/contacts/check-exists", FakeWaha.check_exists),
+    ("GET", r"/api/server/version", FakeWaha.version),
+]
+
+
+# --- transports ---------------------------------------------------------------------------------
+
+
+def install(fake: FakeWaha, rsps, base_url: str) -> None:
+    """Answer every request to ``base_url`` through ``responses`` with the fake."""
+
+    def callback(prepared):
+        return fake.handle(prepared).encoded()
+
+    for method in ("GET", "POST", "PUT", "DELETE", "PATCH"):
+        rsps.add_callback(method, re.compile(re.escape(base_url) + r"/.*"), callback=callback)
+
+
+class FakeWahaServer:
+    """The fake on a real socket, 127.0.0.1 and a free port: ``with FakeWahaServer() as server``."""
+
+    def __init__(self, fake: FakeWaha | None = None) -> None:
+        self.fake = fake or FakeWaha()
+        self._httpd: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+
+    def __enter__(self) -> FakeWahaServer:
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_ANY(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                prepared = requests.Request(self.command, owner.url + self.path, headers=dict(self.headers.items()),
+                                            data=body).prepare()
+                status, headers, content = owner.fake.handle(prepared).encoded()
+                self.send_response(status)
+                for name, value in {**headers, "Content-Length": str(len(content))}.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(content)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_ANY
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        threading.Thread(target=self._httpd.serve_forever, name="fake-waha", daemon=True).start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()

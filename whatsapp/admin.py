@@ -1,0 +1,215 @@
+from django import forms
+from django.contrib import admin, messages
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from whatsapp.models import Channel, ChannelStatusChange, Message, MonitorAction, WebhookEvent
+from whatsapp.waha import WahaError
+
+
+class ChannelAddForm(forms.ModelForm):
+    """Adding a channel creates and starts its WAHA session; WAHA's refusal is a form error."""
+
+    class Meta:
+        model = Channel
+        fields = ["name", "session_name", "should_run"]
+        labels = {"should_run": "Start the session now"}
+
+    def _post_clean(self) -> None:
+        # After Django's own checks (the session name is unique here), before any save:
+        # WAHA goes first so that its refusal leaves no channel behind.
+        super()._post_clean()
+        if self.errors:
+            return
+        try:
+            self.instance.create_session(start=self.instance.should_run)
+        except WahaError as exc:
+            self.add_error(None, f"WAHA did not create the session: {exc}")
+
+
+class PairingCodeForm(forms.Form):
+    phone_number = forms.CharField(max_length=32, help_text="With country code, e.g. +55 11 99999-9999.")
+
+
+class StatusChangeInline(admin.TabularInline):
+    model = ChannelStatusChange
+    fields = ["at", "previous_status", "status", "source", "detail"]
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    can_delete = False
+    ordering = ["-at", "-pk"]
+    verbose_name_plural = "Status history"
+
+
+@admin.register(Channel)
+class ChannelAdmin(admin.ModelAdmin):
+    list_display = ["name", "session_name", "status", "connected_as", "should_run", "status_changed_at", "qr_link"]
+    list_filter = ["status", "should_run"]
+    search_fields = ["name", "session_name"]
+    actions = ["start_sessions", "stop_sessions", "restart_sessions", "logout_sessions", "refresh_statuses"]
+    inlines = [StatusChangeInline]
+    readonly_fields = ["session_name", "status", "status_changed_at", "connected_as", "should_run", "last_error",
+                       "restart_attempts", "next_restart_at", "qr_link", "created_at", "updated_at"]
+    fields = ["name", *readonly_fields]
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = ChannelAddForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        return ChannelAddForm.Meta.fields if obj is None else self.fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else self.readonly_fields
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is not None else []
+
+    def save_model(self, request, obj: Channel, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if not change:  # the add form already created the session in WAHA
+            obj.record_status_change("", obj.status, obj.status_changed_at, ChannelStatusChange.Source.CREATE)
+
+    @admin.display(description="QR / login")
+    def qr_link(self, obj: Channel) -> str:
+        if obj.pk is None:
+            return ""
+        return format_html('<a href="{}">QR / pairing</a>', reverse("admin:whatsapp_channel_qr", args=[obj.pk]))
+
+    # --- Session actions -------------------------------------------------------------------
+
+    def _each(self, request: HttpRequest, queryset, method: str, done: str) -> None:
+        ok, failures = 0, []
+        for channel in queryset:
+            try:
+                getattr(channel, method)(source=ChannelStatusChange.Source.ADMIN)
+                ok += 1
+            except WahaError as exc:
+                failures.append(f"{channel.session_name}: {exc}")
+        if ok:
+            self.message_user(request, f"{ok} channel(s) {done}.", messages.SUCCESS)
+        for failure in failures:
+            self.message_user(request, failure, messages.ERROR)
+
+    @admin.action(description="Start the WAHA session")
+    def start_sessions(self, request, queryset):
+        self._each(request, queryset, "start", "started")
+
+    @admin.action(description="Stop the WAHA session")
+    def stop_sessions(self, request, queryset):
+        self._each(request, queryset, "stop", "stopped")
+
+    @admin.action(description="Restart the WAHA session")
+    def restart_sessions(self, request, queryset):
+        self._each(request, queryset, "restart", "restarted")
+
+    @admin.action(description="Log out (unlink the phone; a new QR is needed)")
+    def logout_sessions(self, request, queryset):
+        self._each(request, queryset, "logout", "logged out")
+
+    @admin.action(description="Refresh the status from WAHA")
+    def refresh_statuses(self, request, queryset):
+        self._each(request, queryset, "refresh_status", "refreshed")
+
+    # --- QR page ---------------------------------------------------------------------------
+
+    def get_urls(self):
+        own = [
+            path("<path:object_id>/qr/", self.admin_site.admin_view(self.qr_view), name="whatsapp_channel_qr"),
+            path("<path:object_id>/qr/state/", self.admin_site.admin_view(self.qr_state_view),
+                 name="whatsapp_channel_qr_state"),
+        ]
+        return own + super().get_urls()
+
+    def _channel_or_404(self, request: HttpRequest, object_id: str) -> Channel:
+        channel = self.get_object(request, object_id)
+        if channel is None or not self.has_view_permission(request, channel):
+            raise Http404("No such channel.")
+        return channel
+
+    def qr_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The login page: QR while SCAN_QR_CODE (refreshing itself), the account once WORKING."""
+        channel = self._channel_or_404(request, object_id)
+        form = PairingCodeForm(request.POST or None)
+        code = ""
+        if request.method == "POST":
+            if not self.has_change_permission(request, channel):
+                raise Http404("No such channel.")
+            code = self._pairing_code(request, channel, form)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Log in: {channel.name}",
+            "opts": self.model._meta,
+            "original": channel,
+            "channel": channel,
+            "state": channel.login_state(),
+            "form": form,
+            "code": code,
+            "state_url": reverse("admin:whatsapp_channel_qr_state", args=[channel.pk]),
+        }
+        return TemplateResponse(request, "admin/whatsapp/channel/qr.html", context)
+
+    def _pairing_code(self, request: HttpRequest, channel: Channel, form: PairingCodeForm) -> str:
+        if not form.is_valid():
+            return ""
+        try:
+            return channel.request_pairing_code(form.cleaned_data["phone_number"])
+        except ValueError as exc:
+            form.add_error("phone_number", str(exc))
+        except WahaError as exc:
+            form.add_error(None, f"WAHA did not give a pairing code: {exc}")
+        return ""
+
+    def qr_state_view(self, request: HttpRequest, object_id: str) -> JsonResponse:
+        """What the QR page polls: status, QR (data URI) and account, as JSON."""
+        channel = self._channel_or_404(request, object_id)
+        return JsonResponse(channel.login_state())
+
+
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "channel", "direction", "chat_id", "short_text", "status", "run"]
+    list_filter = ["direction", "status", "channel"]
+    search_fields = ["chat_id", "text", "waha_message_id", "recipient", "sender"]
+    list_select_related = ["channel"]
+    raw_id_fields = ["run"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="Text")
+    def short_text(self, obj: Message) -> str:
+        return obj.text[:60]
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(admin.ModelAdmin):
+    list_display = ["received_at", "channel", "event", "event_id", "processed_at", "error"]
+    list_filter = ["event", "channel"]
+    search_fields = ["event_id"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(MonitorAction)
+class MonitorActionAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "channel", "action", "detail"]
+    list_filter = ["action", "channel"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -1,0 +1,147 @@
+"""REST API of the whatsapp app: /api/channels/ (with session actions and the QR) and /api/messages/."""
+
+import base64
+import json
+
+from rest_framework import renderers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from whatsapp.models import Channel, ChannelStatusChange, Message
+from whatsapp.serializers import ChannelSerializer, MessageSerializer, PairingCodeSerializer, StatusChangeSerializer
+from whatsapp.waha import WahaError
+
+
+class WahaFailed(APIException):
+    """WAHA refused or could not be reached: 502, with WAHA's reason."""
+
+    status_code = status.HTTP_502_BAD_GATEWAY
+    default_code = "waha_error"
+
+    def __init__(self, error: WahaError) -> None:
+        super().__init__(detail={"detail": f"WAHA: {error}", "waha_status": error.status})
+
+
+class PNGRenderer(renderers.BaseRenderer):
+    """PNG bytes as they are. Anything else (an error) is rendered as JSON, labelled so."""
+
+    media_type = "image/png"
+    format = "png"
+    charset = None
+    render_style = "binary"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:
+        if isinstance(data, bytes):
+            return data
+        response = (renderer_context or {}).get("response")
+        if response is not None:
+            response["Content-Type"] = "application/json"
+        return json.dumps(data).encode()
+
+
+def qr_response(request: Request, channel: Channel) -> Response:
+    """The channel's QR as PNG, or as JSON when the client accepts only that; 409 when none is shown."""
+    if channel.status != Channel.Status.SCAN_QR_CODE:
+        return Response({"detail": f"The channel is {channel.status}; there is no QR to scan.",
+                         "status": channel.status}, status=status.HTTP_409_CONFLICT)
+    try:
+        png = channel.qr_png()
+    except WahaError as exc:
+        raise WahaFailed(exc) from None
+    if request.accepted_renderer.format == "json":
+        return Response({"mimetype": "image/png", "data": base64.b64encode(png).decode(), "status": channel.status})
+    return Response(png)
+
+
+QR_RENDERERS = [PNGRenderer, renderers.JSONRenderer]
+
+
+class ChannelViewSet(viewsets.ModelViewSet):
+    """WhatsApp channels. Creating one creates and starts its WAHA session, webhook included."""
+
+    queryset = Channel.objects.all()
+    serializer_class = ChannelSerializer
+
+    def perform_create(self, serializer: ChannelSerializer) -> None:
+        try:
+            serializer.save()
+        except WahaError as exc:
+            raise WahaFailed(exc) from None
+
+    def perform_destroy(self, instance: Channel) -> None:
+        try:
+            instance.delete_session()
+        except WahaError as exc:
+            raise WahaFailed(exc) from None
+        instance.delete()
+
+    def _session_action(self, method: str) -> Response:
+        channel = self.get_object()
+        try:
+            getattr(channel, method)(source=ChannelStatusChange.Source.API)
+        except WahaError as exc:
+            raise WahaFailed(exc) from None
+        channel.refresh_from_db()
+        return Response(self.get_serializer(channel).data)
+
+    @action(detail=True, methods=["post"])
+    def start(self, request: Request, pk=None) -> Response:
+        return self._session_action("start")
+
+    @action(detail=True, methods=["post"])
+    def stop(self, request: Request, pk=None) -> Response:
+        return self._session_action("stop")
+
+    @action(detail=True, methods=["post"])
+    def restart(self, request: Request, pk=None) -> Response:
+        return self._session_action("restart")
+
+    @action(detail=True, methods=["post"])
+    def logout(self, request: Request, pk=None) -> Response:
+        return self._session_action("logout")
+
+    @action(detail=True, methods=["post"])
+    def refresh(self, request: Request, pk=None) -> Response:
+        return self._session_action("refresh_status")
+
+    @action(detail=True, methods=["get"], renderer_classes=QR_RENDERERS)
+    def qr(self, request: Request, pk=None) -> Response:
+        """The QR to scan: PNG, or {mimetype, data (base64)} with ``Accept: application/json``."""
+        return qr_response(request, self.get_object())
+
+    @action(detail=True, methods=["post"], url_path="pairing-code", serializer_class=PairingCodeSerializer)
+    def pairing_code(self, request: Request, pk=None) -> Response:
+        """A code to link the phone by number instead of QR: POST {"phone_number": "+55 11 ..."}."""
+        channel = self.get_object()
+        serializer = PairingCodeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            code = channel.request_pairing_code(serializer.validated_data["phone_number"])
+        except WahaError as exc:
+            raise WahaFailed(exc) from None
+        return Response({"code": code})
+
+    @action(detail=True, methods=["get"])
+    def history(self, request: Request, pk=None) -> Response:
+        """The channel's status changes, newest first."""
+        changes = self.get_object().status_changes.all()[:100]
+        return Response(StatusChangeSerializer(changes, many=True).data)
+
+
+class MessageViewSet(viewsets.ReadOnlyModelViewSet):
+    """Messages sent and received; filter with ?channel=<id>, ?direction=in|out, ?run=<id>."""
+
+    serializer_class = MessageSerializer
+
+    def get_queryset(self):
+        queryset = Message.objects.all()
+        for field in ("channel", "direction", "run", "status"):
+            value = self.request.query_params.get(field)
+            if not value:
+                continue
+            if field in ("channel", "run") and not value.isdigit():
+                raise ValidationError({field: f"{field} must be an id (a whole number)."})
+            queryset = queryset.filter(**{field: value})
+        return queryset

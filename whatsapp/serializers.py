@@ -1,0 +1,59 @@
+from rest_framework import serializers
+
+from whatsapp.models import Channel, ChannelStatusChange, Message
+
+
+class ChannelSerializer(serializers.ModelSerializer):
+    """A channel as the API shows it. The webhook token and HMAC key are never shown."""
+
+    connected_as = serializers.CharField(read_only=True)
+    start = serializers.BooleanField(
+        write_only=True, required=False, default=True, help_text="Create: start the session at once (default)."
+    )
+
+    class Meta:
+        model = Channel
+        fields = ["id", "name", "session_name", "provider", "status", "status_changed_at", "connected_as", "me",
+                  "should_run", "last_error", "created_at", "updated_at", "start"]
+        read_only_fields = ["provider", "status", "status_changed_at", "me", "should_run", "last_error",
+                            "created_at", "updated_at"]
+
+    def validate_session_name(self, value: str) -> str:
+        if self.instance is not None and value != self.instance.session_name:
+            raise serializers.ValidationError("A channel's WAHA session cannot be renamed; create a new channel.")
+        return value
+
+    def create(self, validated_data: dict) -> Channel:
+        """Create the WAHA session first: if WAHA refuses, WahaError propagates and nothing is saved."""
+        start = validated_data.pop("start", True)
+        channel = Channel(**validated_data)
+        channel.provision(start=start)
+        return channel
+
+    def update(self, instance: Channel, validated_data: dict) -> Channel:
+        validated_data.pop("start", None)
+        return super().update(instance, validated_data)
+
+
+class PairingCodeSerializer(serializers.Serializer):
+    phone_number = serializers.CharField(max_length=32, help_text="With country code, e.g. +55 11 99999-9999.")
+
+    def validate_phone_number(self, value: str) -> str:
+        digits = "".join(ch for ch in value if ch.isdigit())
+        if not 8 <= len(digits) <= 15:
+            raise serializers.ValidationError("Write the phone number with its country code, e.g. +55 11 99999-9999.")
+        return digits
+
+
+class StatusChangeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ChannelStatusChange
+        fields = ["previous_status", "status", "at", "source", "detail"]
+
+
+class MessageSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Message
+        fields = ["id", "channel", "direction", "chat_id", "recipient", "sender", "is_group", "text", "media",
+                  "waha_message_id", "status", "error", "timestamp", "run", "created_at", "updated_at"]
+        read_only_fields = fields

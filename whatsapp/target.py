@@ -1,0 +1,118 @@
+"""The MESSAGE target: render the chrono's template and send it to each recipient.
+
+Every recipient gets one outbound Message row per run (unique on run + chat id), and
+that row is the guard against duplicates: a retry of the run sends only to recipients
+whose row says the message was not sent. A send WAHA may have carried out without
+answering (a timeout, a crash mid-call) is marked ``unconfirmed`` and never repeated.
+"""
+
+from zoneinfo import ZoneInfo
+
+from django.template import Context, Template, TemplateSyntaxError
+from django.utils import timezone
+
+from automations.targets import Outcome
+from whatsapp import recipients
+from whatsapp.models import Channel, Message
+from whatsapp.waha import WahaError
+
+Status = Message.Status
+
+
+def run(chrono, run, context: dict) -> Outcome:
+    """Send the chrono's message through its channel; fails (retryable) unless it is WORKING."""
+    channel = chrono.channel
+    if channel is None:
+        return Outcome(ok=False, error="This MESSAGE chrono has no channel.", retryable=False)
+    if not channel.is_working:
+        return Outcome(ok=False, error=f"Channel '{channel.name}' is {channel.status}, not WORKING: nothing was sent.")
+    try:
+        text = render(chrono, run, context)
+    except TemplateSyntaxError as exc:
+        return Outcome(ok=False, error=f"The message template has an error: {exc}", retryable=False)
+    if not text.strip():
+        return Outcome(ok=False, error="The message template rendered to empty text: nothing was sent.", retryable=False)
+    results = [_deliver(channel, run, recipient, text) for recipient in _unique(chrono.recipients or [])]
+    return _outcome(results)
+
+
+def render(chrono, run, context: dict) -> str:
+    """The message text: Django template language over chrono, run, now (chrono's zone), input."""
+    zone = ZoneInfo(chrono.timezone)
+    now = (context.get("now") or timezone.now()).astimezone(zone)
+    # The chrono's zone must be the active one too, or {{ now|date }} converts back to UTC.
+    with timezone.override(zone):
+        values = {"chrono": chrono, "run": run, "now": now, "input": run.input if run.input is not None else {}}
+        return Template(chrono.message_template).render(Context(values, autoescape=False))
+
+
+def _unique(items: list) -> list:
+    seen, unique = set(), []
+    for item in items:
+        key = str(item)
+        if key not in seen:
+            seen.add(key)
+            unique.append(item)
+    return unique
+
+
+def _deliver(channel: Channel, run, recipient, text: str) -> tuple[Message, bool]:
+    """Send to one recipient unless an earlier attempt did; (row, worth retrying)."""
+    try:
+        chat_id = recipients.normalise(recipient)
+    except recipients.InvalidRecipient as exc:
+        message = _row(channel, run, str(recipient)[:128], recipient, text)
+        message.mark(Status.FAILED, str(exc))
+        return message, False
+    message = _row(channel, run, chat_id, recipient, text)
+    if message.status in Message.DONE or message.status == Status.UNCONFIRMED:
+        return message, False
+    if message.status == Status.SENDING:  # an attempt died between sending and recording
+        message.mark(Status.UNCONFIRMED, "An earlier attempt stopped mid-send; not sent again so nobody gets it twice.")
+        return message, False
+    return _send(channel, message, text)
+
+
+def _row(channel: Channel, run, chat_id: str, recipient, text: str) -> Message:
+    message, _ = Message.objects.get_or_create(
+        run=run, chat_id=chat_id,
+        defaults={"channel": channel, "direction": Message.Direction.OUT, "recipient": str(recipient)[:128],
+                  "text": text, "is_group": chat_id.endswith("@g.us")},
+    )
+    return message
+
+
+def _send(channel: Channel, message: Message, text: str) -> tuple[Message, bool]:
+    # Mark before calling WAHA: if we die mid-call, the next attempt knows not to resend.
+    message.text = text
+    message.save(update_fields=["text", "updated_at"])
+    message.mark(Status.SENDING)
+    try:
+        waha_id = channel.send_text(message.chat_id, text)
+    except WahaError as exc:
+        if exc.delivery_unknown:
+            message.mark(Status.UNCONFIRMED, f"{exc} — it may have been sent; not sent again so nobody gets it twice.")
+            return message, False
+        message.mark(Status.FAILED, str(exc))
+        # 422 on a send means "session not WORKING (yet)": worth another attempt later.
+        return message, (not exc.permanent) or exc.status == 422
+    message.mark(Status.SENT, waha_message_id=waha_id)
+    return message, False
+
+
+def _outcome(results: list[tuple[Message, bool]]) -> Outcome:
+    messages = [m for m, _ in results]
+    unsent = [m for m in messages if m.status not in Message.DONE]
+    result = {
+        "sent": len(messages) - len(unsent),
+        "not_sent": len(unsent),
+        "messages": [{"recipient": m.recipient, "chat_id": m.chat_id, "status": m.status,
+                      "waha_message_id": m.waha_message_id, "error": m.error} for m in messages],
+    }
+    if not messages:
+        return Outcome(ok=False, error="This MESSAGE chrono has no recipients.", retryable=False, result=result)
+    if not unsent:
+        return Outcome(ok=True, result=result)
+    reasons = "; ".join(f"{m.recipient or m.chat_id}: {m.error}" for m in unsent)
+    return Outcome(ok=False, error=f"{len(unsent)} of {len(messages)} recipients not sent. {reasons}",
+                   retryable=any(retry for _, retry in results), result=result)

@@ -1,0 +1,211 @@
+"""The WAHA (WhatsApp HTTP API) client: the only code that talks to WAHA.
+
+One method per WAHA endpoint ChronoFlow uses, each returning WAHA's parsed JSON. Every
+call carries ``X-Api-Key`` and goes through ``chronoflow.http.send`` (timeouts, no proxy,
+capped body). Failures raise ``WahaError``; its ``permanent`` flag says whether trying
+again can help: 4xx (401 bad key, 404 unknown session, 422 wrong session status or
+"exists already") cannot, 5xx, timeouts and connection failures can.
+
+No ORM here: the Channel model decides what to call and stores the outcome. The
+reference for every route is ../shared/waha/README.md; the spec, openapi.json.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+from urllib.parse import quote
+
+from chronoflow import http
+
+SESSION_EVENTS = ["session.status", "message", "message.ack"]
+
+
+class WahaError(Exception):
+    """WAHA refused a request or could not be reached.
+
+    ``status`` is WAHA's HTTP status (None when no answer came). ``permanent`` is True
+    when repeating the same request cannot succeed. ``delivery_unknown`` is True when the
+    request may have been carried out although no answer came (a timeout): a send must
+    then not be repeated blindly, or the recipient could get the message twice.
+    """
+
+    def __init__(self, message: str, status: int | None = None, permanent: bool = False,
+                 delivery_unknown: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.permanent = permanent
+        self.delivery_unknown = delivery_unknown
+
+
+class WahaClient:
+    """A WAHA server: ``WahaClient("http://waha:3000", api_key, timeout=10.0)``."""
+
+    def __init__(self, base_url: str, api_key: str, timeout: float = 10.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.api_key = api_key
+        self.timeout = timeout
+
+    # --- sessions ------------------------------------------------------------------------
+
+    def list_sessions(self, all: bool = True) -> list[dict]:
+        """Every session; ``all`` includes STOPPED ones (WAHA leaves them out otherwise)."""
+        return self._call("GET", "/api/sessions", params={"all": _flag(all)}) or []
+
+    def create_session(self, name: str, config: dict, start: bool = True) -> dict:
+        return self._call("POST", "/api/sessions", json={"name": name, "start": start, "config": config})
+
+    def get_session(self, name: str) -> dict:
+        return self._call("GET", f"/api/sessions/{_seg(name)}")
+
+    def update_session(self, name: str, config: dict) -> dict:
+        """Replace the session's config (send it whole); WAHA restarts a running session."""
+        return self._call("PUT", f"/api/sessions/{_seg(name)}", json={"config": config})
+
+    def delete_session(self, name: str) -> None:
+        self._call("DELETE", f"/api/sessions/{_seg(name)}")
+
+    def start_session(self, name: str) -> dict:
+        return self._call("POST", f"/api/sessions/{_seg(name)}/start")
+
+    def stop_session(self, name: str) -> dict:
+        return self._call("POST", f"/api/sessions/{_seg(name)}/stop")
+
+    def logout_session(self, name: str) -> dict:
+        return self._call("POST", f"/api/sessions/{_seg(name)}/logout")
+
+    def restart_session(self, name: str) -> dict:
+        return self._call("POST", f"/api/sessions/{_seg(name)}/restart")
+
+    def get_me(self, name: str) -> dict | None:
+        """The logged-in account ({id, pushName, ...}), or None before authentication."""
+        return self._call("GET", f"/api/sessions/{_seg(name)}/me")
+
+    # --- login ---------------------------------------------------------------------------
+
+    def get_qr_image(self, name: str) -> bytes:
+        """The current QR as PNG bytes. WAHA answers 422 unless the session is SCAN_QR_CODE.
+
+        Asked as JSON (base64) rather than raw PNG: the same image, and a body that can
+        travel through the text-only HTTP helper intact.
+        """
+        body = self._call("GET", f"/api/{_seg(name)}/auth/qr", params={"format": "image"},
+                          headers={"Accept": "application/json"})
+        try:
+            return base64.b64decode((body or {})["data"], validate=True)
+        except (KeyError, TypeError, binascii.Error):
+            raise WahaError("WAHA answered the QR request without a base64 image.", permanent=False) from None
+
+    def get_qr_value(self, name: str) -> str:
+        """The text the QR encodes, for rendering it ourselves."""
+        body = self._call("GET", f"/api/{_seg(name)}/auth/qr", params={"format": "raw"})
+        return (body or {}).get("value", "")
+
+    def request_code(self, name: str, phone_number: str) -> dict:
+        """Ask for a pairing code ({"code": "ABCD-ABCD"}) for a number written as digits only."""
+        return self._call("POST", f"/api/{_seg(name)}/auth/request-code", json={"phoneNumber": phone_number}) or {}
+
+    # --- sending -------------------------------------------------------------------------
+
+    def send_text(self, session: str, chat_id: str, text: str) -> dict:
+        return self._call("POST", "/api/sendText", json={"session": session, "chatId": chat_id, "text": text})
+
+    def send_image(self, session: str, chat_id: str, file: dict, caption: str = "") -> dict:
+        """``file`` is {mimetype, url[, filename]} or {mimetype, data (base64)[, filename]}."""
+        return self._call("POST", "/api/sendImage", json=_media(session, chat_id, file, caption=caption))
+
+    def send_file(self, session: str, chat_id: str, file: dict, caption: str = "") -> dict:
+        return self._call("POST", "/api/sendFile", json=_media(session, chat_id, file, caption=caption))
+
+    def send_voice(self, session: str, chat_id: str, file: dict, convert: bool = True) -> dict:
+        """Voice notes must be OGG/Opus; ``convert`` lets WAHA transcode anything else."""
+        return self._call("POST", "/api/sendVoice", json=_media(session, chat_id, file, convert=convert))
+
+    def send_video(self, session: str, chat_id: str, file: dict, caption: str = "", convert: bool = True) -> dict:
+        return self._call("POST", "/api/sendVideo", json=_media(session, chat_id, file, caption=caption, convert=convert))
+
+    def check_exists(self, session: str, phone: str) -> dict:
+        """{"numberExists": bool, "chatId": "...@c.us"} for a number written as digits only."""
+        return self._call("GET", "/api/contacts/check-exists", params={"phone": phone, "session": session})
+
+    # --- server --------------------------------------------------------------------------
+
+    def server_version(self) -> dict:
+        return self._call("GET", "/api/server/version")
+
+    # --- transport -----------------------------------------------------------------------
+
+    def _call(self, method: str, path: str, *, params: dict | None = None, json: Any = None,
+              headers: dict | None = None) -> Any:
+        """Send one request; the parsed JSON answer (None for an empty body) or WahaError."""
+        all_headers = {"X-Api-Key": self.api_key, "Accept": "application/json", **(headers or {})}
+        try:
+            response = http.send(method, f"{self.base_url}{path}", headers=all_headers, params=params, json=json,
+                                 timeout_s=self.timeout, follow_redirects=False)
+        except http.HttpError as exc:
+            raise WahaError(f"WAHA {method} {_route(path)}: {exc.message}", exc.status, exc.permanent,
+                            delivery_unknown=_may_have_arrived(exc)) from None
+        if response.status >= 400:
+            raise WahaError(f"WAHA {method} {_route(path)} answered {response.status}: {_reason(response)}",
+                            response.status, permanent=response.status < 500)
+        return _json_or_none(response)
+
+
+# Failures before a connection existed: WAHA never saw the request.
+_NEVER_SENT = ("Connection refused", "Could not resolve", "Could not connect", "Invalid", "Only http")
+
+
+def _may_have_arrived(exc: http.HttpError) -> bool:
+    """No answer came: unless we never connected, WAHA may have acted on the request.
+
+    Anything not recognised counts as "may have arrived", the side that never sends twice.
+    """
+    return not exc.message.startswith(_NEVER_SENT)
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _seg(value: str) -> str:
+    """A path segment: WAHA ids carry '@', which goes as %40."""
+    return quote(value, safe="")
+
+
+def _route(path: str) -> str:
+    # Keep error messages short: the route, never a query string.
+    return path.split("?", 1)[0]
+
+
+def _media(session: str, chat_id: str, file: dict, **extra: Any) -> dict:
+    body = {"session": session, "chatId": chat_id, "file": file}
+    body.update({k: v for k, v in extra.items() if v not in ("", None)})
+    return body
+
+
+def _reason(response: http.HttpResponse) -> str:
+    """WAHA's own words for a refusal: NestJS's `message`, or the 422 status-check `error`."""
+    try:
+        body = response.json()
+    except http.HttpError:
+        return response.text[:200] or "(empty body)"
+    if isinstance(body, dict):
+        reason = body.get("message") or body.get("error") or body
+        if isinstance(reason, list):
+            reason = "; ".join(map(str, reason))
+        if body.get("expected") and body.get("status"):
+            reason = f"{reason} (session is {body['status']}, expected {', '.join(body['expected'])})"
+        return str(reason)[:300]
+    return str(body)[:300]
+
+
+def _json_or_none(response: http.HttpResponse) -> Any:
+    if not response.text.strip():
+        return None  # WEBJS answers some sends with an empty 201
+    try:
+        return response.json()
+    except http.HttpError as exc:
+        raise WahaError(f"WAHA answered {response.status} with a body that is not JSON: {exc.message}",
+                        response.status, permanent=False) from None

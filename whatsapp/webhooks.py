@@ -1,0 +1,106 @@
+"""Events WAHA posts to ChronoFlow: authenticate, store once, process after commit.
+
+``POST /whatsapp/webhooks/<channel token>``: the token names the channel. When the
+request carries ``X-Webhook-Hmac``, or WAHA_WEBHOOK_HMAC_KEY is set, the HMAC-SHA512 of
+the raw body must match the channel's key. Anything else is 401 and changes nothing.
+The event is stored (once per event id) and its work queued; the answer comes at once,
+because WAHA's retries are time-boxed and a slow answer reads as a failure.
+"""
+
+import json
+import logging
+
+from django.conf import settings
+from django.db import transaction
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from whatsapp import signature
+from whatsapp.models import Channel, WebhookEvent
+
+log = logging.getLogger(__name__)
+
+
+class Refused(Exception):
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status, self.reason = status, reason
+
+
+@csrf_exempt
+@require_POST
+def webhook(request: HttpRequest, token: str = "") -> JsonResponse:
+    """The per-channel webhook URL configured in each WAHA session."""
+    try:
+        channel = Channel.objects.filter(webhook_token=token).first() if token else None
+        if channel is None:
+            raise Refused(401, "Unknown or missing webhook token.")
+        _check_signature(request, channel.webhook_hmac_key)
+        return _accept(request, channel, _envelope(request))
+    except Refused as refused:
+        return _refuse(refused)
+
+
+@csrf_exempt
+@require_POST
+def compat_status_webhook(request: HttpRequest) -> JsonResponse:
+    """The original system's ``POST /waha/webhooks/sessions/status``.
+
+    Authenticated by ``?token=<channel token>`` (like the main route), or without it by
+    a valid signature under WAHA_WEBHOOK_HMAC_KEY; the envelope's session names the channel.
+    """
+    token = request.GET.get("token", "")
+    if token:
+        return webhook(request, token)
+    try:
+        key = settings.WAHA_WEBHOOK_HMAC_KEY
+        if not key or not signature.verify(key, request.body, request.headers.get("X-Webhook-Hmac", "")):
+            raise Refused(401, "Give the channel's ?token= or sign the body with WAHA_WEBHOOK_HMAC_KEY.")
+        envelope = _envelope(request)
+        channel = Channel.objects.filter(session_name=str(envelope.get("session") or "")).first()
+        if channel is None:
+            raise Refused(404, f"No channel has the session {envelope.get('session')!r}.")
+        return _accept(request, channel, envelope)
+    except Refused as refused:
+        return _refuse(refused)
+
+
+def _check_signature(request: HttpRequest, key: str) -> None:
+    """Verify the raw body before anything parses it (a re-serialised body would not match)."""
+    given = request.headers.get("X-Webhook-Hmac", "")
+    if not given and not settings.WAHA_WEBHOOK_HMAC_KEY:
+        return
+    algorithm = request.headers.get("X-Webhook-Hmac-Algorithm", "sha512").lower()
+    if algorithm != "sha512" or not signature.verify(key, request.body, given):
+        raise Refused(401, "Missing or wrong X-Webhook-Hmac signature.")
+
+
+def _envelope(request: HttpRequest) -> dict:
+    try:
+        envelope = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError):
+        raise Refused(400, "The body is not JSON.") from None
+    if not isinstance(envelope, dict) or not isinstance(envelope.get("event"), str):
+        raise Refused(400, "The body is not a WAHA event: it needs an 'event' name.")
+    return envelope
+
+
+def _accept(request: HttpRequest, channel: Channel, envelope: dict) -> JsonResponse:
+    if envelope.get("session") not in (None, channel.session_name):
+        raise Refused(400, "The event's session is not this channel's session.")
+    event_id = str(envelope.get("id") or request.headers.get("X-Webhook-Request-Id") or "")
+    if not event_id:
+        raise Refused(400, "The event has no id (envelope 'id' or X-Webhook-Request-Id).")
+    with transaction.atomic():
+        event, created = WebhookEvent.store(channel, event_id, envelope)
+        if created:
+            from whatsapp.tasks import process_webhook_event
+
+            transaction.on_commit(lambda: process_webhook_event.delay(event.pk))
+    return JsonResponse({"ok": True, "duplicate": not created})
+
+
+def _refuse(refused: Refused) -> JsonResponse:
+    log.info("WAHA webhook refused (%s): %s", refused.status, refused.reason)
+    return JsonResponse({"ok": False, "error": refused.reason}, status=refused.status)
