@@ -167,6 +167,22 @@ if _unknown_methods:
 FUNCTION_HTTP_ALLOWLIST = env_list("FUNCTION_HTTP_ALLOWLIST")
 FUNCTION_MESSAGE_RECIPIENT_ALLOWLIST = env_list("FUNCTION_MESSAGE_RECIPIENT_ALLOWLIST")
 FUNCTION_RATE_LIMIT_PER_SECOND = env_int("FUNCTION_RATE_LIMIT_PER_SECOND", 10, minimum=1)
+# Sandbox caps (functions/sandbox.py, functions/sdk.py). Children pre-started per worker process.
+FUNCTION_POOL_SIZE = env_int("FUNCTION_POOL_SIZE", 2, minimum=0)
+FUNCTION_SANDBOX_USER = env_str("FUNCTION_SANDBOX_USER", "nobody")  # used when the worker runs as root
+FUNCTION_START_TIMEOUT_MS = env_int("FUNCTION_START_TIMEOUT_MS", 10000, minimum=100)
+FUNCTION_MAX_LOG_BYTES = env_int("FUNCTION_MAX_LOG_BYTES", 65536, minimum=1024)
+FUNCTION_MAX_RESULT_BYTES = env_int("FUNCTION_MAX_RESULT_BYTES", 65536, minimum=1024)
+FUNCTION_MAX_STATE_BYTES = env_int("FUNCTION_MAX_STATE_BYTES", 65536, minimum=1024)
+FUNCTION_MAX_HTTP_RESPONSE_BYTES = env_int("FUNCTION_MAX_HTTP_RESPONSE_BYTES", 1_000_000, minimum=1024)
+FUNCTION_MAX_OUTPUT_BYTES = env_int("FUNCTION_MAX_OUTPUT_BYTES", 8_000_000, minimum=65536)
+if FUNCTION_SANDBOX_USER:
+    import pwd
+
+    try:
+        pwd.getpwnam(FUNCTION_SANDBOX_USER)
+    except KeyError:
+        raise ImproperlyConfigured(f"FUNCTION_SANDBOX_USER names no user on this machine: {FUNCTION_SANDBOX_USER!r}") from None
 
 # --- WhatsApp (WAHA) ------------------------------------------------------------------
 WAHA_BASE_URL = env_url("WAHA_BASE_URL", "http://localhost:3000")

@@ -1,4 +1,13 @@
-from django.db import models
+import hashlib
+import json
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models, transaction
+
+from functions import runner
 
 
 class UserFunction(models.Model):
@@ -10,10 +19,18 @@ class UserFunction(models.Model):
     name = models.CharField(max_length=120, unique=True)
     code = models.TextField(help_text="Python source defining def run(ctx).")
     runtime = models.CharField(max_length=16, choices=Runtime.choices, default=Runtime.PYTHON)
-    timeout_ms = models.PositiveIntegerField(default=10_000, help_text="Wall-clock limit of one run.")
-    max_http = models.PositiveIntegerField(default=10, help_text="ctx.http calls allowed per run.")
-    max_messages = models.PositiveIntegerField(default=50, help_text="ctx.message.send calls allowed per run.")
-    max_memory_mb = models.PositiveIntegerField(default=256, help_text="Address-space limit of the sandbox.")
+    timeout_ms = models.PositiveIntegerField(
+        default=10_000, validators=[MinValueValidator(100), MaxValueValidator(900_000)],
+        help_text="Wall-clock limit of one run, 100 ms to 15 min; ctx.sleep and ctx.http count toward it.",
+    )
+    max_http = models.PositiveIntegerField(
+        default=10, validators=[MaxValueValidator(1000)], help_text="ctx.http calls allowed per run.")
+    max_messages = models.PositiveIntegerField(
+        default=50, validators=[MaxValueValidator(1000)], help_text="ctx.message.send calls allowed per run.")
+    max_memory_mb = models.PositiveIntegerField(
+        default=256, validators=[MinValueValidator(64), MaxValueValidator(4096)],
+        help_text="Address-space limit of the sandbox process, 64 to 4096 MB.",
+    )
     state = models.JSONField(default=dict, blank=True, help_text="Persisted through ctx.state between runs.")
     env = models.JSONField(default=dict, blank=True, help_text="Read-only values exposed as ctx.env.")
     version = models.PositiveIntegerField(default=1, editable=False)
@@ -30,3 +47,81 @@ class UserFunction(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    # --- Validation and versioning ------------------------------------------------------
+
+    def clean(self) -> None:
+        """Compile the code with RestrictedPython; errors name their lines."""
+        errors: dict[str, list[str]] = {}
+        _, problems = runner.compile_user_code(self.code)
+        if problems:
+            errors["code"] = problems
+        for field in ("state", "env"):
+            problem = _json_object_problem(getattr(self, field), settings.FUNCTION_MAX_STATE_BYTES)
+            if problem:
+                errors[field] = [problem]
+        if errors:
+            raise ValidationError(errors)
+
+    @staticmethod
+    def checksum_of(code: str) -> str:
+        return hashlib.sha256(code.encode("utf-8", "surrogatepass")).hexdigest()
+
+    def save(self, *args, **kwargs) -> None:
+        """Keep checksum current and count code changes in `version`."""
+        checksum = self.checksum_of(self.code)
+        if checksum != self.checksum:
+            if self.checksum:  # the first save is version 1
+                self.version += 1
+            self.checksum = checksum
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "checksum", "version"}
+        super().save(*args, **kwargs)
+
+    # --- Running -----------------------------------------------------------------------------
+
+    @property
+    def limits(self):
+        from functions.sandbox import Limits
+
+        return Limits(timeout_ms=self.timeout_ms, max_memory_mb=self.max_memory_mb)
+
+    def env_for(self, chrono=None) -> dict:
+        """ctx.env: the chrono's extras over the function's env. Never the process environment."""
+        extras = chrono.extras if chrono is not None and isinstance(chrono.extras, dict) else {}
+        return {**(self.env if isinstance(self.env, dict) else {}), **extras}
+
+    def run_once(self, input: Any = None, chrono=None, run=None, refill_pool: bool = True):
+        """Run the function once in the sandbox; state is saved only when the run succeeds.
+
+        Returns a functions.report.FunctionReport (value, logs, counts, error, state change).
+        """
+        from functions import sandbox
+        from functions.report import FunctionReport
+        from functions.sdk import Session
+
+        session = Session(self, chrono=chrono, run=run)
+        result = sandbox.run(self.code, self.limits, session, env=self.env_for(chrono), input=input,
+                             refill=refill_pool)
+        report = FunctionReport.build(self, session, result)
+        if report.ok and session.state_changes:
+            self.apply_state_changes(session.state_changes)
+        return report
+
+    def apply_state_changes(self, changes: dict) -> None:
+        """Merge the keys a run set into the stored state (a concurrent run's keys survive)."""
+        with transaction.atomic():
+            current = UserFunction.objects.select_for_update().values_list("state", flat=True).get(pk=self.pk)
+            merged = {**(current if isinstance(current, dict) else {}), **changes}
+            UserFunction.objects.filter(pk=self.pk).update(state=merged)
+        self.state = merged
+
+
+def _json_object_problem(value: Any, max_bytes: int) -> str:
+    if not isinstance(value, dict):
+        return "Must be a JSON object."
+    try:
+        size = len(json.dumps(value, allow_nan=False))
+    except (TypeError, ValueError):
+        return "Must be plain JSON (no NaN or Infinity)."
+    return f"Must be at most {max_bytes} bytes of JSON (it is {size})." if size > max_bytes else ""

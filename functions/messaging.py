@@ -1,0 +1,62 @@
+"""ctx.message.send's way out: the recipient policy, and the one call into the WhatsApp app.
+
+Each send is an outbound ``whatsapp.Message`` row tied to the run, marked ``sending``
+before WAHA is called, then ``sent`` / ``failed`` / ``unconfirmed`` — the same record
+the MESSAGE target keeps, so operators find every message in one place.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.db import IntegrityError, transaction
+
+from whatsapp import recipients
+from whatsapp.models import Channel, Message
+from whatsapp.waha import WahaError
+
+Status = Message.Status
+
+
+class MessageFailed(Exception):
+    """The message was not (or not surely) sent; the text says why."""
+
+
+def recipient_allowed(recipient: object, allowlist: list[str]) -> str | None:
+    """The chat id of `recipient` when an allowlist entry is a prefix of its number; else None.
+
+    Entries are compared by their digits (``+55 11`` allows ``5511…``); ``*`` allows
+    everyone. An empty allowlist allows no one. A recipient that is not a phone number or
+    chat id raises recipients.InvalidRecipient.
+    """
+    chat_id = recipients.normalise(recipient)
+    number = chat_id.split("@", 1)[0]
+    for entry in allowlist:
+        digits = re.sub(r"\D", "", entry)
+        if entry.strip() == "*" or (digits and number.startswith(digits)):
+            return chat_id
+    return None
+
+
+def send_message(channel: Channel, chat_id: str, recipient: str, text: str, run=None) -> Message:
+    """Send `text` to `chat_id` through `channel`, recorded as an outbound Message of `run`."""
+    if not channel.is_working:
+        raise MessageFailed(f"Channel '{channel.name}' is {channel.status}, not WORKING: nothing was sent.")
+    try:
+        with transaction.atomic():
+            message = Message.objects.create(
+                channel=channel, direction=Message.Direction.OUT, chat_id=chat_id, recipient=recipient[:128],
+                text=text, run=run, status=Status.SENDING, is_group=chat_id.endswith("@g.us"),
+            )
+    except IntegrityError:  # Message keeps one row per run and chat (the MESSAGE target's retry guard)
+        raise MessageFailed(f"This run already sent a message to {chat_id}; one message per recipient per run.") from None
+    try:
+        waha_id = channel.send_text(chat_id, text)
+    except WahaError as exc:
+        if exc.delivery_unknown:
+            message.mark(Status.UNCONFIRMED, f"{exc} — it may have been sent.")
+            raise MessageFailed(f"WAHA did not answer; the message to {chat_id} may or may not have been sent.") from None
+        message.mark(Status.FAILED, str(exc))
+        raise MessageFailed(f"WAHA refused the message to {chat_id}: {exc}") from None
+    message.mark(Status.SENT, waha_message_id=waha_id)
+    return message
