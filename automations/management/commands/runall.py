@@ -9,6 +9,14 @@ from django.core.management.base import BaseCommand, CommandError
 from chronoflow import processes
 
 
+class Stop(Exception):
+    """Raised by the SIGINT/SIGTERM handler to leave the wait loop."""
+
+
+def _raise_stop(signum, frame):
+    raise Stop(signal.Signals(signum).name)
+
+
 class Command(BaseCommand):
     help = "Start web, worker and beat together (the embedded default). Ctrl-C stops all three."
 
@@ -17,6 +25,10 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=settings.PORT)
 
     def handle(self, *args, host: str, port: int, **options):
+        # Explicit handlers: a shell starting us in the background may have set SIGINT to
+        # "ignore", and then Python would never raise KeyboardInterrupt.
+        signal.signal(signal.SIGINT, _raise_stop)
+        signal.signal(signal.SIGTERM, _raise_stop)
         commands = {
             "web": processes.web_command(host, port),
             "worker": processes.worker_command(),
@@ -28,11 +40,11 @@ class Command(BaseCommand):
         ))
         try:
             exited = self._wait_for_first_exit(children)
-        except KeyboardInterrupt:
+        except Stop:
             self.stdout.write("Stopping web, worker and beat...")
-            return
-        finally:
             self._stop(children)
+            return
+        self._stop(children)
         # One process dying takes the others down: a half-running ChronoFlow hides failures.
         raise CommandError(f"{exited} stopped (exit {children[exited].returncode}); stopped the others too.")
 
@@ -44,6 +56,7 @@ class Command(BaseCommand):
             time.sleep(0.5)
 
     def _stop(self, children: dict) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         for child in children.values():
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)

@@ -1,0 +1,46 @@
+"""`make run`'s last step: web, worker and beat start together and stop together."""
+
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+from tests.localserver import closed_port
+from tests.processes import process_env, purge_broker, wait_until
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+def children_of(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def health(port: int) -> int | None:
+    try:
+        return requests.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code
+    except requests.RequestException:
+        return None
+
+
+def test_runall_serves_and_ctrl_c_stops_web_worker_and_beat(tmp_path):
+    purge_broker()
+    port = closed_port()
+    log = (tmp_path / "runall.log").open("w")
+    proc = subprocess.Popen([sys.executable, "manage.py", "runall", "--port", str(port)],
+                            env=process_env(), stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_until(lambda: health(port) == 200, timeout=40, message="the web process to answer /health")
+        children = children_of(proc.pid)
+        assert len(children) == 3
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+        time.sleep(0.5)
+        assert [pid for pid in children if subprocess.run(["kill", "-0", str(pid)], capture_output=True).returncode == 0] == []
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        log.close()
