@@ -1,0 +1,308 @@
+"""POST /whatsapp/webhooks/<token>: authenticated, stored once, processed after commit."""
+
+import json
+
+import pytest
+
+from tests.whatsapp.fake_waha import FakeWaha, webhook_headers
+from whatsapp.models import Channel, ChannelStatusChange, Message, WebhookEvent
+
+
+@pytest.fixture
+def channel(make_channel, waha_settings):
+    return make_channel(status="STARTING", me=None)
+
+
+def status_payload(status: str) -> dict:
+    return {"name": "front", "status": status, "statuses": [], "data": None}
+
+
+def inbound(**fields) -> dict:
+    return {"id": "false_5511999999999@c.us_AAAA", "timestamp": 1767000000, "from": "5511999999999@c.us",
+            "fromMe": False, "source": "app", "to": "5511888888888@c.us", "participant": None,
+            "body": "Oi!", "hasMedia": False, "ack": 1, "ackName": "SERVER", **fields}
+
+
+def nothing_stored() -> bool:
+    return not (WebhookEvent.objects.exists() or Message.objects.exists() or ChannelStatusChange.objects.exists())
+
+
+def raw_post(client, url: str, body: bytes, headers: dict):
+    meta = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in headers.items() if k != "Content-Type"}
+    return client.post(url, data=body, content_type="application/json", **meta)
+
+
+# --- Accepted events ---------------------------------------------------------------------------
+
+
+def test_a_signed_session_status_event_updates_the_channel_after_commit(channel, post_event, celery_eager,
+                                                                       django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_event(channel, "session.status", status_payload("SCAN_QR_CODE"))
+
+    channel.refresh_from_db()
+    assert response.status_code == 200
+    assert channel.status == "SCAN_QR_CODE"
+    assert channel.status_changes.get().source == "webhook"
+
+
+def test_the_view_only_stores_the_event_and_queues_its_work(channel, post_event, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = post_event(channel, "session.status", status_payload("WORKING"))
+
+    channel.refresh_from_db()
+    assert response.json() == {"ok": True, "duplicate": False}
+    assert channel.status == "STARTING"  # nothing applied inside the request
+    assert WebhookEvent.objects.get().processed_at is None
+    assert len(callbacks) == 1
+
+
+def test_the_account_in_the_envelope_is_kept_with_the_working_status(channel, post_event, celery_eager,
+                                                                     django_capture_on_commit_callbacks):
+    envelope = FakeWaha().envelope("front", "session.status", status_payload("WORKING"),
+                                   me={"id": "5511888888888@c.us", "pushName": "Loja"})
+    with django_capture_on_commit_callbacks(execute=True):
+        post_event(channel, "session.status", {}, envelope=envelope)
+
+    channel.refresh_from_db()
+    assert channel.connected_as == "Loja (+5511888888888)"
+
+
+def test_a_redelivered_event_is_stored_and_applied_once(channel, post_event, celery_eager,
+                                                        django_capture_on_commit_callbacks):
+    envelope = FakeWaha().envelope("front", "message", inbound())
+    with django_capture_on_commit_callbacks(execute=True):
+        first = post_event(channel, "message", {}, envelope=envelope)
+        second = post_event(channel, "message", {}, envelope=envelope)
+
+    assert (first.json()["duplicate"], second.json()["duplicate"]) == (False, True)
+    assert WebhookEvent.objects.count() == 1
+    assert Message.objects.count() == 1
+
+
+def test_an_event_without_an_envelope_id_is_deduplicated_on_the_request_id(channel, client):
+    body = json.dumps({"event": "message", "session": "front", "payload": inbound()}).encode()
+    headers = {**webhook_headers(body, channel.hmac_key), "X-Webhook-Request-Id": "req-1"}
+
+    raw_post(client, f"/whatsapp/webhooks/{channel.webhook_token}", body, headers)
+    again = raw_post(client, f"/whatsapp/webhooks/{channel.webhook_token}", body, headers)
+
+    assert again.json()["duplicate"] is True
+    assert WebhookEvent.objects.get().event_id == "req-1"
+
+
+def test_an_inbound_message_is_stored_with_chat_sender_and_time(channel, post_event, celery_eager,
+                                                                django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        post_event(channel, "message", inbound())
+
+    message = Message.objects.get()
+    assert (message.direction, message.chat_id, message.sender, message.is_group) == (
+        "in", "5511999999999@c.us", "5511999999999@c.us", False)
+    assert (message.text, message.status, message.waha_message_id) == ("Oi!", "received", "false_5511999999999@c.us_AAAA")
+    assert message.timestamp.timestamp() == 1767000000
+
+
+def test_a_group_message_records_the_member_who_wrote_it_and_its_media(channel, post_event, celery_eager,
+                                                                       django_capture_on_commit_callbacks):
+    payload = inbound(**{"from": "120363025246125486@g.us", "participant": "123456789@lid", "hasMedia": True,
+                         "body": "look", "media": {"url": "http://waha/api/files/front/a.jpg",
+                                                   "mimetype": "image/jpeg", "filename": None, "error": None}})
+    with django_capture_on_commit_callbacks(execute=True):
+        post_event(channel, "message", payload)
+
+    message = Message.objects.get()
+    assert (message.chat_id, message.sender, message.is_group) == ("120363025246125486@g.us", "123456789@lid", True)
+    assert message.media["mimetype"] == "image/jpeg"
+
+
+@pytest.fixture
+def outbound(channel):
+    return Message.objects.create(channel=channel, direction="out", chat_id="5511999999999@c.us", text="Bom dia!",
+                                  status="sent", waha_message_id="true_5511999999999@c.us_3EB0AAA")
+
+
+def ack(ack: int, message_id: str = "true_5511999999999@c.us_3EB0AAA") -> dict:
+    return {"id": message_id, "from": "5511999999999@c.us", "to": "5511888888888@c.us", "participant": None,
+            "fromMe": True, "ack": ack, "ackName": {2: "DEVICE", 3: "READ", 1: "SERVER"}[ack]}
+
+
+def test_an_ack_moves_an_outbound_message_to_delivered_then_read(outbound, post_event, celery_eager,
+                                                                 django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        post_event(outbound.channel, "message.ack", ack(2))
+    outbound.refresh_from_db()
+    assert outbound.status == "delivered"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        post_event(outbound.channel, "message.ack", ack(3))
+    outbound.refresh_from_db()
+    assert outbound.status == "read"
+
+
+def test_a_late_ack_never_moves_a_message_backwards(outbound, post_event, celery_eager,
+                                                    django_capture_on_commit_callbacks):
+    outbound.mark("read")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        post_event(outbound.channel, "message.ack", ack(2))
+        post_event(outbound.channel, "message.ack", ack(1))
+
+    outbound.refresh_from_db()
+    assert outbound.status == "read"
+
+
+def test_an_ack_matches_a_message_whose_send_answered_only_the_bare_id(outbound, post_event, celery_eager,
+                                                                       django_capture_on_commit_callbacks):
+    Message.objects.filter(pk=outbound.pk).update(waha_message_id="3EB0AAA")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        post_event(outbound.channel, "message.ack", ack(2))
+
+    outbound.refresh_from_db()
+    assert outbound.status == "delivered"
+
+
+# --- Refused requests: 4xx, nothing stored ---------------------------------------------------------
+
+
+def test_a_post_without_a_token_is_refused(channel, client):
+    body = json.dumps(FakeWaha().envelope("front", "session.status", status_payload("WORKING"))).encode()
+
+    response = raw_post(client, "/whatsapp/webhooks/", body, webhook_headers(body, channel.hmac_key))
+
+    assert response.status_code == 401
+    assert nothing_stored()
+
+
+def test_a_post_with_a_wrong_token_is_refused(channel, client):
+    body = json.dumps(FakeWaha().envelope("front", "session.status", status_payload("WORKING"))).encode()
+
+    response = raw_post(client, "/whatsapp/webhooks/not-the-token", body, webhook_headers(body, channel.hmac_key))
+
+    assert response.status_code == 401
+    assert nothing_stored()
+
+
+def test_a_post_signed_with_the_wrong_key_is_refused(channel, post_event):
+    response = post_event(channel, "session.status", status_payload("WORKING"), key="wrong-key")
+
+    channel.refresh_from_db()
+    assert response.status_code == 401
+    assert channel.status == "STARTING"
+    assert nothing_stored()
+
+
+def test_a_body_changed_after_signing_is_refused(channel, client):
+    body = json.dumps(FakeWaha().envelope("front", "session.status", status_payload("WORKING"))).encode()
+    headers = webhook_headers(body, channel.hmac_key)
+
+    response = raw_post(client, f"/whatsapp/webhooks/{channel.webhook_token}", body.replace(b"WORKING", b"FAILED"),
+                        headers)
+
+    assert response.status_code == 401
+    assert nothing_stored()
+
+
+def test_an_unsigned_post_is_refused_when_a_deployment_hmac_key_is_set(channel, post_event, settings):
+    settings.WAHA_WEBHOOK_HMAC_KEY = "deployment-key"
+
+    response = post_event(channel, "session.status", status_payload("WORKING"), key="")
+
+    assert response.status_code == 401
+    assert nothing_stored()
+
+
+def test_an_unsigned_post_with_the_right_token_is_accepted_when_no_deployment_key_is_set(channel, post_event):
+    response = post_event(channel, "session.status", status_payload("WORKING"), key="")
+
+    assert response.status_code == 200
+
+
+def test_malformed_json_is_refused(channel, client):
+    body = b'{"event": "session.status", '
+
+    response = raw_post(client, f"/whatsapp/webhooks/{channel.webhook_token}", body,
+                        webhook_headers(body, channel.hmac_key))
+
+    assert response.status_code == 400
+    assert nothing_stored()
+
+
+def test_json_that_is_not_a_waha_event_is_refused(channel, client):
+    body = b'["session.status"]'
+
+    response = raw_post(client, f"/whatsapp/webhooks/{channel.webhook_token}", body,
+                        webhook_headers(body, channel.hmac_key))
+
+    assert response.status_code == 400
+    assert nothing_stored()
+
+
+def test_an_event_for_another_session_is_refused(channel, post_event):
+    envelope = FakeWaha().envelope("someone-else", "session.status", status_payload("WORKING"))
+
+    response = post_event(channel, "session.status", {}, envelope=envelope)
+
+    assert response.status_code == 400
+    assert nothing_stored()
+
+
+def test_a_token_of_a_deleted_channel_is_refused(channel, post_event):
+    Channel.objects.filter(pk=channel.pk).delete()
+
+    response = post_event(channel, "session.status", status_payload("WORKING"))
+
+    assert response.status_code == 401
+    assert nothing_stored()
+
+
+def test_a_get_is_not_allowed(channel, client):
+    response = client.get(f"/whatsapp/webhooks/{channel.webhook_token}")
+
+    assert response.status_code == 405
+
+
+# --- The original system's route ---------------------------------------------------------------------
+
+
+def test_the_compat_route_accepts_an_event_signed_with_the_deployment_key(channel, client, settings, celery_eager,
+                                                                          django_capture_on_commit_callbacks):
+    settings.WAHA_WEBHOOK_HMAC_KEY = "deployment-key"
+    body = json.dumps(FakeWaha().envelope("front", "session.status", status_payload("WORKING"))).encode()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = raw_post(client, "/waha/webhooks/sessions/status", body, webhook_headers(body, "deployment-key"))
+
+    channel.refresh_from_db()
+    assert response.status_code == 200
+    assert channel.status == "WORKING"
+
+
+def test_the_compat_route_accepts_the_channel_token_in_the_query(channel, client):
+    body = json.dumps(FakeWaha().envelope("front", "session.status", status_payload("WORKING"))).encode()
+
+    response = raw_post(client, f"/waha/webhooks/sessions/status?token={channel.webhook_token}", body,
+                        webhook_headers(body, channel.hmac_key))
+
+    assert response.status_code == 200
+
+
+def test_the_compat_route_refuses_an_event_with_neither_token_nor_valid_signature(channel, client, settings):
+    settings.WAHA_WEBHOOK_HMAC_KEY = "deployment-key"
+    body = json.dumps(FakeWaha().envelope("front", "session.status", status_payload("WORKING"))).encode()
+
+    response = raw_post(client, "/waha/webhooks/sessions/status", body, webhook_headers(body, "guess"))
+
+    assert response.status_code == 401
+    assert nothing_stored()
+
+
+def test_the_compat_route_refuses_an_event_for_an_unknown_session(channel, client, settings):
+    settings.WAHA_WEBHOOK_HMAC_KEY = "deployment-key"
+    body = json.dumps(FakeWaha().envelope("nobody", "session.status", status_payload("WORKING"))).encode()
+
+    response = raw_post(client, "/waha/webhooks/sessions/status", body, webhook_headers(body, "deployment-key"))
+
+    assert response.status_code == 404
+    assert nothing_stored()
