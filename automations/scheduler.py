@@ -231,8 +231,7 @@ class ChronoScheduler(Scheduler):
                 setattr(old, slot, getattr(entry, slot))
         else:
             self.entries[pk] = entry
-            lower = _latest(old.last_us if old else None, entry.last_us, entry.changed_us)
-            self._plan(entry, lower, now)
+            self._plan(entry, _lower_bound(entry, old.last_us if old else None), now)
 
     def _remove(self, pk: int) -> None:
         self.entries.pop(pk, None)  # its heap item goes stale and is dropped when popped
@@ -308,7 +307,7 @@ class ChronoScheduler(Scheduler):
                 if entry.rule.key in moved:
                     entry.rule = self._rules[entry.rule.key]
                     entry.due_us = None
-                    self._plan(entry, _latest(entry.last_us, entry.changed_us), now)
+                    self._plan(entry, _lower_bound(entry), now)
 
     # --- sending ------------------------------------------------------------------------
 
@@ -380,9 +379,17 @@ class ChronoScheduler(Scheduler):
             connection.close()
 
 
-def _lower_bound(entry: Entry) -> int:
-    """Since when a freshly loaded entry may have missed occurrences: last sent, or last edited."""
-    return _latest(entry.last_us, entry.changed_us)
+def _lower_bound(entry: Entry, sent_us: int | None = None) -> int:
+    """Since when a (re)loaded entry may have missed occurrences.
+
+    Recurring: since it was last sent or last edited, whichever is later (an edit does not
+    make the old schedule's past occurrences "missed"). One-shot: since it was last sent,
+    so a one-shot whose instant passed before it was saved (typed as "now") still runs.
+    """
+    sent = _latest(sent_us, entry.last_us) or None
+    if isinstance(entry.rule, be.OnceRule):
+        return sent or 0
+    return _latest(sent, entry.changed_us)
 
 
 def _latest(*values: int | None) -> int:
