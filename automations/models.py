@@ -265,6 +265,11 @@ class ChronoRun(models.Model):
     result = models.JSONField(null=True, blank=True)
     input = models.JSONField(null=True, blank=True)
     attempts = models.JSONField(default=list, blank=True, help_text="One entry per attempt: when, outcome, error.")
+    next_attempt_at = models.DateTimeField(
+        null=True, blank=True, default=timezone.now,
+        help_text="Pending: when the next attempt is due (the reaper re-sends it if no worker took it by then "
+                  "plus a grace). Empty while queued behind a running run of the same chrono.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
