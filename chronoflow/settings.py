@@ -41,6 +41,9 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_celery_beat",
     "django_celery_results",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "automations",
     "whatsapp",
     "functions",
@@ -124,7 +127,35 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["chronoflow.permissions.StaffOrModelPermissions"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
+# OpenAPI 3 at /api/schema/, Swagger UI at /api/docs/, Redoc at /api/redoc/ (assets served by us).
+SPECTACULAR_SETTINGS = {
+    "TITLE": "ChronoFlow API",
+    "DESCRIPTION": "Chronos (a schedule plus an HTTP, WhatsApp or Python-function target), their runs, "
+                   "WhatsApp channels and messages. Authenticate with `Authorization: Token <key>` or a session.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "chronoflow.schema.document_plain_views",
+        "chronoflow.schema.document_errors",
+    ],
+    "ENUM_NAME_OVERRIDES": {
+        "RunStatusEnum": "automations.models.ChronoRun.Status",
+        "RunTriggerEnum": "automations.models.ChronoRun.Trigger",
+        "TargetTypeEnum": "automations.models.Chrono.TargetType",
+        "ChannelStatusEnum": "whatsapp.models.Channel.Status",
+        "MessageStatusEnum": "whatsapp.models.Message.Status",
+    },
+}
+# Prometheus scrapes /metrics with Authorization: Bearer <METRICS_TOKEN>; without one, staff only.
+METRICS_TOKEN = env_secret("METRICS_TOKEN")
 
 # --- Celery ---------------------------------------------------------------------------
 REDIS_URL = env_url("REDIS_URL", schemes=("redis", "rediss"))

@@ -1,9 +1,12 @@
 from django.contrib import admin
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from automations.api import ChronoViewSet, ChronoRunViewSet
-from chronoflow.health import health
+from functions.api import UserFunctionViewSet
+from chronoflow import health, schema  # noqa: F401  (schema: documents views drf-spectacular cannot read)
+from chronoflow.metrics import metrics
 from whatsapp.api import ChannelViewSet, MessageViewSet
 
 router = DefaultRouter()
@@ -11,11 +14,21 @@ router.register("chronos", ChronoViewSet, basename="chrono")
 router.register("runs", ChronoRunViewSet, basename="run")
 router.register("channels", ChannelViewSet, basename="channel")
 router.register("messages", MessageViewSet, basename="message")
+router.register("functions", UserFunctionViewSet, basename="function")
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include(router.urls)),
     path("api-auth/", include("rest_framework.urls")),
-    path("health", health, name="health"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("health", health.health, name="health"),
+    path("health/db", health.health_db, name="health-db"),
+    path("health/redis", health.health_broker, name="health-redis"),
+    path("health/broker", health.health_broker, name="health-broker"),
+    path("health/queues", health.health_queues, name="health-queues"),
+    path("health/whatsapp", health.health_whatsapp, name="health-whatsapp"),
+    path("metrics", metrics, name="metrics"),
     path("", include("whatsapp.urls")),
 ]

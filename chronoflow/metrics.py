@@ -1,0 +1,159 @@
+"""Prometheus metrics, computed from the database and the broker at each scrape.
+
+Web, worker and beat are separate processes (and may be many machines), so counters kept
+in one process's memory would each tell part of the story. The rows are the truth: runs
+by status and target, lateness and duration histograms, queue depth, channels by status.
+
+Histograms and ``chronoflow_runs_finished_total`` count every run stored, so they only
+grow, except when old runs are pruned (Prometheus' rate() reads that as a counter reset).
+"""
+
+import hmac
+from collections.abc import Iterator
+from datetime import timedelta
+
+from django.conf import settings
+from django.http import HttpResponse
+
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, QuerySet, Sum
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.decorators import api_view, permission_classes
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+
+from automations.models import Chrono, ChronoRun
+
+# Seconds. Lateness: beat should dispatch within a second or two; minutes mean a backlog.
+LATENESS_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
+DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
+
+
+class MetricsToken(BasePermission):
+    """``Authorization: Bearer <METRICS_TOKEN>`` (for Prometheus), or a staff user (for a look by hand).
+
+    Without METRICS_TOKEN set, staff only: metrics are not for the public internet.
+    """
+
+    message = "Send Authorization: Bearer <METRICS_TOKEN>, or log in as staff."
+
+    def has_permission(self, request: Request, view) -> bool:
+        if request.user and request.user.is_staff:
+            return True
+        expected = settings.METRICS_TOKEN
+        scheme, _, given = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+        return bool(expected) and scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), expected.encode())
+
+
+@extend_schema(
+    summary="Prometheus metrics",
+    description="Runs by status and target type, dispatch lateness and run duration histograms, queue depth, "
+                "chronos and channels by state, in Prometheus' text format. "
+                "Needs `Authorization: Bearer <METRICS_TOKEN>`, or a staff login.",
+    responses={(200, "text/plain"): OpenApiResponse(OpenApiTypes.STR, description="Prometheus text format 0.0.4"),
+               401: OpenApiResponse(description="No credentials"), 403: OpenApiResponse(description="Wrong token")},
+    tags=["operations"],
+)
+@api_view(["GET"])
+@permission_classes([MetricsToken])
+def metrics(request: Request) -> HttpResponse:
+    return HttpResponse(exposition(), content_type=CONTENT_TYPE_PLAIN_0_0_4)
+
+
+def exposition() -> bytes:
+    """The metrics in Prometheus' text format."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Collector())
+    return generate_latest(registry)
+
+
+class _Collector:
+    def collect(self) -> Iterator[Metric]:
+        yield from runs_by_status()
+        yield lateness_histogram()
+        yield duration_histogram()
+        yield queue_depth()
+        yield chronos_by_state()
+        yield channels_by_status()
+
+
+def runs_by_status() -> Iterator[Metric]:
+    stored = GaugeMetricFamily("chronoflow_runs", "Runs stored, by status and target type.",
+                               labels=["status", "target_type"])
+    finished = CounterMetricFamily("chronoflow_runs_finished",
+                                   "Runs that reached a final status, by status and target type.",
+                                   labels=["status", "target_type"])
+    rows = ChronoRun.objects.values("status", "chrono__target_type").annotate(n=Count("pk")).order_by()
+    for row in rows:
+        labels = [row["status"], row["chrono__target_type"]]
+        stored.add_metric(labels, row["n"])
+        if row["status"] in ChronoRun.FINAL:
+            finished.add_metric(labels, row["n"])
+    yield stored
+    yield finished
+
+
+def _histogram(name: str, help_text: str, runs: QuerySet, value: str, buckets: tuple, to_seconds) -> Metric:
+    """One histogram over `runs` by target type, counted by the database in one query."""
+    counts = {f"le_{i}": Count("pk", filter=Q(**{f"{value}__lte": bound})) for i, bound in enumerate(buckets)}
+    rows = runs.values("chrono__target_type").annotate(total=Count("pk"), total_value=Sum(value), **counts).order_by()
+    metric = HistogramMetricFamily(name, help_text, labels=["target_type"])
+    for row in rows:
+        cumulative = [(_bound(b), row[f"le_{i}"]) for i, b in enumerate(buckets)] + [("+Inf", row["total"])]
+        metric.add_metric([row["chrono__target_type"]], cumulative, sum_value=to_seconds(row["total_value"]))
+    return metric
+
+
+def lateness_histogram() -> Metric:
+    # First attempts of scheduled runs only: a retry starts late on purpose (backoff).
+    runs = ChronoRun.objects.filter(trigger=ChronoRun.Trigger.SCHEDULE, attempt=1, started_at__isnull=False).annotate(
+        lateness=ExpressionWrapper(F("started_at") - F("scheduled_for"), output_field=DurationField()))
+    buckets = tuple(timedelta(seconds=s) for s in LATENESS_BUCKETS)
+    return _histogram("chronoflow_run_lateness_seconds", "How late beat's runs started after their scheduled time.",
+                      runs, "lateness", buckets, lambda total: total.total_seconds() if total else 0.0)
+
+
+def duration_histogram() -> Metric:
+    runs = ChronoRun.objects.filter(status__in=ChronoRun.FINAL, duration_ms__isnull=False)
+    buckets = tuple(int(s * 1000) for s in DURATION_BUCKETS)
+    return _histogram("chronoflow_run_duration_seconds", "How long finished runs took, last attempt.",
+                      runs, "duration_ms", buckets, lambda total: (total or 0) / 1000)
+
+
+def _bound(bucket) -> str:
+    seconds = bucket.total_seconds() if isinstance(bucket, timedelta) else bucket / 1000
+    return repr(float(seconds))
+
+
+def queue_depth() -> Metric:
+    from chronoflow.health import broker_queue_depth
+
+    metric = GaugeMetricFamily("chronoflow_queue_depth", "Messages waiting in the workers' broker queue (-1: broker unreachable).")
+    try:
+        metric.add_metric([], broker_queue_depth())
+    except Exception:  # the scrape must still show everything else
+        metric.add_metric([], -1)
+    return metric
+
+
+def chronos_by_state() -> Metric:
+    metric = GaugeMetricFamily("chronoflow_chronos", "Chronos, by target type and whether they are active.",
+                               labels=["target_type", "active"])
+    for row in Chrono.objects.values("target_type", "is_active").annotate(n=Count("pk")).order_by():
+        metric.add_metric([row["target_type"], str(row["is_active"]).lower()], row["n"])
+    return metric
+
+
+def channels_by_status() -> Metric:
+    from whatsapp.models import Channel
+
+    metric = GaugeMetricFamily("chronoflow_channels", "WhatsApp channels, by status.", labels=["status"])
+    counts = dict(Channel.objects.values_list("status").annotate(n=Count("pk")).order_by())
+    for status in Channel.Status.values:  # every status, zeros included, so alerts see 0 not "absent"
+        metric.add_metric([status], counts.pop(status, 0))
+    for status, n in counts.items():  # a status WAHA added that our choices do not know yet
+        metric.add_metric([status], n)
+    return metric

@@ -1,0 +1,239 @@
+"""What the generated OpenAPI schema cannot guess by itself.
+
+- ``document_errors``: every operation lists the errors it can answer (400 field errors,
+  401, 403, 404, 502 from WAHA) with their bodies, not only its success.
+- ``document_plain_views``: the webhook receivers are plain Django views (WAHA and
+  integrators post to them, signed), which drf-spectacular does not see; described here.
+- Extensions for the original system's ``/waha/sessions`` routes, plain APIViews with no
+  serializer to read their shapes from.
+
+Hooks are named in SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"]; the extensions register
+when this module is imported (chronoflow/urls.py does).
+"""
+
+from drf_spectacular.extensions import OpenApiViewExtension
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers
+
+ERROR_COMPONENTS = {
+    "FieldErrors": {
+        "type": "object",
+        "description": "Bad input: each refused field (or `non_field_errors`) with its messages. Nothing was saved.",
+        "additionalProperties": {"type": "array", "items": {"type": "string"}},
+        "example": {"schedule": ["Could not read 'every blue moon'. Accepted forms: ..."]},
+    },
+    "Detail": {
+        "type": "object",
+        "properties": {"detail": {"type": "string"}},
+        "required": ["detail"],
+    },
+    "WahaFailure": {
+        "type": "object",
+        "description": "WAHA refused the request or could not be reached.",
+        "properties": {"detail": {"type": "string"}, "waha_status": {"type": "integer", "nullable": True}},
+        "required": ["detail"],
+    },
+}
+PUBLIC_PREFIXES = ("/health", "/whatsapp/webhooks", "/waha/webhooks", "/hooks")
+WAHA_PREFIXES = ("/api/channels/", "/waha/sessions")
+# Query parameters that cannot be refused: a bad page number is a 404, a bad format a 404 too.
+NOT_FILTERS = {"page", "page_size", "format"}
+
+
+def _response(description: str, component: str) -> dict:
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{component}"}}}}
+
+
+def errors_for(path: str, method: str, operation: dict) -> dict:
+    """The error responses one operation can give, keyed by status code."""
+    errors = {}
+    filters = [p for p in operation.get("parameters", []) if p.get("in") == "query" and p["name"] not in NOT_FILTERS]
+    has_input = "requestBody" in operation or bool(filters)
+    if has_input:
+        errors["400"] = _response("Bad input, by field", "FieldErrors")
+    if not path.startswith(PUBLIC_PREFIXES):
+        errors["401"] = _response("No or bad credentials", "Detail")
+        errors["403"] = _response("Not allowed for this user", "Detail")
+    if "{" in path:
+        errors["404"] = _response("No such object", "Detail")
+    if path.startswith(WAHA_PREFIXES) and (method != "get" or path.endswith("/qr/") or path.endswith("/qr")):
+        errors["502"] = _response("WAHA refused or is unreachable", "WahaFailure")
+    return errors
+
+
+def document_errors(result: dict, generator, request, public: bool) -> dict:
+    """POSTPROCESSING hook: add the error responses (and their schemas) to every operation."""
+    result.setdefault("components", {}).setdefault("schemas", {}).update(ERROR_COMPONENTS)
+    for path, item in result.get("paths", {}).items():
+        if path in PLAIN_VIEWS:  # documented by hand, refusals included
+            continue
+        for method, operation in item.items():
+            if method in ("get", "post", "put", "patch", "delete"):
+                for code, response in errors_for(path, method, operation).items():
+                    operation["responses"].setdefault(code, response)
+    return result
+
+
+# --- Plain Django views: the webhook receivers ----------------------------------------------
+
+WEBHOOK_COMPONENTS = {
+    "WebhookAccepted": {
+        "type": "object",
+        "properties": {"ok": {"type": "boolean", "enum": [True]},
+                       "duplicate": {"type": "boolean", "description": "Delivered before: stored once, ignored now"}},
+        "required": ["ok", "duplicate"],
+    },
+    "WebhookRefused": {
+        "type": "object",
+        "properties": {"ok": {"type": "boolean", "enum": [False]}, "error": {"type": "string"}},
+        "required": ["ok", "error"],
+    },
+}
+
+
+def _receiver(operation_id: str, summary: str, description: str, parameters: list[dict], refusals: dict) -> dict:
+    return {"post": {
+        "operationId": operation_id,
+        "summary": summary,
+        "description": description,
+        "tags": ["webhooks"],
+        "security": [],
+        "parameters": parameters,
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "description": "A WAHA event envelope: id, event, session, payload, ...",
+            "required": ["event"], "properties": {"event": {"type": "string"}}}}}},
+        "responses": {
+            "200": _response("Stored (a redelivery is answered the same, and ignored)", "WebhookAccepted"),
+            **{code: _response(text, "WebhookRefused") for code, text in refusals.items()},
+        },
+    }}
+
+
+_SIGNED = ("Signed by WAHA with HMAC-SHA512 of the raw body in X-Webhook-Hmac. ChronoFlow configures "
+           "this URL on each session itself.")
+PLAIN_VIEWS = {
+    "/whatsapp/webhooks/{token}": _receiver(
+        "whatsapp_webhook", "WAHA webhook", "WAHA posts session.status, message and message.ack events here. " + _SIGNED,
+        [{"name": "token", "in": "path", "required": True, "schema": {"type": "string"},
+          "description": "The channel's secret webhook token."}],
+        {"400": "Not a WAHA event, or no event id", "401": "Unknown token, or missing or wrong signature"}),
+    "/whatsapp/webhooks/": _receiver(
+        "whatsapp_webhook_without_token", "WAHA webhook without token",
+        "Always refused: the channel's token is missing from the URL.", [], {"401": "The token is missing"}),
+    "/waha/webhooks/sessions/status": _receiver(
+        "waha_status_webhook", "WAHA status webhook of the original system",
+        "The original system's route for session.status events: authenticated by ?token=, or by a signature "
+        "under WAHA_WEBHOOK_HMAC_KEY, the envelope's session then naming the channel.",
+        [{"name": "token", "in": "query", "required": False, "schema": {"type": "string"},
+          "description": "The channel's secret webhook token."}],
+        {"400": "Not a WAHA event", "401": "No token and no valid signature", "404": "No channel has that session"}),
+}
+
+
+def document_plain_views(result: dict, generator, request, public: bool) -> dict:
+    """POSTPROCESSING hook: add the webhook receivers, which are plain Django views."""
+    result.setdefault("components", {}).setdefault("schemas", {}).update(WEBHOOK_COMPONENTS)
+    for path, item in PLAIN_VIEWS.items():
+        result.setdefault("paths", {}).setdefault(path, item)
+    return result
+
+
+# --- The original system's /waha/sessions routes (whatsapp/compat.py) ------------------------
+
+SESSION_FIELDS = {
+    "name": serializers.CharField(help_text="WAHA session name"),
+    "status": serializers.CharField(help_text="WAHA session status, e.g. WORKING"),
+    "me": serializers.JSONField(allow_null=True, help_text="The WhatsApp account, once logged in"),
+    "id": serializers.IntegerField(help_text="ChronoFlow channel id"),
+    "displayName": serializers.CharField(),
+    "shouldRun": serializers.BooleanField(),
+    "lastError": serializers.CharField(),
+}
+SESSION = inline_serializer("WahaSession", SESSION_FIELDS)
+SESSIONS = inline_serializer("WahaSession", SESSION_FIELDS, many=True)
+NEW_SESSION = inline_serializer("WahaSessionCreate", {
+    "name": serializers.CharField(help_text="Session name: letters, digits, '-' and '_'"),
+    "displayName": serializers.CharField(required=False),
+    "start": serializers.BooleanField(required=False, default=True),
+})
+RENAME_SESSION = inline_serializer("WahaSessionRename", {"displayName": serializers.CharField()})
+SESSION_PARAM = OpenApiParameter("session", OpenApiTypes.STR, OpenApiParameter.PATH, description="WAHA session name")
+TAGS = ["waha (original system)"]
+
+
+class SessionsDocs(OpenApiViewExtension):
+    target_class = "whatsapp.compat.Sessions"
+
+    def view_replacement(self):
+        class Documented(self.target_class):
+            @extend_schema(operation_id="waha_sessions_list", tags=TAGS, responses=SESSIONS)
+            def get(self, *args, **kwargs):
+                return super().get(*args, **kwargs)
+
+            @extend_schema(operation_id="waha_sessions_create", tags=TAGS, request=NEW_SESSION,
+                           responses={201: SESSION})
+            def post(self, *args, **kwargs):
+                return super().post(*args, **kwargs)
+
+        return Documented
+
+
+class SessionDocs(OpenApiViewExtension):
+    target_class = "whatsapp.compat.Session"
+
+    def view_replacement(self):
+        class Documented(self.target_class):
+            @extend_schema(operation_id="waha_session_get", tags=TAGS, parameters=[SESSION_PARAM], responses=SESSION)
+            def get(self, *args, **kwargs):
+                return super().get(*args, **kwargs)
+
+            @extend_schema(operation_id="waha_session_rename", tags=TAGS, parameters=[SESSION_PARAM],
+                           request=RENAME_SESSION, responses=SESSION)
+            def put(self, *args, **kwargs):
+                return super().put(*args, **kwargs)
+
+            @extend_schema(operation_id="waha_session_delete", tags=TAGS, parameters=[SESSION_PARAM],
+                           responses={204: None})
+            def delete(self, *args, **kwargs):
+                return super().delete(*args, **kwargs)
+
+        return Documented
+
+
+class SessionActionDocs(OpenApiViewExtension):
+    target_class = "whatsapp.compat.SessionAction"
+
+    def view_replacement(self):
+        class Documented(self.target_class):
+            @extend_schema(
+                operation_id="waha_session_action", tags=TAGS, request=None, responses=SESSION,
+                parameters=[SESSION_PARAM, OpenApiParameter(
+                    "action", OpenApiTypes.STR, OpenApiParameter.PATH, enum=["start", "stop", "logout", "restart"])],
+            )
+            def post(self, *args, **kwargs):
+                return super().post(*args, **kwargs)
+
+        return Documented
+
+
+class SessionQrDocs(OpenApiViewExtension):
+    target_class = "whatsapp.compat.SessionQr"
+
+    def view_replacement(self):
+        class Documented(self.target_class):
+            @extend_schema(
+                operation_id="waha_session_qr", tags=TAGS, parameters=[SESSION_PARAM],
+                responses={
+                    (200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY, description="The QR to scan"),
+                    (200, "application/json"): inline_serializer("WahaQr", {
+                        "mimetype": serializers.CharField(), "data": serializers.CharField(help_text="base64 PNG"),
+                        "status": serializers.CharField()}),
+                    409: OpenApiResponse(description="The session is not waiting for a QR scan"),
+                },
+            )
+            def get(self, *args, **kwargs):
+                return super().get(*args, **kwargs)
+
+        return Documented
