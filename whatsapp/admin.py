@@ -75,6 +75,24 @@ class ChannelAdmin(admin.ModelAdmin):
         if not change:  # the add form already created the session in WAHA
             obj.record_status_change("", obj.status, obj.status_changed_at, ChannelStatusChange.Source.CREATE)
 
+    def delete_model(self, request, obj: Channel) -> None:
+        self._delete_session(request, obj)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for channel in queryset:
+            self._delete_session(request, channel)
+        super().delete_queryset(request, queryset)
+
+    def _delete_session(self, request: HttpRequest, channel: Channel) -> None:
+        # The operator asked for the channel to go: it goes, and a WAHA failure is reported
+        # so the left-over session can be removed by hand (its webhooks now get 401).
+        try:
+            channel.delete_session()
+        except WahaError as exc:
+            self.message_user(request, f"The WAHA session {channel.session_name} could not be removed: {exc}",
+                              messages.WARNING)
+
     @admin.display(description="QR / login")
     def qr_link(self, obj: Channel) -> str:
         if obj.pk is None:

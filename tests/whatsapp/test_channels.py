@@ -156,6 +156,28 @@ def test_a_duplicate_session_name_in_the_admin_is_a_form_error_and_waha_is_not_t
     assert waha.requests == []
 
 
+def test_deleting_a_channel_in_the_admin_deletes_its_waha_session(admin_client, make_channel, waha):
+    channel = make_channel()
+    waha.add_session("front")
+
+    admin_client.post(f"/admin/whatsapp/channel/{channel.pk}/delete/", {"post": "yes"})
+
+    assert not Channel.objects.exists()
+    assert "front" not in waha.sessions
+
+
+def test_bulk_deleting_channels_in_the_admin_deletes_their_waha_sessions(admin_client, make_channel, waha):
+    channels = [make_channel(session_name="a"), make_channel(session_name="b")]
+    waha.add_session("a")
+    waha.add_session("b")
+
+    admin_client.post("/admin/whatsapp/channel/", {"action": "delete_selected", "post": "yes",
+                                                  "_selected_action": [c.pk for c in channels]})
+
+    assert not Channel.objects.exists()
+    assert waha.sessions == {}
+
+
 @pytest.mark.parametrize("action, waha_status, should_run", [
     ("stop_sessions", "STOPPED", False),
     ("start_sessions", "STARTING", True),
