@@ -1,33 +1,55 @@
-"""Claim, execute and record one occurrence of a chrono (the body of run_chrono)."""
+"""Claim, execute and record one occurrence of a chrono (the body of run_chrono).
+
+Every delivery of a run's message goes through ``admit()``, one short transaction with
+the chrono's row locked, which decides exactly one of: claim the next attempt, skip or
+queue it behind a run still in progress (the chrono's overlap policy), recover an
+attempt whose worker died (its claim is stale), or ignore a duplicate delivery. The
+conditional ``pending → running`` update is the dedupe point: two deliveries of the same
+attempt can never both call the target.
+"""
 
 import logging
+import random
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from django.db import IntegrityError, transaction
+from django.conf import settings
+from django.db import DatabaseError, IntegrityError, connections, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from automations import targets
 from automations.models import Chrono, ChronoRun
+from chronoflow import secrets
 
 log = logging.getLogger(__name__)
 Status = ChronoRun.Status
 
+CLAIMED, DUPLICATE, QUEUED, RETRYING = "claimed", "duplicate", "queued", "retrying"
+JITTER = 0.5  # each backoff is stretched by a random 0–50 %, so retries of many runs spread out
+
 
 def execute(chrono_id: int, scheduled_for: datetime | None, sent_at: datetime | None,
             run_id: int | None, attempt: int) -> str:
+    """Run attempt ``attempt + 1`` of an occurrence, unless another delivery already did.
+
+    Returns the run's final status, "retrying", "queued", "duplicate" or "no-op".
+    """
     run = _load_run(run_id) if run_id else _scheduled_run(chrono_id, scheduled_for, sent_at)
     if run is None:
         return "no-op"
-    if _blocked_by_overlap(run):
-        _finish(run, Status.SKIPPED, error="Skipped: the previous run is still running.")
-        return Status.SKIPPED
-    if not _claim(run, attempt):
-        log.info("run %s already claimed (attempt %s); duplicate delivery ignored", run.pk, attempt)
-        return "duplicate"
+    verdict = admit(run, attempt)
+    if verdict != CLAIMED:
+        return verdict
     run.refresh_from_db()
     outcome = _attempt(run)
-    return _record(run, outcome)
+    before = list(run.attempts)
+
+    def record() -> str:
+        run.attempts = list(before)  # a retried write must not append the attempt twice
+        return _record(run, outcome)
+
+    return with_database_retry(record)
 
 
 def _load_run(run_id: int) -> ChronoRun | None:
@@ -64,18 +86,66 @@ def occurrence_at(chrono: Chrono, sent_at: datetime) -> datetime:
     return fire or sent_at.replace(microsecond=0)
 
 
-def _blocked_by_overlap(run: ChronoRun) -> bool:
-    if run.chrono.overlap_policy != Chrono.Overlap.SKIP or run.status != Status.PENDING:
-        return False
-    return ChronoRun.objects.filter(chrono_id=run.chrono_id, status=Status.RUNNING).exclude(pk=run.pk).exists()
+# --- Admission: claim, overlap, stale claims ---------------------------------------------
 
 
-def _claim(run: ChronoRun, attempt: int) -> bool:
-    """Pending → running, only if nobody else took this attempt. The dedupe point."""
-    claimed = ChronoRun.objects.filter(pk=run.pk, status=Status.PENDING, attempt=attempt).update(
-        status=Status.RUNNING, attempt=attempt + 1, started_at=timezone.now()
-    )
-    return claimed == 1
+def admit(run: ChronoRun, attempt: int) -> str:
+    """Decide what this delivery of attempt ``attempt + 1`` does; see the module docstring."""
+    from automations import reaper
+
+    with transaction.atomic():
+        # Serialises the deliveries of one chrono (SQLite: IMMEDIATE transactions already do).
+        list(Chrono.objects.select_for_update().filter(pk=run.chrono_id).values_list("pk"))
+        current = ChronoRun.objects.select_related("chrono").get(pk=run.pk)
+        if current.status == Status.RUNNING and current.attempt == attempt + 1:
+            # Our own attempt is marked running: a redelivery after its worker died, or a
+            # plain duplicate. Only a claim past its deadline is taken back.
+            return reaper.recover_if_stale(current) or DUPLICATE
+        if current.status != Status.PENDING or current.attempt != attempt:
+            return DUPLICATE
+        if attempt == 0:
+            verdict = _overlap_verdict(current)
+            if verdict is not None:
+                return verdict
+        claimed = ChronoRun.objects.filter(pk=run.pk, status=Status.PENDING, attempt=attempt).update(
+            status=Status.RUNNING, attempt=attempt + 1, started_at=timezone.now(), next_attempt_at=None
+        )
+    return CLAIMED if claimed == 1 else DUPLICATE
+
+
+def _overlap_verdict(run: ChronoRun) -> str | None:
+    """None to go ahead; otherwise the run was skipped or queued per the chrono's policy.
+
+    A run is in progress while it runs and while it waits for a retry: its occurrence
+    is not over. Retries themselves (attempt > 0) are never held back.
+    """
+    chrono = run.chrono
+    if chrono.overlap_policy == Chrono.Overlap.ALLOW:
+        return None
+    busy = in_progress(chrono.pk).exclude(pk=run.pk).order_by("pk").first()
+    if busy is None:
+        return None
+    siblings = ChronoRun.objects.filter(chrono_id=chrono.pk).exclude(pk=run.pk)
+    if chrono.overlap_policy == Chrono.Overlap.QUEUE:
+        queued = siblings.filter(status=Status.PENDING, attempt=0, next_attempt_at__isnull=True).first()
+        if queued is None:
+            ChronoRun.objects.filter(pk=run.pk).update(
+                next_attempt_at=None, error_message=f"Queued behind run #{busy.pk} (overlap policy: queue one).")
+            return QUEUED
+        error = f"Skipped: run #{queued.pk} is already queued behind run #{busy.pk} (overlap policy: queue one)."
+    else:
+        error = f"Skipped: run #{busy.pk} is still in progress (overlap policy: skip)."
+    finish(run, Status.SKIPPED, error=error)
+    return Status.SKIPPED
+
+
+def in_progress(chrono_id: int):
+    """Runs of the chrono whose occurrence is not over: running, or pending a retry."""
+    return ChronoRun.objects.filter(chrono_id=chrono_id).filter(
+        Q(status=Status.RUNNING) | Q(status=Status.PENDING, attempt__gt=0))
+
+
+# --- One attempt and its outcome ------------------------------------------------------------
 
 
 def _attempt(run: ChronoRun) -> targets.Outcome:
@@ -83,6 +153,9 @@ def _attempt(run: ChronoRun) -> targets.Outcome:
     started = time.monotonic()
     try:
         outcome = targets.resolve(run.chrono.target_type)(run.chrono, run, context)
+    except DatabaseError as exc:  # our database, not the target, failed: worth another attempt
+        log.warning("target %s of chrono %s hit a database error: %s", run.chrono.target_type, run.chrono_id, exc)
+        outcome = targets.Outcome(ok=False, error=f"Database error during the attempt: {type(exc).__name__}")
     except Exception as exc:  # a target bug must fail the run, never the worker
         log.exception("target %s of chrono %s raised", run.chrono.target_type, run.chrono_id)
         outcome = targets.Outcome(ok=False, error=f"{type(exc).__name__}: {exc}", retryable=False)
@@ -93,6 +166,7 @@ def _attempt(run: ChronoRun) -> targets.Outcome:
 def _record(run: ChronoRun, outcome: targets.Outcome) -> str:
     chrono = run.chrono
     now = timezone.now()
+    _scrub(outcome, chrono)
     run.attempts = [*run.attempts, {
         "attempt": run.attempt,
         "started_at": run.started_at.isoformat(),
@@ -107,31 +181,54 @@ def _record(run: ChronoRun, outcome: targets.Outcome) -> str:
     run.result = outcome.result
     run.duration_ms = outcome.extra["duration_ms"]
     if not outcome.ok and outcome.retryable and run.attempt < chrono.effective_max_attempts:
-        return _schedule_retry(run, outcome)
+        return schedule_retry(run, f"Attempt {run.attempt} failed: {outcome.error}", outcome.retry_after)
     status = Status.SUCCESS if outcome.ok else Status.FAILED
-    _finish(run, status, error=outcome.error, now=now)
+    finish(run, status, error=outcome.error, now=now)
     return status
 
 
-def _schedule_retry(run: ChronoRun, outcome: targets.Outcome) -> str:
+def _scrub(outcome: targets.Outcome, chrono: Chrono) -> None:
+    """Secrets of the chrono's headers must not reach the run, even if the server echoes them."""
+    values = secrets.secret_values(chrono.headers)
+    outcome.error = secrets.redact(outcome.error or "", values)
+    outcome.response_snippet = secrets.redact(outcome.response_snippet or "", values)
+    outcome.result = secrets.redact_json(outcome.result, values)
+
+
+def retry_delay(chrono: Chrono, attempt: int, retry_after: float | None = None) -> float:
+    """Seconds before attempt ``attempt + 1``: exponential backoff, jittered, capped.
+
+    A server's Retry-After is a floor: we never come back sooner than it asked.
+    """
+    backoff = chrono.backoff_seconds(attempt) * (1 + random.uniform(0, JITTER))
+    return max(min(backoff, settings.RUN_MAX_BACKOFF_S), retry_after or 0)
+
+
+def schedule_retry(run: ChronoRun, reason: str, retry_after: float | None = None) -> str:
+    """Put the run back to pending and send its next attempt after the backoff."""
     from automations.tasks import enqueue_run
 
-    delay = max(run.chrono.backoff_seconds(run.attempt), outcome.retry_after or 0)
+    delay = retry_delay(run.chrono, run.attempt, retry_after)
     run.status = Status.PENDING
-    run.error_message = f"Attempt {run.attempt} failed: {outcome.error}; retrying in {delay:g}s."
+    run.next_attempt_at = timezone.now() + timedelta(seconds=delay)
+    run.error_message = f"{reason}; retrying in {delay:.3g}s."
     with transaction.atomic():
         run.save()
         enqueue_run(run, attempt=run.attempt, countdown=delay)
-    return "retrying"
+    return RETRYING
 
 
-def _finish(run: ChronoRun, status: str, error: str = "", now: datetime | None = None) -> None:
-    """Store the final status on the run and on its chrono; one-shot chronos end here."""
+def finish(run: ChronoRun, status: str, error: str = "", now: datetime | None = None) -> None:
+    """Store the final status on the run and on its chrono; one-shot chronos end here.
+
+    A run queued behind this one (overlap policy "queue one") is sent on its way.
+    """
     now = now or timezone.now()
     chrono = run.chrono
     run.status = status
     run.error_message = error
     run.finished_at = now
+    run.next_attempt_at = None
     if run.started_at and run.duration_ms is None:
         run.duration_ms = int((now - run.started_at).total_seconds() * 1000)
     with transaction.atomic():
@@ -142,3 +239,37 @@ def _finish(run: ChronoRun, status: str, error: str = "", now: datetime | None =
         elif run.trigger == ChronoRun.Trigger.SCHEDULE:
             updates.update(is_active=False, next_run_at=None)
         Chrono.objects.filter(pk=chrono.pk).update(**updates)
+        _release_queued(chrono, now)
+
+
+def _release_queued(chrono: Chrono, now: datetime) -> None:
+    from automations.tasks import enqueue_run
+
+    queued = ChronoRun.objects.filter(chrono=chrono, status=Status.PENDING, attempt=0,
+                                      next_attempt_at__isnull=True).first()
+    if queued is not None:
+        ChronoRun.objects.filter(pk=queued.pk).update(next_attempt_at=now)
+        enqueue_run(queued)
+
+
+# --- Database outages ---------------------------------------------------------------------
+
+
+def with_database_retry(write, deadline_s: float | None = None):
+    """Call ``write()``, retrying while the database is unreachable, for up to RUN_DB_RETRY_S.
+
+    Used after the target was called: giving up there would leave the run marked running
+    and have its side effect repeated by a later attempt, so we wait for the database.
+    """
+    deadline = time.monotonic() + (settings.RUN_DB_RETRY_S if deadline_s is None else deadline_s)
+    delay = 0.2
+    while True:
+        try:
+            return write()
+        except DatabaseError as exc:
+            if time.monotonic() + delay > deadline:
+                raise
+            log.warning("database unavailable while recording a run (%s); retrying in %.1fs", exc, delay)
+            connections.close_all()  # a broken connection is not reused
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import email.message
 import email.utils
+import ipaddress
 import json as jsonlib
 import socket
 import ssl
@@ -27,7 +28,9 @@ from urllib.parse import urljoin, urlsplit
 import requests
 import urllib3
 from django.conf import settings
+from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 SCHEMES = ("http", "https")
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
@@ -54,6 +57,79 @@ class HttpError(Exception):
         self.permanent = permanent
         self.status = status
         self.retry_after = retry_after
+
+
+
+class AddressPolicy:
+    """Which IP addresses a request may reach: an SSRF guard (HTTP_TARGET_DENY_PRIVATE).
+
+    Loopback, private, link-local, multicast, reserved and every other non-global
+    address is refused unless it is inside one of ``allow_networks``. ``send()`` checks
+    every address the host name resolves to before each hop (for a clear error), and
+    then the address the socket actually connected to: a DNS answer that changes between
+    the check and the connection (DNS rebinding) still cannot reach a refused address.
+    """
+
+    def __init__(self, allow_networks: tuple[str, ...] | list[str] = ()) -> None:
+        self.allow_networks = tuple(ipaddress.ip_network(n, strict=False) for n in allow_networks)
+
+    @classmethod
+    def for_http_targets(cls) -> AddressPolicy | None:
+        """The policy settings ask for HTTP targets, or None when HTTP_TARGET_DENY_PRIVATE is off."""
+        if not settings.HTTP_TARGET_DENY_PRIVATE:
+            return None
+        return cls(settings.HTTP_TARGET_ALLOW_NETWORKS)
+
+    def allows(self, address: str) -> bool:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])  # drop an IPv6 zone id
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
+        if any(ip in network for network in self.allow_networks):
+            return True
+        return ip.is_global and not ip.is_multicast
+
+    def check_host(self, host: str, port: int) -> None:
+        """Resolve ``host``; raise a permanent HttpError if any of its addresses is refused."""
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (socket.gaierror, UnicodeError):
+            raise HttpError(f"Could not resolve host {host}", permanent=False) from None
+        for info in infos:
+            address = info[4][0]
+            if not self.allows(address):
+                raise HttpError(f"Host {host!r} resolves to {address}, a private, loopback or link-local "
+                                "address (HTTP_TARGET_DENY_PRIVATE).", permanent=True)
+
+
+class _RefusedAddress(Exception):
+    """Raised from inside urllib3 when a socket connected to a refused address."""
+
+
+def _guarded_adapter(policy: AddressPolicy) -> HTTPAdapter:
+    """A requests adapter whose connections check the peer address right after connecting."""
+
+    def guard(base: type) -> type:
+        def _new_conn(self):
+            sock = base._new_conn(self)
+            peer = sock.getpeername()[0]
+            if not policy.allows(peer):
+                sock.close()
+                raise _RefusedAddress(f"{self.host} connected to {peer}")
+            return sock
+
+        return type(f"Guarded{base.__name__}", (base,), {"_new_conn": _new_conn})
+
+    class GuardedAdapter(HTTPAdapter):
+        def init_poolmanager(self, *args, **kwargs) -> None:
+            super().init_poolmanager(*args, **kwargs)
+            self.poolmanager.pool_classes_by_scheme = {
+                "http": type("GuardedHTTPPool", (HTTPConnectionPool,),
+                             {"ConnectionCls": guard(HTTPConnectionPool.ConnectionCls)}),
+                "https": type("GuardedHTTPSPool", (HTTPSConnectionPool,),
+                              {"ConnectionCls": guard(HTTPSConnectionPool.ConnectionCls)}),
+            }
+
+    return GuardedAdapter()
 
 
 @dataclass
@@ -132,7 +208,8 @@ class _Request:
 def send(method: str, url: str, *, headers: Mapping[str, str] | None = None, json: Any = None,
          data: Any = None, params: Any = None, timeout_s: float, max_redirects: int = 5,
          max_bytes: int | None = None, follow_redirects: bool = True,
-         allow_host: Callable[[str], bool] | None = None, retries: int | None = None) -> HttpResponse:
+         allow_host: Callable[[str], bool] | None = None, retries: int | None = None,
+         address_policy: AddressPolicy | None = None) -> HttpResponse:
     """Send one request and read its response.
 
     - ``timeout_s`` bounds connecting and each wait for data, and is checked as a total
@@ -149,6 +226,8 @@ def send(method: str, url: str, *, headers: Mapping[str, str] | None = None, jso
       that only wants the status and a snippet still gets them.
     - ``retries`` (default HTTP_MAX_RETRIES) retries failures to *connect* only: those
       never reached the server, so repeating them cannot duplicate a request.
+    - ``address_policy``, when given, refuses hosts that resolve to (or connect to) an
+      address it does not allow, on the first hop and on every redirect (permanent).
     - Proxy variables and .netrc are ignored: calls go straight to the host that was
       checked, and no credentials are added that the caller did not pass.
     """
@@ -156,9 +235,12 @@ def send(method: str, url: str, *, headers: Mapping[str, str] | None = None, jso
     max_bytes = settings.HTTP_MAX_RESPONSE_BYTES if max_bytes is None else max_bytes
     retries = settings.HTTP_MAX_RETRIES if retries is None else retries
     request = _Request(method.upper(), url, dict(headers or {}), json, data, params)
-    with _session() as session:
+    with _session(address_policy) as session:
         for _hop in range(max_redirects + 1):
             _check_url(request.url, allow_host)
+            if address_policy is not None:
+                parts = urlsplit(request.url)
+                address_policy.check_host(parts.hostname, parts.port or _origin(request.url)[2])
             response = _open(session, request, started, timeout_s, retries)
             following = _redirect(request, response) if follow_redirects else None
             if following is None:
@@ -168,9 +250,13 @@ def send(method: str, url: str, *, headers: Mapping[str, str] | None = None, jso
     raise HttpError(f"Too many redirects (more than {max_redirects}) starting from {_hostport(url)}", permanent=True)
 
 
-def _session() -> requests.Session:
+def _session(address_policy: AddressPolicy | None = None) -> requests.Session:
     session = requests.Session()
     session.trust_env = False
+    if address_policy is not None:
+        adapter = _guarded_adapter(address_policy)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
     session.headers["User-Agent"] = USER_AGENT
     return session
 
@@ -204,6 +290,9 @@ def _open(session: requests.Session, request: _Request, started: float, timeout_
             # Only failures to connect are retried: the request never left, so no duplicate.
             if attempt == retries or not _never_sent(exc) or delay >= _left(started, timeout_s):
                 raise _translate(exc, request.url, timeout_s) from None
+        except _RefusedAddress as exc:
+            raise HttpError(f"Refused to connect: {exc}, a private, loopback or link-local address "
+                            "(HTTP_TARGET_DENY_PRIVATE).", permanent=True) from None
         except UnicodeError:  # http.client sends headers as latin-1; say so without echoing the value
             raise HttpError(f"Invalid request to {_hostport(request.url)}: a header has characters HTTP headers "
                             "cannot carry (use ASCII).", permanent=True) from None

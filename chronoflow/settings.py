@@ -237,3 +237,77 @@ LOG_FORMAT = env_str("LOG_FORMAT", "plain").lower()
 if LOG_FORMAT not in ("plain", "json"):
     raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, got {LOG_FORMAT!r}")
 LOGGING = logging_config(LOG_FORMAT, env_str("LOG_LEVEL", "INFO").upper())
+
+# --- Reliability and security (README "Guarantees") -------------------------------------
+# A running attempt older than its target's longest duration plus this grace was lost
+# with its worker; the reaper (every RUN_REAPER_INTERVAL_S) retries or times it out, and
+# re-sends pending runs overdue by the grace.
+RUN_REAPER_GRACE_S = env_int("RUN_REAPER_GRACE_S", 60, minimum=0)
+RUN_REAPER_INTERVAL_S = env_int("RUN_REAPER_INTERVAL_S", 30, minimum=1)
+RUN_MAX_BACKOFF_S = env_int("RUN_MAX_BACKOFF_S", 3600, minimum=1)
+# How long a worker keeps trying to record a finished attempt while the database is down.
+RUN_DB_RETRY_S = env_int("RUN_DB_RETRY_S", 120, minimum=0)
+RUN_RETENTION_DAYS = env_int("RUN_RETENTION_DAYS", 30, minimum=0)  # 0: keep runs whatever their age
+RUN_RETENTION_PER_CHRONO = env_int("RUN_RETENTION_PER_CHRONO", 1000, minimum=0)  # 0: no per-chrono limit
+RUN_PRUNE_BATCH = env_int("RUN_PRUNE_BATCH", 1000, minimum=1)
+RUN_PRUNE_INTERVAL_S = env_int("RUN_PRUNE_INTERVAL_S", 3600, minimum=60)
+CELERY_BEAT_SCHEDULE["automations-reap-runs"] = {"task": "automations.tasks.reap_runs",
+                                                 "schedule": float(RUN_REAPER_INTERVAL_S)}
+CELERY_BEAT_SCHEDULE["automations-prune-runs"] = {"task": "automations.tasks.prune_runs",
+                                                  "schedule": float(RUN_PRUNE_INTERVAL_S)}
+if REDIS_URL:
+    # A message whose worker died unacknowledged is delivered again after this long (and
+    # the restore sweep looks every REDIS_RESTORE_INTERVAL_S). Keep it above the longest run.
+    CELERY_BROKER_TRANSPORT_OPTIONS.update(
+        visibility_timeout=env_int("REDIS_VISIBILITY_TIMEOUT_S", 3600, minimum=1),
+        unacked_restore_interval=env_int("REDIS_RESTORE_INTERVAL_S", 10, minimum=1),
+        unacked_restore_throttle=1,
+    )
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                          "KEY_PREFIX": "chronoflow"}}
+
+# HTTP targets: refuse loopback, private, link-local and other non-public addresses, after
+# DNS resolution and on the connected socket itself; HTTP_TARGET_ALLOW_NETWORKS exempts CIDRs.
+HTTP_TARGET_DENY_PRIVATE = env_bool("HTTP_TARGET_DENY_PRIVATE", False)
+HTTP_TARGET_ALLOW_NETWORKS = env_list("HTTP_TARGET_ALLOW_NETWORKS")
+try:
+    import ipaddress as _ipaddress
+
+    for _net in HTTP_TARGET_ALLOW_NETWORKS:
+        _ipaddress.ip_network(_net, strict=False)
+except ValueError as _exc:
+    raise ImproperlyConfigured(f"HTTP_TARGET_ALLOW_NETWORKS must be CIDR networks such as 10.0.5.0/24: {_exc}") from None
+
+# Size caps: a larger input is refused with a 400 naming the field.
+MAX_REQUEST_BYTES = env_int("MAX_REQUEST_BYTES", 1_048_576, minimum=1024)  # any request body, webhooks included
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BYTES
+MAX_PAYLOAD_BYTES = env_int("MAX_PAYLOAD_BYTES", 262_144, minimum=64)  # HTTP payload, extras, function env (JSON)
+MAX_HEADERS = env_int("MAX_HEADERS", 50, minimum=1)
+MAX_HEADER_BYTES = env_int("MAX_HEADER_BYTES", 8192, minimum=64)  # one header's name + value
+MAX_TEMPLATE_CHARS = env_int("MAX_TEMPLATE_CHARS", 10_000, minimum=16)
+MAX_RECIPIENTS = env_int("MAX_RECIPIENTS", 1000, minimum=1)
+MAX_FUNCTION_CODE_BYTES = env_int("MAX_FUNCTION_CODE_BYTES", 100_000, minimum=256)
+
+# API throttling (DRF rates: N/second|minute|hour|day): per user, per anonymous client,
+# and per webhook token on the inbound webhook endpoints.
+API_THROTTLE_USER = env_str("API_THROTTLE_USER", "1200/minute")
+API_THROTTLE_ANON = env_str("API_THROTTLE_ANON", "60/minute")
+WEBHOOK_THROTTLE = env_str("WEBHOOK_THROTTLE", "600/minute")
+for _name in ("API_THROTTLE_USER", "API_THROTTLE_ANON", "WEBHOOK_THROTTLE"):
+    import re as _re
+
+    if not _re.fullmatch(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)", globals()[_name]):
+        raise ImproperlyConfigured(f"{_name} must look like 100/minute (per second, minute, hour or day), got {globals()[_name]!r}")
+REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = [
+    "rest_framework.throttling.UserRateThrottle",
+    "rest_framework.throttling.AnonRateThrottle",
+]
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"user": API_THROTTLE_USER, "anon": API_THROTTLE_ANON,
+                                           "webhook": WEBHOOK_THROTTLE}
+
+# Secrets never reach a log line (chronoflow/secrets.py), whoever set up the handlers;
+# importing it here connects the filter to the handlers Celery installs, too.
+import chronoflow.secrets  # noqa: E402,F401
+LOGGING.setdefault("filters", {})["redact_secrets"] = {"()": "chronoflow.secrets.RedactingFilter"}
+for _handler in LOGGING.get("handlers", {}).values():
+    _handler.setdefault("filters", []).append("redact_secrets")

@@ -3,7 +3,8 @@
 Like the original system, redirects are not followed and any 2xx or 3xx is a success.
 5xx, 408, 429, connection failures and timeouts are worth retrying; other 4xx and bad
 configuration are not. Receivers can dedupe retries by the ``Idempotency-Key`` header,
-which is the same on every attempt at one run and different for every other run.
+which is the same on every attempt at one run and different for every other run. With
+HTTP_TARGET_DENY_PRIVATE the call refuses loopback, private and link-local addresses.
 """
 
 import time
@@ -37,7 +38,8 @@ def run(chrono: Chrono, run: ChronoRun, context: dict) -> Outcome:
     started = time.monotonic()
     try:
         response = http.send(method, chrono.url, headers=request_headers(chrono, run), json=chrono.payload,
-                             timeout_s=timeout_ms / 1000, follow_redirects=False)
+                             timeout_s=timeout_ms / 1000, follow_redirects=False,
+                             address_policy=http.AddressPolicy.for_http_targets())
     except http.HttpError as exc:
         elapsed_ms = int((time.monotonic() - started) * 1000)
         return Outcome(ok=False, error=exc.message, retryable=not exc.permanent,
