@@ -188,18 +188,18 @@ def edit_plan(scratch: ScratchDatabase, ready: dict, args, offset: int) -> list[
         by_minute.setdefault(minute, []).append(pk)
     measured = {datetime.fromtimestamp(b, UTC).minute for b in boundaries}
     spare = [pk for m, pks in sorted(by_minute.items()) if m not in measured for pk in pks[offset:offset + 2]]
-    plan = [{"at": start + 3, "action": "create"},
-            {"at": start + 6, "action": "edit", "chrono": spare[0]}]
-    if boundaries:
-        plan.append({"at": boundaries[0] + 0.3, "action": "edit", "chrono": spare[1]})  # during the burst
-        last = by_minute[datetime.fromtimestamp(boundaries[-1], UTC).minute]
-        pause_at = max(boundaries[-1] - 12, start + 8)
-        plan += [{"at": pause_at, "action": "pause", "chrono": last[offset],
-                  "due": boundaries[-1]},
-                 {"at": pause_at + 1, "action": "delete", "chrono": last[offset + 1], "due": boundaries[-1]}]
-    else:
-        plan.append({"at": min(start + 9, end - 2), "action": "create"})
-    return plan
+    if not boundaries:  # a smoke run: three changes spread over the first half of the window
+        span = end - start
+        return [{"at": start + span * 0.15, "action": "create"},
+                {"at": start + span * 0.3, "action": "edit", "chrono": spare[0]},
+                {"at": start + span * 0.45, "action": "edit", "chrono": spare[1]}]
+    last = by_minute[datetime.fromtimestamp(boundaries[-1], UTC).minute]
+    pause_at = max(boundaries[-1] - 12, start + 8)
+    return [{"at": start + 3, "action": "create"},
+            {"at": start + 6, "action": "edit", "chrono": spare[0]},
+            {"at": boundaries[0] + 0.3, "action": "edit", "chrono": spare[1]},  # during the burst
+            {"at": pause_at, "action": "pause", "chrono": last[offset], "due": boundaries[-1]},
+            {"at": pause_at + 1, "action": "delete", "chrono": last[offset + 1], "due": boundaries[-1]}]
 
 
 # =========================================================================== analysis
@@ -276,10 +276,10 @@ def print_report(scratch: ScratchDatabase, results: dict, args) -> None:
     names = ["occurrences sent in window", "p50 dispatch lateness", "p99 dispatch lateness",
              "max dispatch lateness", "duplicate sends", "edit pickup (each)", "pause / delete",
              "start-up", "peak RSS", "minute boundaries (window)"]
-    width = max(len(label) for label, _ in rows) + 2
-    print(f"{'':30}" + "".join(f"{label:>{max(width, 28)}}" for label, _ in rows))
+    widths = [max(len(label), *(len(v) for v in values)) + 3 for label, values in rows]
+    print(f"{'':30}" + "".join(f"{label:>{w}}" for (label, _), w in zip(rows, widths)))
     for i, metric in enumerate(names):
-        print(f"{metric:30}" + "".join(f"{values[i]:>{max(width, 28)}}" for _, values in rows))
+        print(f"{metric:30}" + "".join(f"{values[i]:>{w}}" for (_, values), w in zip(rows, widths)))
     if "stock" in numbers and "chrono" in numbers:
         print("ratios, stock / ChronoScheduler: " + ", ".join(
             f"{key} {_ratio(numbers['stock'][key], numbers['chrono'][key])}"
