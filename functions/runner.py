@@ -39,6 +39,7 @@ from RestrictedPython.Guards import (
     full_write_guard,
     guarded_iter_unpack_sequence,
     guarded_unpack_sequence,
+    raise_,
     safer_getattr,
 )
 from RestrictedPython.transformer import INSPECT_ATTRIBUTES
@@ -304,11 +305,15 @@ def guarded_import(name, globals=None, locals=None, fromlist=(), level=0):
 
 # --- Guards ----------------------------------------------------------------------------------
 
-def guarded_getattr(obj, name, default=None, getattr=getattr):
-    """RestrictedPython's safer_getattr, refusing the format family and `mro` on anything."""
+def guarded_getattr(obj, name, getattr=getattr):
+    """RestrictedPython's safer_getattr, refusing the format family and `mro` on anything.
+
+    A missing attribute raises AttributeError, as in Python (safer_getattr's default
+    would turn `x.typo` into None).
+    """
     if isinstance(name, str) and name in DENIED_ATTRIBUTES:
         raise AttributeError(f'"{name}" is not available in functions')
-    return safer_getattr(obj, name, default, getattr)
+    return safer_getattr(obj, name, raise_, getattr)
 
 
 _MISSING = object()
@@ -326,7 +331,7 @@ def user_getattr(obj, name, default=_MISSING):
 
 def user_hasattr(obj, name) -> bool:
     try:
-        guarded_getattr(obj, name)
+        guarded_getattr(obj, name, getattr=getattr)
     except AttributeError:
         return False
     return True

@@ -1,0 +1,31 @@
+"""REST API of user functions: CRUD, plus a test run that returns what the run recorded."""
+
+from rest_framework import viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from chronoflow.permissions import StaffOrModelPermissions
+from functions.models import UserFunction
+from functions.serializers import RunRequestSerializer, UserFunctionSerializer
+
+
+class CanChangeFunction(StaffOrModelPermissions):
+    """A test run may send messages and persist state: it needs the change permission."""
+
+    perms_map = {**StaffOrModelPermissions.perms_map, "POST": ["%(app_label)s.change_%(model_name)s"]}
+
+
+class UserFunctionViewSet(viewsets.ModelViewSet):
+    """User functions. POST /api/functions/<id>/run/ {"input": ...} runs one now."""
+
+    queryset = UserFunction.objects.select_related("fallback_channel")
+    serializer_class = UserFunctionSerializer
+
+    @action(detail=True, methods=["post"], permission_classes=[CanChangeFunction])
+    def run(self, request: Request, pk=None) -> Response:
+        function = self.get_object()
+        body = RunRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        report = function.run_once(input=body.validated_data["input"])
+        return Response({"ok": report.ok, "error": report.error_text, **report.as_result()})
