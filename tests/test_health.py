@@ -85,7 +85,7 @@ def test_health_queues_counts_waiting_messages_and_runs_by_state(client, db, emp
 
 
 def test_health_queues_is_503_when_the_broker_cannot_be_read(client, db, monkeypatch):
-    monkeypatch.setattr(app.conf, "broker_url", f"redis://127.0.0.1:{closed_port()}/0")
+    monkeypatch.setitem(app.conf, "broker_url", f"redis://127.0.0.1:{closed_port()}/0")
     response = client.get("/health/queues")
     assert response.status_code == 503
     queues = response.json()["checks"]["queues"]

@@ -115,7 +115,7 @@ def test_queue_depth_counts_messages_waiting_for_a_worker(scrape, chrono):
 
 
 def test_an_unreachable_broker_shows_as_minus_one_and_the_rest_still_scrapes(scrape, chrono, monkeypatch):
-    monkeypatch.setattr(app.conf, "broker_url", f"redis://127.0.0.1:{closed_port()}/0")
+    monkeypatch.setitem(app.conf, "broker_url", f"redis://127.0.0.1:{closed_port()}/0")
     make_run(chrono)
     samples = scrape()
     assert samples[("chronoflow_queue_depth",)] == -1

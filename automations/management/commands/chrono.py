@@ -1,0 +1,257 @@
+"""``manage.py chrono list|show|create|pause|resume|trigger|runs``: chronos from the shell.
+
+Each subcommand calls what the admin and the API call: ``create`` goes through the API's
+own serializer (same fields, camelCase bodies included, same errors), ``pause``,
+``resume`` and ``trigger`` through the Chrono's methods. Bad input exits non-zero with a
+message naming the field or value.
+"""
+
+import json
+import sys
+import time
+from zoneinfo import ZoneInfo
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
+from django.utils import timezone
+from rest_framework import serializers
+
+from automations.models import Chrono, ChronoRun
+
+# Header values may be credentials ("Authorization: Bearer ..."): shown masked.
+MASK = "****"
+
+
+def chrono_serializer_class() -> type[serializers.Serializer]:
+    """The serializer the REST API creates chronos with, so the shell takes the same fields."""
+    from automations.api import ChronoViewSet
+
+    return ChronoViewSet.serializer_class
+
+
+def writable_fields() -> dict[str, serializers.Field]:
+    return {name: field for name, field in chrono_serializer_class()().fields.items() if not field.read_only}
+
+
+class Command(BaseCommand):
+    help = "List, show, create, pause, resume and trigger chronos, and list their runs."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        sub = parser.add_subparsers(dest="action", required=True, metavar="{list,show,create,pause,resume,trigger,runs}")
+
+        listing = sub.add_parser("list", help="Every chrono, one per line.")
+        listing.add_argument("--active", action="store_true", help="Only active chronos.")
+        listing.add_argument("--paused", action="store_true", help="Only paused chronos.")
+        listing.add_argument("--target-type", choices=Chrono.TargetType.values)
+        listing.add_argument("--search", help="Part of the name.")
+        listing.add_argument("--json", action="store_true", dest="as_json", help="The API's JSON instead of a table.")
+
+        show = sub.add_parser("show", help="One chrono: normalised schedule, description, next fire times.")
+        show.add_argument("id", type=int)
+        show.add_argument("--json", action="store_true", dest="as_json", help="The API's JSON instead of text.")
+
+        create = sub.add_parser("create", help="Create a chrono from the API's fields.")
+        create.add_argument("--data", help="A JSON body as the API takes it (snake_case or the original camelCase); "
+                                           "'-' reads it from standard input. Options below override its keys.")
+        for name, field in writable_fields().items():
+            create.add_argument(f"--{name.replace('_', '-')}", dest=f"field_{name}", metavar=_metavar(field),
+                                help=str(field.help_text or "") or None)
+
+        for name, text in (("pause", "Deactivate: beat stops firing it."),
+                           ("resume", "Reactivate, from the next fire time on.")):
+            sub.add_parser(name, help=text).add_argument("id", type=int)
+
+        trigger = sub.add_parser("trigger", help="Run now, outside the schedule.")
+        trigger.add_argument("id", type=int)
+        trigger.add_argument("--wait", type=float, metavar="SECONDS",
+                             help="Wait up to SECONDS for the run to finish; exit 1 unless it succeeds.")
+
+        runs = sub.add_parser("runs", help="A chrono's runs, newest first.")
+        runs.add_argument("id", type=int)
+        runs.add_argument("--status", choices=ChronoRun.Status.values)
+        runs.add_argument("--limit", type=int, default=20, help="How many (default 20).")
+        runs.add_argument("--json", action="store_true", dest="as_json", help="The API's JSON instead of a table.")
+
+    def handle(self, *args, action: str, **options) -> None:
+        getattr(self, f"do_{action}")(**options)
+
+    # --- Subcommands ----------------------------------------------------------------------------
+
+    def do_list(self, active=False, paused=False, target_type=None, search=None, as_json=False, **_) -> None:
+        chronos = Chrono.objects.all()
+        if active and paused:
+            raise CommandError("Give --active or --paused, not both.")
+        if active or paused:
+            chronos = chronos.filter(is_active=active)
+        if target_type:
+            chronos = chronos.filter(target_type=target_type)
+        if search:
+            chronos = chronos.filter(name__icontains=search)
+        if as_json:
+            return self._print_json(chrono_serializer_class()(chronos, many=True).data)
+        rows = [(c.pk, c.name, "active" if c.is_active else "paused", c.target_type, c.schedule,
+                 c.describe_schedule("en"), _local(c.next_run_at, c.timezone), c.last_run_status or "-") for c in chronos]
+        self._table(["ID", "NAME", "STATE", "TARGET", "SCHEDULE", "IN WORDS", "NEXT RUN", "LAST"], rows)
+
+    def do_show(self, id: int, as_json=False, **_) -> None:
+        chrono = self._chrono(id)
+        if as_json:
+            return self._print_json(chrono_serializer_class()(chrono).data)
+        for label, value in self._describe(chrono):
+            self.stdout.write(f"{label + ':':<16} {value}")
+
+    def do_create(self, data=None, **options) -> None:
+        body = self._body(data, options)
+        serializer = chrono_serializer_class()(data=body)
+        if not serializer.is_valid():
+            raise CommandError("The chrono was not created:\n" + _errors(serializer.errors))
+        chrono = serializer.save()
+        self.stdout.write(self.style.SUCCESS(f"Created chrono {chrono.pk}: {chrono.name}"))
+        self.do_show(chrono.pk)
+
+    def do_pause(self, id: int, **_) -> None:
+        chrono = self._chrono(id)
+        chrono.pause()
+        self.stdout.write(self.style.SUCCESS(f"Paused chrono {chrono.pk}: {chrono.name}"))
+
+    def do_resume(self, id: int, **_) -> None:
+        chrono = self._chrono(id)
+        if chrono.is_active:
+            self.stdout.write(f"Chrono {chrono.pk} is already active; next run {_local(chrono.next_run_at, chrono.timezone)}.")
+            return
+        chrono.resume()
+        self.stdout.write(self.style.SUCCESS(
+            f"Resumed chrono {chrono.pk}: {chrono.name}; next run {_local(chrono.next_run_at, chrono.timezone)}"))
+
+    def do_trigger(self, id: int, wait=None, **_) -> None:
+        chrono = self._chrono(id)
+        with transaction.atomic():
+            run = chrono.trigger()
+        self.stdout.write(self.style.SUCCESS(f"Triggered chrono {chrono.pk}: run {run.pk} is queued."))
+        if wait is not None:
+            self._wait_for(run, wait)
+
+    def do_runs(self, id: int, status=None, limit=20, as_json=False, **_) -> None:
+        from automations.serializers import ChronoRunSerializer
+
+        if limit < 1:
+            raise CommandError(f"--limit must be at least 1, got {limit}.")
+        runs = self._chrono(id).runs.all()
+        if status:
+            runs = runs.filter(status=status)
+        runs = list(runs[:limit])
+        if as_json:
+            return self._print_json(ChronoRunSerializer(runs, many=True).data)
+        rows = [(r.pk, f"{r.scheduled_for:%Y-%m-%d %H:%M:%S}", r.trigger, r.status, r.attempt,
+                 "-" if r.duration_ms is None else f"{r.duration_ms} ms", r.http_status or "-",
+                 (r.error_message or "")[:60]) for r in runs]
+        self._table(["ID", "SCHEDULED FOR (UTC)", "TRIGGER", "STATUS", "TRIES", "TOOK", "HTTP", "ERROR"], rows)
+
+    # --- Helpers ----------------------------------------------------------------------------------
+
+    def _chrono(self, pk: int) -> Chrono:
+        chrono = Chrono.objects.filter(pk=pk).select_related("channel", "function").first()
+        if chrono is None:
+            raise CommandError(f"No chrono with id {pk}.")
+        return chrono
+
+    def _body(self, data: str | None, options: dict) -> dict:
+        body = _parse_json("--data", sys.stdin.read() if data == "-" else data) if data else {}
+        if not isinstance(body, dict):
+            raise CommandError("--data must be a JSON object.")
+        fields = writable_fields()
+        for name, field in fields.items():
+            value = options.get(f"field_{name}")
+            if value is not None:
+                json_field = isinstance(field, (serializers.JSONField, serializers.DictField, serializers.ListField))
+                body[name] = _parse_json(f"--{name.replace('_', '-')}", value) if json_field else value
+        return body
+
+    def _describe(self, chrono: Chrono) -> list[tuple[str, object]]:
+        zone = chrono.timezone
+        fire_times = [_local(t, zone) for t in chrono.next_fire_times(5)] if chrono.is_active else []
+        lines = [
+            ("Chrono", f"{chrono.pk}: {chrono.name}"),
+            ("State", "active" if chrono.is_active else "paused"),
+            ("Schedule", chrono.schedule),
+            ("Normalised", f"{chrono.schedule_kind} {chrono.schedule_expression}".strip()),
+            ("Time zone", zone),
+            ("In words", chrono.describe_schedule("en")),
+            ("Em palavras", chrono.describe_schedule("pt_BR")),
+            ("Next fire times", "\n".ljust(18).join(fire_times) if fire_times else "none"),
+            ("Target", chrono.get_target_type_display()),
+            *self._target_lines(chrono),
+            ("Last run", f"{_local(chrono.last_run_at, zone)} {chrono.last_run_status}".strip()),
+        ]
+        if chrono.last_error:
+            lines.append(("Last error", chrono.last_error))
+        return lines
+
+    def _target_lines(self, chrono: Chrono) -> list[tuple[str, object]]:
+        if chrono.target_type == Chrono.TargetType.HTTP:
+            headers = ", ".join(f"{name}: {MASK}" for name in (chrono.headers or {})) or "none"
+            return [("Request", f"{chrono.method} {chrono.url}"), ("Headers", headers),
+                    ("Payload", json.dumps(chrono.payload))]
+        if chrono.target_type == Chrono.TargetType.MESSAGE:
+            return [("Channel", chrono.channel or "-"), ("Recipients", ", ".join(map(str, chrono.recipients or []))),
+                    ("Template", chrono.message_template)]
+        return [("Function", chrono.function or "-")]
+
+    def _wait_for(self, run: ChronoRun, seconds: float) -> None:
+        deadline, last = time.monotonic() + seconds, None
+        while time.monotonic() < deadline:
+            run.refresh_from_db()
+            if run.status != last:
+                self.stdout.write(f"  run {run.pk}: {run.status}")
+                last = run.status
+            if run.is_final:
+                break
+            time.sleep(0.5)
+        if run.status != ChronoRun.Status.SUCCESS:
+            detail = f": {run.error_message}" if run.error_message else ""
+            raise CommandError(f"Run {run.pk} ended {run.status}{detail}" if run.is_final
+                               else f"Run {run.pk} is still {run.status} after {seconds:g}s (is a worker running?).")
+
+    def _table(self, header: list[str], rows: list[tuple]) -> None:
+        if not rows:
+            self.stdout.write("Nothing to show.")
+            return
+        cells = [[str(c) for c in row] for row in [header, *rows]]
+        widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+        for row in cells:
+            self.stdout.write("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+
+    def _print_json(self, data) -> None:
+        self.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def _metavar(field: serializers.Field) -> str:
+    if isinstance(field, (serializers.JSONField, serializers.DictField, serializers.ListField)):
+        return "JSON"
+    if isinstance(field, serializers.RelatedField):
+        return "ID"
+    if isinstance(field, serializers.ChoiceField):
+        return "{" + ",".join(str(c) for c in field.choices) + "}"
+    names = {serializers.BooleanField: "true|false", serializers.IntegerField: "N", serializers.URLField: "URL"}
+    return next((label for kind, label in names.items() if isinstance(field, kind)), "TEXT")
+
+
+def _parse_json(option: str, text: str):
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise CommandError(f"{option} is not valid JSON: {exc}") from None
+
+
+def _errors(errors: dict) -> str:
+    lines = []
+    for field, messages in errors.items():
+        messages = messages if isinstance(messages, list) else [messages]
+        lines += [f"  {field}: {m}" for m in messages]
+    return "\n".join(lines)
+
+
+def _local(when, zone: str) -> str:
+    if when is None:
+        return "-"
+    return timezone.localtime(when, ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M %Z")
