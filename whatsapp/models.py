@@ -114,19 +114,22 @@ class Channel(models.Model):
 
     # --- Session lifecycle -----------------------------------------------------------------
 
-    def create_session(self, start: bool = True) -> None:
+    def create_session(self, start: bool = True) -> bool:
         """Create the session in WAHA with our webhook configured, and start it.
 
-        Touches only WAHA and this instance's fields (status, me): callers save after, so
-        a WAHA refusal leaves nothing behind. A session of that name that already exists
-        in WAHA is adopted: its config is replaced with ours, then it is started.
+        Touches only WAHA and this instance's fields (status, should_run): callers save
+        after, so a WAHA refusal leaves nothing behind. A session of that name that already
+        exists in WAHA is adopted: its config is replaced with ours, then it is started.
+        Returns True when the session is new, False when an existing one was adopted.
         """
         client = waha_client()
+        created = True
         try:
             info = client.create_session(self.session_name, self.session_config(), start=start)
         except WahaError as exc:
             if exc.status != 422 or not self._exists_in_waha(client):
                 raise
+            created = False
             info = client.update_session(self.session_name, self.session_config())
             if start:
                 info = client.start_session(self.session_name)
@@ -134,6 +137,7 @@ class Channel(models.Model):
         self.status = (info or {}).get("status") or (self.Status.STARTING if start else self.Status.STOPPED)
         self.status_changed_at = timezone.now()
         self.last_error = ""
+        return created
 
     def _exists_in_waha(self, client: WahaClient) -> bool:
         try:
@@ -146,22 +150,23 @@ class Channel(models.Model):
         """Create the WAHA session, then save the channel and its first status in one go.
 
         If WAHA refuses, WahaError propagates and nothing is saved. If our save fails
-        after WAHA said yes, the new session is deleted again so no orphan is left.
+        after WAHA created a new session, that session is deleted again: no orphan.
         """
-        self.create_session(start=start)
+        created = self.create_session(start=start)
         try:
             with transaction.atomic():
                 self.save()
-                self.record_status_change("", self.status, self.status_changed_at, "create")
+                self.record_status_change("", self.status, self.status_changed_at, ChannelStatusChange.Source.CREATE)
         except Exception:
-            self._delete_quietly()
+            if created:
+                self._delete_quietly()
             raise
 
     def _delete_quietly(self) -> None:
         try:
             waha_client().delete_session(self.session_name)
         except WahaError:
-            pass  # the monitor's report lists sessions no channel claims
+            pass  # best effort while another error is on its way up; that one is what matters
 
     def push_config(self) -> None:
         """Send our session config (webhook, HMAC key, retries) to WAHA again; it restarts the session."""

@@ -273,3 +273,34 @@ def test_a_report_older_than_the_stored_change_is_ignored(make_channel):
     assert not channel.set_status("SCAN_QR_CODE", at=now - timedelta(seconds=5))
     channel.refresh_from_db()
     assert channel.status == "WORKING"
+
+
+def test_if_saving_fails_after_waha_created_the_session_the_session_is_deleted_again(waha, db, monkeypatch):
+    def broken_save(*args, **kwargs):
+        raise RuntimeError("database went away")
+
+    channel = Channel(name="Shop", session_name="shop")
+    monkeypatch.setattr(channel, "save", broken_save)
+
+    with pytest.raises(RuntimeError):
+        channel.provision()
+
+    assert "shop" not in waha.sessions
+    assert not Channel.objects.exists()
+
+
+def test_the_channel_page_shows_its_status_history(admin_client, make_channel):
+    channel = make_channel(status="STARTING")
+    channel.set_status("SCAN_QR_CODE", source="webhook")
+
+    page = admin_client.get(f"/admin/whatsapp/channel/{channel.pk}/change/").content.decode()
+
+    assert "Status history" in page and "SCAN_QR_CODE" in page
+    assert channel.webhook_token not in page and channel.hmac_key not in page
+
+
+@pytest.mark.parametrize("model", ["channel", "message", "webhookevent", "monitoraction"])
+def test_each_whatsapp_admin_list_opens(admin_client, make_channel, model):
+    make_channel()
+
+    assert admin_client.get(f"/admin/whatsapp/{model}/").status_code == 200
