@@ -147,3 +147,15 @@ def test_the_monitor_is_scheduled_at_the_configured_interval(settings):
 
     assert entry["task"] == tasks.check_sessions.name
     assert entry["schedule"] == settings.WAHA_MONITOR_INTERVAL_S == 300
+
+
+def test_beat_stores_the_monitor_as_a_periodic_task_every_interval(db, settings):
+    from django_celery_beat.models import PeriodicTask
+    from django_celery_beat.schedulers import ModelEntry
+
+    from chronoflow.celery import app
+
+    ModelEntry.from_entry("whatsapp-session-monitor", app=app, **settings.CELERY_BEAT_SCHEDULE["whatsapp-session-monitor"])
+
+    task = PeriodicTask.objects.get(name="whatsapp-session-monitor")
+    assert (task.task, task.interval.every, task.interval.period) == ("whatsapp.tasks.check_sessions", 300, "seconds")
