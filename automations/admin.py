@@ -14,6 +14,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import ngettext
 
+from automations.dashboard import status_badge
 from automations.models import Chrono, ChronoRun
 
 RUNS_INLINE_LIMIT = 20
@@ -78,7 +79,7 @@ class ChronoRunInline(admin.TabularInline):
     template = "admin/automations/chrono/runs_inline.html"
     verbose_name_plural = f"Latest runs (newest first, up to {RUNS_INLINE_LIMIT})"
     fields = readonly_fields = [
-        "run_link", "scheduled_for", "trigger", "status", "attempt", "duration_ms", "http_status", "error_message",
+        "run_link", "scheduled_for", "trigger", "run_status", "attempt", "duration_ms", "http_status", "error_message",
     ]
     extra = 0
     can_delete = False
@@ -97,12 +98,16 @@ class ChronoRunInline(admin.TabularInline):
     def run_link(self, run: ChronoRun) -> str:
         return format_html('<a href="{}">#{}</a>', reverse("admin:automations_chronorun_change", args=[run.pk]), run.pk)
 
+    @admin.display(description="Status")
+    def run_status(self, run: ChronoRun) -> str:
+        return status_badge(run.status, run.get_status_display())
+
 
 @admin.register(Chrono)
 class ChronoAdmin(admin.ModelAdmin):
     form = ChronoForm
     list_display = [
-        "name", "schedule", "schedule_in_words", "target_type", "is_active", "next_run", "last_run_status",
+        "name", "schedule", "schedule_in_words", "target_type", "is_active", "next_run", "last_run", "runs_link",
     ]
     list_filter = ["target_type", "is_active", "last_run_status"]
     search_fields = ["name"]
@@ -168,6 +173,14 @@ class ChronoAdmin(admin.ModelAdmin):
             return "-"
         return chrono.next_run_at.astimezone(ZoneInfo(chrono.timezone)).strftime("%Y-%m-%d %H:%M %Z")
 
+    @admin.display(description="Last run", ordering="last_run_status")
+    def last_run(self, chrono: Chrono) -> str:
+        return status_badge(chrono.last_run_status)
+
+    @admin.display(description="Runs")
+    def runs_link(self, chrono: Chrono) -> str:
+        return format_html('<a href="{}">Runs</a>', runs_changelist_url(chrono))
+
     @admin.display(description="Preview")
     def schedule_preview(self, chrono: Chrono) -> str:
         return schedule_preview_html(chrono)
@@ -205,14 +218,14 @@ class ChronoRunAdmin(admin.ModelAdmin):
     """Runs are written by the workers only: operators read them (and may delete history)."""
 
     list_display = [
-        "id", "chrono_link", "scheduled_for", "trigger", "status", "attempt", "duration_ms", "http_status",
+        "id", "chrono_link", "scheduled_for", "trigger", "run_status", "attempt", "duration_ms", "http_status",
     ]
     list_filter = ["status", "trigger", "chrono__target_type"]
     search_fields = ["chrono__name"]
     list_select_related = ["chrono"]
     date_hierarchy = "scheduled_for"
     fields = [
-        "chrono_link", "scheduled_for", "trigger", "status", "attempt", "started_at", "finished_at",
+        "chrono_link", "scheduled_for", "trigger", "run_status", "attempt", "started_at", "finished_at",
         "duration_ms", "http_status", "response_snippet", "error_message", "result", "input", "attempts", "created_at",
     ]
     readonly_fields = fields
@@ -222,6 +235,10 @@ class ChronoRunAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: ChronoRun | None = None) -> bool:
         return False
+
+    @admin.display(description="Status", ordering="status")
+    def run_status(self, run: ChronoRun) -> str:
+        return status_badge(run.status, run.get_status_display())
 
     @admin.display(description="Chrono", ordering="chrono__name")
     def chrono_link(self, run: ChronoRun) -> str:
