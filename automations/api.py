@@ -9,8 +9,9 @@ from rest_framework.response import Response
 
 from automations.filters import filter_runs
 from automations.models import Chrono, ChronoRun
-from automations.serializers import ChronoRunSerializer, ChronoSerializer
+from automations.serializers import ChronoRunSerializer
 from chronoflow.permissions import StaffOrModelPermissions
+from functions.serializers import ChronoWithFunctionSerializer
 
 
 class PageSizePagination(PageNumberPagination):
@@ -40,7 +41,8 @@ class ChronoViewSet(viewsets.ModelViewSet):
     """Chronos: CRUD plus pause, resume, trigger and the run history of one chrono."""
 
     queryset = Chrono.objects.select_related("channel", "function")
-    serializer_class = ChronoSerializer
+    # functionCode/functionLimits (DESIGN.md §8) create the chrono's function in the same request.
+    serializer_class = ChronoWithFunctionSerializer
     pagination_class = PageSizePagination
 
     @action(detail=True, methods=["post"], permission_classes=[CanChangeChrono])

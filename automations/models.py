@@ -188,7 +188,10 @@ class Chrono(models.Model):
                 errors.setdefault("message_template", []).append("A MESSAGE chrono needs a message template.")
             if not isinstance(self.recipients, list) or not self.recipients:
                 errors.setdefault("recipients", []).append("A MESSAGE chrono needs a list of recipients.")
-        elif self.target_type == self.TargetType.FUNCTION and not self.function_id:
+        # An unsaved function attached by the API (functionCode) counts: it is saved with the chrono.
+        elif self.target_type == self.TargetType.FUNCTION and not (
+            self.function_id or Chrono.function.field.get_cached_value(self, None)
+        ):
             errors.setdefault("function", []).append("A FUNCTION chrono needs a function.")
         if errors:
             raise ValidationError(errors)

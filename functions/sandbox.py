@@ -272,6 +272,16 @@ class Pool:
                     log.warning("could not pre-start a sandbox child: %s", exc)
                     return
 
+    def wait_ready(self, deadline: float) -> None:
+        """Block until every idle child has said it is ready (or the deadline passes)."""
+        with self._lock:
+            for child in list(self._idle):
+                try:
+                    child.wait_ready(deadline)
+                except SandboxUnavailable:
+                    self._idle.remove(child)
+                    child.kill()
+
     def close(self) -> None:
         with self._lock:
             if os.getpid() != self._pid:
@@ -293,9 +303,11 @@ POOL = Pool()
 atexit.register(POOL.close)
 
 
-def warm() -> None:
-    """Pre-start the pool now (e.g. when a worker process starts)."""
+def warm(wait: bool = False) -> None:
+    """Pre-start the pool now (e.g. when a worker process starts); `wait` until all are ready."""
     POOL.refill()
+    if wait:
+        POOL.wait_ready(time.monotonic() + settings.FUNCTION_START_TIMEOUT_MS / 1000)
 
 
 # --- A run -------------------------------------------------------------------------------------
