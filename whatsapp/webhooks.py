@@ -94,7 +94,9 @@ def _accept(request: HttpRequest, channel: Channel, envelope: dict) -> JsonRespo
         raise Refused(400, "The event has no id (envelope 'id' or X-Webhook-Request-Id).")
     with transaction.atomic():
         event, created = WebhookEvent.store(channel, event_id, envelope)
-        if created:
+        if event.processed_at is None:
+            # Also on a redelivery of an unprocessed event: if queueing failed the first
+            # time (broker down, so we answered 500), WAHA's retry queues it now.
             from whatsapp.tasks import process_webhook_event
 
             transaction.on_commit(lambda: process_webhook_event.delay(event.pk))

@@ -80,6 +80,30 @@ def test_a_redelivered_event_is_stored_and_applied_once(channel, post_event, cel
     assert Message.objects.count() == 1
 
 
+def test_a_redelivery_of_an_event_not_yet_processed_queues_it_again(channel, post_event,
+                                                                    django_capture_on_commit_callbacks):
+    envelope = FakeWaha().envelope("front", "session.status", status_payload("WORKING"))
+    with django_capture_on_commit_callbacks(execute=False) as first:
+        post_event(channel, "session.status", {}, envelope=envelope)
+    with django_capture_on_commit_callbacks(execute=False) as second:
+        post_event(channel, "session.status", {}, envelope=envelope)
+
+    assert (len(first), len(second)) == (1, 1)
+    assert WebhookEvent.objects.count() == 1
+
+
+def test_a_redelivery_of_a_processed_event_queues_nothing(channel, post_event, celery_eager,
+                                                          django_capture_on_commit_callbacks):
+    envelope = FakeWaha().envelope("front", "session.status", status_payload("WORKING"))
+    with django_capture_on_commit_callbacks(execute=True):
+        post_event(channel, "session.status", {}, envelope=envelope)
+    with django_capture_on_commit_callbacks(execute=False) as again:
+        post_event(channel, "session.status", {}, envelope=envelope)
+
+    assert again == []
+    assert channel.status_changes.count() == 1
+
+
 def test_an_event_without_an_envelope_id_is_deduplicated_on_the_request_id(channel, client):
     body = json.dumps({"event": "message", "session": "front", "payload": inbound()}).encode()
     headers = {**webhook_headers(body, channel.hmac_key), "X-Webhook-Request-Id": "req-1"}
