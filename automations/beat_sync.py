@@ -1,7 +1,7 @@
 """The only module that writes django-celery-beat rows.
 
 Each active chrono owns one PeriodicTask named ``chrono:<pk>``; an inactive or deleted
-chrono owns none. Shared CrontabSchedule/IntervalSchedule rows are reused and never
+chrono, or one whose schedule is "manual" (only when triggered), owns none. Shared CrontabSchedule/IntervalSchedule rows are reused and never
 deleted here: deleting one would cascade to every task that shares it.
 """
 
@@ -48,7 +48,7 @@ def _schedule_fields(chrono) -> dict:
 
 def sync(chrono) -> None:
     """Make the chrono's PeriodicTask match it: present and exact when active, gone when not."""
-    if not chrono.is_active:
+    if not chrono.is_active or chrono.schedule_kind == "manual":  # "manual": runs only when triggered
         unsync(chrono.pk)
         return
     with transaction.atomic():

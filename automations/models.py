@@ -1,9 +1,12 @@
+import secrets
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from automations import schedule as sched
@@ -37,6 +40,7 @@ class Chrono(models.Model):
         CRON = "cron", "Cron"
         INTERVAL = "interval", "Interval"
         ONCE = "once", "Once"
+        MANUAL = "manual", "Only when triggered"
 
     class Misfire(models.TextChoices):
         SKIP = "skip", "Skip missed occurrences"
@@ -223,6 +227,9 @@ class Chrono(models.Model):
         enqueue_run(run)
         return run
 
+    # Message and payload templates see the chrono: "{{ chrono.trigger }}" must not start a run.
+    pause.alters_data = resume.alters_data = trigger.alters_data = True
+
     @property
     def effective_max_attempts(self) -> int:
         return self.max_attempts or settings.RUN_MAX_ATTEMPTS
@@ -291,3 +298,211 @@ class ChronoRun(models.Model):
     @property
     def is_final(self) -> bool:
         return self.status in self.FINAL
+
+
+# --- Event triggers and alerts -----------------------------------------------------------
+# How a chrono is started by something that happened (an integrator's POST, a WhatsApp
+# message), who hears about it when it keeps failing, and the log of every inbound event.
+# The behaviour lives in automations/hooks.py, triggers.py, alerts.py and events.py.
+
+
+def new_hook_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class IntegratorHook(models.Model):
+    """The chrono's integrator webhook: ``POST /hooks/<token>`` runs it with the JSON body as input.
+
+    There is none until an operator asks for one (admin action), so no chrono can be
+    started from outside by default. Rotating the token retires the old URL at once.
+    """
+
+    chrono = models.OneToOneField(Chrono, on_delete=models.CASCADE, related_name="hook")
+    token = models.CharField(max_length=64, unique=True, default=new_hook_secret, editable=False)
+    signing_key = models.CharField(
+        max_length=128, blank=True, editable=False,
+        help_text="When set, requests must carry X-ChronoFlow-Signature: sha256=<hex HMAC-SHA256 of the body>.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    rotated_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    def __str__(self) -> str:
+        return f"Webhook of {self.chrono}"
+
+    @property
+    def url(self) -> str:
+        return settings.PUBLIC_BASE_URL + reverse("integrator-hook", args=[self.token])
+
+    @classmethod
+    def rotate_token(cls, chrono: Chrono) -> "IntegratorHook":
+        """Give the chrono a new webhook URL (its first one, or one that replaces the old)."""
+        hook, created = cls.objects.get_or_create(chrono=chrono)
+        if not created:
+            hook.token, hook.rotated_at = new_hook_secret(), timezone.now()
+            hook.save(update_fields=["token", "rotated_at"])
+        return hook
+
+    @classmethod
+    def rotate_signing_key(cls, chrono: Chrono) -> "IntegratorHook":
+        """A new signing key; from now on every request must be signed with it."""
+        hook, _ = cls.objects.get_or_create(chrono=chrono)
+        hook.signing_key, hook.rotated_at = secrets.token_hex(32), timezone.now()
+        hook.save(update_fields=["signing_key", "rotated_at"])
+        return hook
+
+
+class MessageTrigger(models.Model):
+    """Run the chrono when a WhatsApp message on ``channel`` matches ``pattern``.
+
+    Text is compared case- and accent-insensitively ("Cardápio" matches "cardapio").
+    The message becomes the run's input; ``max_runs`` per contact per ``per_seconds``
+    stops two bots from answering each other forever.
+    """
+
+    class Match(models.TextChoices):
+        EXACT = "exact", "The whole text is"
+        CONTAINS = "contains", "The text contains"
+        REGEX = "regex", "The text matches the regular expression"
+
+    chrono = models.OneToOneField(Chrono, on_delete=models.CASCADE, related_name="message_trigger")
+    channel = models.ForeignKey(
+        "whatsapp.Channel", on_delete=models.CASCADE, related_name="message_triggers",
+        help_text="Messages received on this channel are matched.",
+    )
+    match = models.CharField(max_length=8, choices=Match.choices, default=Match.EXACT)
+    pattern = models.CharField(
+        max_length=500, help_text="Text to compare with (case and accents ignored), or a regular expression.",
+    )
+    senders = models.JSONField(
+        default=list, blank=True,
+        help_text="Only messages from these phone numbers or chat ids; empty: from anyone.",
+    )
+    max_runs = models.PositiveSmallIntegerField(
+        default=3, validators=[MinValueValidator(1)],
+        help_text="At most this many runs per contact within the window below; further messages are logged, not run.",
+    )
+    per_seconds = models.PositiveIntegerField(default=60, validators=[MinValueValidator(1)])
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "WhatsApp message trigger"
+
+    def __str__(self) -> str:
+        return f"{self.get_match_display()} {self.pattern!r}"
+
+    def clean(self) -> None:
+        from automations import triggers
+
+        errors = {}
+        if not (self.pattern or "").strip():
+            errors["pattern"] = "Write the text (or regular expression) to match."
+        elif self.match == self.Match.REGEX:
+            problem = triggers.regex_problem(self.pattern)
+            if problem:
+                errors["pattern"] = problem
+        try:
+            self.senders = triggers.normalise_senders(self.senders)
+        except ValueError as exc:
+            errors["senders"] = str(exc)
+        if errors:
+            raise ValidationError(errors)
+
+
+class AlertPolicy(models.Model):
+    """Who hears about a chrono that keeps failing, and when to give up on it.
+
+    After ``after_failures`` failed runs in a row, one alert goes to every destination
+    set (a WhatsApp message, a webhook, an email); the next success sends one
+    "recovered" alert. With ``pause_after`` the chrono is paused after that many.
+    """
+
+    chrono = models.OneToOneField(Chrono, on_delete=models.CASCADE, related_name="alert_policy")
+    after_failures = models.PositiveSmallIntegerField(
+        default=3, validators=[MinValueValidator(1)], help_text="Consecutive failed runs before the alert.",
+    )
+    channel = models.ForeignKey(
+        "whatsapp.Channel", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="WhatsApp alert: the channel that sends it.",
+    )
+    recipient = models.CharField(max_length=128, blank=True, help_text="WhatsApp alert: the operator's number.")
+    webhook_url = models.URLField(max_length=2000, blank=True, help_text="Webhook alert: receives a JSON POST.")
+    email = models.EmailField(blank=True, help_text="Email alert: sent with Django's mail settings.")
+    pause_after = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)],
+        help_text="Pause the chrono after this many consecutive failed runs; empty: never.",
+    )
+    consecutive_failures = models.PositiveIntegerField(default=0, editable=False)
+    alerting = models.BooleanField(default=False, editable=False, help_text="An alert went out; no recovery yet.")
+    last_alert_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_alert = models.TextField(blank=True, editable=False, help_text="What the last alert said and where it went.")
+    paused_reason = models.TextField(blank=True, editable=False)
+
+    class Meta:
+        verbose_name = "failure alert"
+
+    def __str__(self) -> str:
+        return f"Alerts of {self.chrono}"
+
+    def clean(self) -> None:
+        from whatsapp import recipients
+
+        errors = {}
+        if bool(self.channel_id) != bool(self.recipient.strip()):
+            errors["recipient" if self.channel_id else "channel"] = "A WhatsApp alert needs both a channel and a recipient."
+        elif self.recipient:
+            try:
+                self.recipient = recipients.normalise(self.recipient)
+            except recipients.InvalidRecipient as exc:
+                errors["recipient"] = str(exc)
+        if not (self.channel_id or self.webhook_url or self.email) and not self.pause_after:
+            errors["__all__"] = "Set where alerts go (WhatsApp, webhook or email), or when to pause the chrono."
+        if errors:
+            raise ValidationError(errors)
+
+
+class Event(models.Model):
+    """One inbound event, kept for audit with what it triggered.
+
+    ``triggered`` lists ``{"chrono": id, "name": ..., "run": id}`` and outlives the runs
+    (which retention may delete first); ``detail`` says why others were not started.
+    """
+
+    class Source(models.TextChoices):
+        HOOK = "hook", "Integrator webhook"
+        MESSAGE = "message", "WhatsApp message"
+        SESSION_STATUS = "session.status", "WhatsApp session status"
+
+    class Outcome(models.TextChoices):
+        TRIGGERED = "triggered", "Triggered runs"
+        NO_MATCH = "no_match", "Nothing to run"
+        LIMITED = "limited", "Rate-limited"
+        REFUSED = "refused", "Refused"
+        RECORDED = "recorded", "Recorded"
+
+    source = models.CharField(max_length=16, choices=Source.choices)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+    chrono = models.ForeignKey(Chrono, null=True, blank=True, on_delete=models.SET_NULL, related_name="events")
+    channel = models.ForeignKey(
+        "whatsapp.Channel", null=True, blank=True, on_delete=models.SET_NULL, related_name="events",
+    )
+    contact = models.CharField(max_length=128, blank=True, help_text="Messages: who wrote.")
+    summary = models.CharField(max_length=300, blank=True)
+    payload = models.JSONField(null=True, blank=True, help_text="What arrived (the run's input).")
+    triggered = models.JSONField(default=list, blank=True)
+    detail = models.TextField(blank=True)
+    key = models.CharField(
+        max_length=255, null=True, blank=True, unique=True, editable=False,
+        help_text="Identity of the event at its source (e.g. the WhatsApp message id): kept once.",
+    )
+
+    class Meta:
+        ordering = ["-received_at", "-pk"]
+        indexes = [models.Index(fields=["source", "-received_at"], name="event_source_newest")]
+
+    def __str__(self) -> str:
+        return f"{self.get_source_display()} {self.received_at:%Y-%m-%d %H:%M:%S}: {self.summary[:60]}"
+
+    @property
+    def run_ids(self) -> list[int]:
+        return [item["run"] for item in self.triggered if item.get("run")]

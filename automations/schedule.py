@@ -56,7 +56,9 @@ Accepted schedules / Formatos aceitos:
     every hour, hourly, de hora em hora
   A 5-field cron expression (minute hour day-of-month month day-of-week) /
   Uma expressão cron de 5 campos (minuto hora dia mês dia-da-semana):
-    0 8 * * *, */15 * * * *, 30 7 * * 1-5"""
+    0 8 * * *, */15 * * * *, 30 7 * * 1-5
+  Never on its own, only when triggered (run now, webhook, message) / Só quando acionado:
+    manual, on trigger, never, manualmente, sob demanda, nunca"""
 
 
 class ScheduleError(ValueError):
@@ -69,7 +71,7 @@ class ScheduleError(ValueError):
 
 @dataclass(frozen=True)
 class Schedule:
-    kind: str  # "cron" | "interval" | "once"
+    kind: str  # "cron" | "interval" | "once" | "manual" (fires only when triggered)
     expression: str  # normalised cron, interval seconds, or run_at in ISO 8601 UTC
     run_at: datetime | None = None  # once only, aware, UTC
 
@@ -84,6 +86,8 @@ class Schedule:
 
 # --------------------------------------------------------------------------- parsing
 
+MANUAL = Schedule("manual", "")  # event-driven chronos: beat never fires them
+
 _UNIT_SECONDS = {
     **dict.fromkeys(("s", "sec", "secs", "second", "seconds", "seg", "segundo", "segundos"), 1),
     **dict.fromkeys(("m", "min", "mins", "minute", "minutes", "minuto", "minutos"), 60),
@@ -95,6 +99,7 @@ _AMOUNT = rf"(?P<amount>\d+)\s*(?P<unit>{_UNITS})"
 _RELATIVE = re.compile(rf"(?:in|em|daqui a|daqui|dentro de)\s+{_AMOUNT}")
 _INTERVAL = re.compile(rf"(?:(?:every|a cada|cada)\s+)?{_AMOUNT}")
 _HOURLY = re.compile(r"every hour|hourly|each hour|de hora em hora|a cada hora|toda hora")
+_MANUAL = re.compile(r"manual|manually|on trigger|on demand|never|manualmente|sob demanda|nunca")
 
 # Word boundary after each day set, so "todo dia" does not swallow "todo dia util".
 _DAY_SETS = (
@@ -146,7 +151,7 @@ def parse(text: str, tz: str | tzinfo, now: datetime) -> Schedule:
     cleaned = _clean(text)
     if not cleaned:
         raise ScheduleError("The schedule is empty.")
-    for reader in (_read_cron, _read_hourly, _read_relative, _read_interval,
+    for reader in (_read_manual, _read_cron, _read_hourly, _read_relative, _read_interval,
                    _read_calendar, _read_iso, _read_date_and_time):
         schedule = reader(cleaned, zone, now)
         if schedule is not None:
@@ -167,7 +172,9 @@ def from_normalised(kind: str, expression: str, run_at: datetime | None) -> Sche
         if moment.tzinfo is None:
             raise ScheduleError(f"The stored one-shot time {expression!r} has no timezone.")
         return _once(moment)
-    raise ScheduleError(f"Unknown schedule kind {kind!r}: expected cron, interval or once.")
+    if kind == "manual":
+        return MANUAL
+    raise ScheduleError(f"Unknown schedule kind {kind!r}: expected cron, interval, once or manual.")
 
 
 def _clean(text: str) -> str:
@@ -244,6 +251,10 @@ def _read_cron(text: str, zone: tzinfo, now: datetime) -> Schedule | None:
     if len(fields) >= 3 and all(_looks_like_cron_field(f) for f in fields):
         return _cron(fields)
     return None
+
+
+def _read_manual(text: str, zone: tzinfo, now: datetime) -> Schedule | None:
+    return MANUAL if _MANUAL.fullmatch(text) else None
 
 
 def _read_hourly(text: str, zone: tzinfo, now: datetime) -> Schedule | None:
@@ -352,7 +363,7 @@ def next_fire_times(schedule: Schedule, tz: str | tzinfo, after: datetime, n: in
     """
     _require_aware(after, "after")
     after = after.astimezone(UTC)
-    if n <= 0:
+    if n <= 0 or schedule.kind == "manual":
         return []
     if schedule.kind == "once":
         return [schedule.run_at] if schedule.run_at > after else []
@@ -366,6 +377,8 @@ def previous_fire_time(schedule: Schedule, tz: str | tzinfo, at: datetime,
     """The latest fire time at or before `at` (UTC), or None. Intervals need an anchor."""
     _require_aware(at, "at")
     at = at.astimezone(UTC)
+    if schedule.kind == "manual":
+        return None
     if schedule.kind == "once":
         return schedule.run_at if schedule.run_at <= at else None
     if schedule.kind == "interval":
@@ -480,6 +493,9 @@ def describe(schedule: Schedule, tz: str | tzinfo, lang: str = "en") -> str:
         return f"{_describe_cron(schedule.expression, portuguese)} ({zone_name})"
     if schedule.kind == "interval":
         return _describe_interval(schedule.interval_seconds, portuguese)
+    if schedule.kind == "manual":
+        return "Só quando acionado (executar agora, webhook ou mensagem)" if portuguese else \
+            "Only when triggered (run now, webhook or message)"
     local = schedule.run_at.astimezone(zone)
     clock = "%H:%M:%S" if local.second else "%H:%M"
     if portuguese:

@@ -311,3 +311,16 @@ import chronoflow.secrets  # noqa: E402,F401
 LOGGING.setdefault("filters", {})["redact_secrets"] = {"()": "chronoflow.secrets.RedactingFilter"}
 for _handler in LOGGING.get("handlers", {}).values():
     _handler.setdefault("filters", []).append("redact_secrets")
+
+# --- Event triggers and alerts (automations/hooks.py, alerts.py) ------------------------
+# POST /hooks/<token>: bodies above this are refused with 413; ?wait=1 waits this long for the run.
+HOOK_MAX_BODY_BYTES = env_int("HOOK_MAX_BODY_BYTES", 262_144, minimum=64)
+HOOK_WAIT_SECONDS = env_int("HOOK_WAIT_SECONDS", 5, minimum=0)
+# Email alerts go through Django's SMTP backend with these.
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_secret("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT_S", 10, minimum=1)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "chronoflow@localhost")
