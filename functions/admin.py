@@ -64,7 +64,7 @@ class UserFunctionAdmin(admin.ModelAdmin):
     def run_now(self, request, queryset) -> None:
         failed = 0
         for function in queryset:
-            report = function.run_once(input=None)
+            report = function.run_once(input=None, refill_pool=False)  # no pool kept in the web process
             if report.ok:
                 self.message_user(request, format_html("{}: returned <code>{}</code>; logs: {}", function.name,
                                                        json.dumps(report.value)[:300], " | ".join(report.logs)[:500]))

@@ -27,5 +27,6 @@ class UserFunctionViewSet(viewsets.ModelViewSet):
         function = self.get_object()
         body = RunRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        report = function.run_once(input=body.validated_data["input"])
+        # A one-off from the web process: no pool children to keep waiting there.
+        report = function.run_once(input=body.validated_data["input"], refill_pool=False)
         return Response({"ok": report.ok, "error": report.error_text, **report.as_result()})

@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models, transaction
 
-from functions import runner
+from functions import restricted
 
 
 class UserFunction(models.Model):
@@ -53,7 +53,7 @@ class UserFunction(models.Model):
     def clean(self) -> None:
         """Compile the code with RestrictedPython; errors name their lines."""
         errors: dict[str, list[str]] = {}
-        _, problems = runner.compile_user_code(self.code)
+        _, problems = restricted.compile_user_code(self.code)
         if problems:
             errors["code"] = problems
         for field in ("state", "env"):

@@ -196,6 +196,8 @@ class Session:
         channel = (self.chrono.channel if self.chrono else None) or self.function.fallback_channel
         if channel is None:
             raise Refusal("PolicyError", "No WhatsApp channel: set one on the chrono or the function's fallback channel.")
+        if _left(deadline) <= 0:
+            raise Failure("MessageError", "No time left before the function's timeout; nothing was sent.")
         self.messages_sent += 1
         try:
             sent = send_message(channel, chat_id, str(recipient), text, self.run)
