@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from automations import hooks
 from automations.api import ChronoViewSet, ChronoRunViewSet
 from functions.api import UserFunctionViewSet
 from chronoflow import health, schema  # noqa: F401  (schema: documents views drf-spectacular cannot read)
@@ -30,5 +31,6 @@ urlpatterns = [
     path("health/queues", health.health_queues, name="health-queues"),
     path("health/whatsapp", health.health_whatsapp, name="health-whatsapp"),
     path("metrics", metrics, name="metrics"),
+    path("hooks/<str:token>", hooks.hook, name="integrator-hook"),
     path("", include("whatsapp.urls")),
 ]

@@ -1,0 +1,122 @@
+"""Integrator webhooks: ``POST /hooks/<token>`` runs the chrono with the posted JSON as input.
+
+Checks, in order, each answering with no run created:
+- the token names a chrono's hook, else 404;
+- the body is at most HOOK_MAX_BODY_BYTES, else 413;
+- when the hook has a signing key, ``X-ChronoFlow-Signature: sha256=<hex>`` is the
+  HMAC-SHA256 of the raw body under that key (checked before the body is parsed), else 401;
+- the body is JSON (an empty body counts as ``{}``), else 400;
+- the chrono is active, else 409.
+Then the run is created and the answer is ``202 {"run_id": ...}`` at once. With
+``?wait=1`` the request waits up to HOOK_WAIT_SECONDS for the run to end and answers
+``200`` with its status and result, or still ``202`` if it has not ended by then.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.db import transaction
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from automations import events
+from automations.models import ChronoRun, Event, IntegratorHook
+
+SIGNATURE_HEADER = "X-ChronoFlow-Signature"
+POLL_INTERVAL_S = 0.1
+
+
+class Refused(Exception):
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status, self.reason = status, reason
+
+
+@csrf_exempt
+@require_POST
+def hook(request: HttpRequest, token: str) -> JsonResponse:
+    """The integrator webhook of one chrono; see the module docstring for the answers."""
+    found = IntegratorHook.objects.select_related("chrono").filter(token=token).first()
+    if found is None:
+        return JsonResponse({"error": "No webhook has this URL."}, status=404)
+    try:
+        body = _body(request)
+        check_signature(found.signing_key, body, request.headers.get(SIGNATURE_HEADER, ""))
+        data = _json(body)
+        if not found.chrono.is_active:
+            raise Refused(409, "The chrono is paused: no run was started.")
+    except Refused as refused:
+        events.record_hook(found.chrono, Event.Outcome.REFUSED, detail=f"{refused.status}: {refused.reason}")
+        return JsonResponse({"error": refused.reason}, status=refused.status)
+    with transaction.atomic():
+        run = found.chrono.trigger(trigger=ChronoRun.Trigger.WEBHOOK, input=data)
+        events.record_hook(found.chrono, Event.Outcome.TRIGGERED, payload=data, run=run)
+    if request.GET.get("wait") in ("1", "true", "yes"):
+        run = wait_for(run, settings.HOOK_WAIT_SECONDS)
+    return JsonResponse(run_answer(run), status=200 if run.is_final else 202)
+
+
+def _body(request: HttpRequest) -> bytes:
+    limit = settings.HOOK_MAX_BODY_BYTES
+    too_big = Refused(413, f"The body is larger than {limit} bytes.")
+    try:
+        declared = int(request.headers.get("Content-Length") or 0)
+    except ValueError:
+        raise Refused(400, "Content-Length is not a number.") from None
+    if declared > limit:
+        raise too_big  # refused before reading a byte of it
+    try:
+        body = request.body
+    except RequestDataTooBig:
+        raise too_big from None
+    if len(body) > limit:
+        raise too_big
+    return body
+
+
+def check_signature(key: str, body: bytes, given: str) -> None:
+    """With a key, ``given`` must be ``sha256=<hex>`` (or the bare hex) of the body's HMAC-SHA256."""
+    if not key:
+        return
+    expected = sign(key, body)
+    given = given.strip().lower().removeprefix("sha256=")
+    if not given or not hmac.compare_digest(expected, given):
+        raise Refused(401, f"Missing or wrong {SIGNATURE_HEADER}: sign the raw body with HMAC-SHA256.")
+
+
+def sign(key: str, body: bytes) -> str:
+    """The hex HMAC-SHA256 of ``body`` under ``key``: what integrators send as ``sha256=<hex>``."""
+    return hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
+
+
+def _json(body: bytes):
+    if not body.strip():
+        return {}
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise Refused(400, "The body is not JSON.") from None
+
+
+def wait_for(run: ChronoRun, seconds: float) -> ChronoRun:
+    """Poll the run until it is final or ``seconds`` have passed; the latest state either way."""
+    deadline = time.monotonic() + seconds
+    while True:
+        run.refresh_from_db()
+        if run.is_final or time.monotonic() >= deadline:
+            return run
+        time.sleep(POLL_INTERVAL_S)
+
+
+def run_answer(run: ChronoRun) -> dict:
+    answer = {"run_id": run.pk, "status": run.status}
+    if run.is_final:
+        answer.update(result=run.result, error=run.error_message or None, http_status=run.http_status)
+    return answer
