@@ -516,6 +516,9 @@ class WebhookEvent(models.Model):
         error = ""
         if handler and isinstance(payload, dict):
             handler(payload)
+            from automations import events
+
+            events.record_whatsapp_event(self)  # the event log, and the chronos a message triggers
         elif handler:
             error = "The event has no payload object."
         self.processed_at, self.error = timezone.now(), error

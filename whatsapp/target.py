@@ -32,8 +32,11 @@ def run(chrono, run, context: dict) -> Outcome:
         return Outcome(ok=False, error=f"The message template has an error: {exc}", retryable=False)
     if not text.strip():
         return Outcome(ok=False, error="The message template rendered to empty text: nothing was sent.", retryable=False)
-    results = [_deliver(channel, run, recipient, text) for recipient in _unique(chrono.recipients or [])]
-    return _outcome(results)
+    try:
+        rendered = _unique(render_recipients(chrono, run, context))
+    except TemplateSyntaxError as exc:
+        return Outcome(ok=False, error=f"A recipient template has an error: {exc}", retryable=False)
+    return _outcome([_deliver(channel, run, recipient, text) for recipient in rendered])
 
 
 def render(chrono, run, context: dict) -> str:
@@ -44,6 +47,14 @@ def render(chrono, run, context: dict) -> str:
     with timezone.override(zone):
         values = {"chrono": chrono, "run": run, "now": now, "input": run.input if run.input is not None else {}}
         return Template(chrono.message_template).render(Context(values, autoescape=False))
+
+
+def render_recipients(chrono, run, context: dict) -> list:
+    """The recipients, each one containing ``{{`` rendered like the message: ``{{ input.from }}``."""
+    values = Context({"chrono": chrono, "run": run, "input": run.input if run.input is not None else {}},
+                     autoescape=False)
+    return [Template(r).render(values).strip() if isinstance(r, str) and "{{" in r else r
+            for r in chrono.recipients or []]
 
 
 def _unique(items: list) -> list:

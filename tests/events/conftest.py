@@ -67,8 +67,8 @@ def make_chrono(db):
 
 
 @pytest.fixture
-def reply_chrono(make_chrono, channel):
-    """The keyword auto-reply: 'menu' on the channel answers whoever wrote."""
+def reply_chrono(make_chrono, channel, waha):
+    """The keyword auto-reply: 'menu' on the channel answers whoever wrote (through the fake WAHA)."""
     chrono = make_chrono(name="Menu", target_type="MESSAGE", channel=channel, recipients=["{{ input.from }}"],
                          message_template="Olá! Nosso cardápio: 1) Pizza 2) Suco")
     MessageTrigger.objects.create(chrono=chrono, channel=channel, match="exact", pattern="menu")
