@@ -5,6 +5,8 @@ Like the original system, redirects are not followed and any 2xx or 3xx is a suc
 configuration are not. Receivers can dedupe retries by the ``Idempotency-Key`` header,
 which is the same on every attempt at one run and different for every other run. With
 HTTP_TARGET_DENY_PRIVATE the call refuses loopback, private and link-local addresses.
+String values of the payload that contain ``{{`` are templates over the run's input
+(automations/payload_template.py).
 """
 
 import time
@@ -13,6 +15,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
+from automations import payload_template
 from automations.models import Chrono, ChronoRun
 from automations.targets import Outcome
 from chronoflow import http
@@ -35,9 +38,14 @@ def run(chrono: Chrono, run: ChronoRun, context: dict) -> Outcome:
     if not isinstance(chrono.headers or {}, dict):
         return Outcome(ok=False, retryable=False, error="The chrono's headers must be an object of names to values.")
     timeout_ms = chrono.timeout_ms or settings.HTTP_REQUEST_TIMEOUT_MS
+    try:
+        payload = payload_template.render(chrono.payload, {**context, "chrono": chrono, "run": run,
+                                                           "input": run.input if run.input is not None else {}})
+    except payload_template.PayloadTemplateError as exc:
+        return Outcome(ok=False, retryable=False, error=str(exc), result=_result(method, chrono.url))
     started = time.monotonic()
     try:
-        response = http.send(method, chrono.url, headers=request_headers(chrono, run), json=chrono.payload,
+        response = http.send(method, chrono.url, headers=request_headers(chrono, run), json=payload,
                              timeout_s=timeout_ms / 1000, follow_redirects=False,
                              address_policy=http.AddressPolicy.for_http_targets())
     except http.HttpError as exc:
