@@ -14,7 +14,7 @@ import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, connections, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 Status = ChronoRun.Status
 
 CLAIMED, DUPLICATE, QUEUED, RETRYING = "claimed", "duplicate", "queued", "retrying"
+# Errors of a database we cannot reach (down, restarting, connection cut): worth waiting out.
+# Others (a bad query, a constraint) would fail the same way again, so they are not retried.
+UNREACHABLE = (OperationalError, InterfaceError)
 JITTER = 0.5  # each backoff is stretched by a random 0–50 %, so retries of many runs spread out
 
 
@@ -153,7 +156,7 @@ def _attempt(run: ChronoRun) -> targets.Outcome:
     started = time.monotonic()
     try:
         outcome = targets.resolve(run.chrono.target_type)(run.chrono, run, context)
-    except DatabaseError as exc:  # our database, not the target, failed: worth another attempt
+    except UNREACHABLE as exc:  # our database, not the target, failed: worth another attempt
         log.warning("target %s of chrono %s hit a database error: %s", run.chrono.target_type, run.chrono_id, exc)
         outcome = targets.Outcome(ok=False, error=f"Database error during the attempt: {type(exc).__name__}")
     except Exception as exc:  # a target bug must fail the run, never the worker
@@ -266,7 +269,7 @@ def with_database_retry(write, deadline_s: float | None = None):
     while True:
         try:
             return write()
-        except DatabaseError as exc:
+        except UNREACHABLE as exc:
             if time.monotonic() + delay > deadline:
                 raise
             log.warning("database unavailable while recording a run (%s); retrying in %.1fs", exc, delay)

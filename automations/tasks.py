@@ -33,7 +33,7 @@ def run_chrono(
     """
     try:
         return execution.execute(chrono_id, _parse(scheduled_for), _parse(sent_at), run_id, attempt)
-    except DatabaseError as exc:
+    except execution.UNREACHABLE as exc:
         connections.close_all()  # never hand a broken connection to the next task
         countdown = min(2 ** self.request.retries, DB_RETRY_CAP_S) * random.uniform(1, 1.5)
         log.warning("run_chrono(chrono %s): database unavailable (%s); retrying in %.1fs", chrono_id, exc, countdown)
