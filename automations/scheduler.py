@@ -26,7 +26,9 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Callable
@@ -55,12 +57,14 @@ class ChronoScheduler(Scheduler):
     """
 
     max_interval = 1.0  # longest sleep: changes are polled at least this often
-    poll_every_s = 1.0
+    poll_every_s = 0.5  # one primary-key read of PeriodicTasks.last_update
     settle_s = 5.0  # keep re-reading changes this long after PeriodicTasks.last_update moves
     margin_s = 5.0  # read rows changed this long before the last change we saw (commit lag, clock skew)
     reconcile_every_s = 300.0
     misfire_grace_s = 5.0  # later than this and an occurrence counts as missed
     lock_retry_s = 1.0
+    publish_threads = 4
+    burst_size = 64  # from this many due at once, publish from the threads
 
     def __init__(self, *args, clock: Callable[[], datetime] | None = None, lock=None,
                  publish: Publish | None = None, **kwargs) -> None:
@@ -68,13 +72,16 @@ class ChronoScheduler(Scheduler):
         self.lock = lock
         self.publish = self._publish_to_broker if publish is None else publish
         self.entries: dict[int, Entry] = {}
-        self._known: set[int] = set()  # ids of every enabled row, scheduled or not
+        self._known: dict[int, int] = {}  # every enabled row, scheduled or not -> its date_changed
         self._rules: dict[tuple, object] = {}
         self._queue: list[tuple[int, int, Entry]] = []
         self._seq = itertools.count()
         self._pending: list[tuple[Entry, int]] = []  # misfires and late ones found while loading
         self._marks: list[tuple[int, int, bool]] = []  # (task id, occurrence, one-off) sent, not yet written
         self._holding = self._loaded = False
+        self._publisher: ThreadPoolExecutor | None = None
+        self._local = threading.local()
+        self._thread_connections: list = []
         self._seen_stamp = self._since = None
         self._settle_until = self._next_poll = self._next_reconcile = 0
         super().__init__(*args, **kwargs)
@@ -109,8 +116,8 @@ class ChronoScheduler(Scheduler):
         try:
             if not self._loaded:
                 self._load_all(now)
-            else:
-                self._poll_changes(now)
+            self._send_due(now)  # what is due goes first; reading changes can wait
+            self._poll_changes(self.now_us())
             self._send_due(self.now_us())
             self.sync()
             self._maybe_reconcile(self.now_us())
@@ -143,6 +150,12 @@ class ChronoScheduler(Scheduler):
         try:
             super().close()
         finally:
+            if self._publisher is not None:
+                self._publisher.shutdown(wait=True)
+                self._publisher = None
+            for broker_connection in self._thread_connections:
+                broker_connection.release()
+            self._thread_connections, self._local = [], threading.local()
             if self.lock is not None and self._holding:
                 self.lock.release()
             self._holding = False
@@ -171,7 +184,7 @@ class ChronoScheduler(Scheduler):
         return held
 
     def _forget_all(self) -> None:
-        self.entries, self._known, self._queue, self._pending = {}, set(), [], []
+        self.entries, self._known, self._queue, self._pending = {}, {}, [], []
         self._loaded = False
 
     # --- loading ----------------------------------------------------------------------
@@ -183,7 +196,7 @@ class ChronoScheduler(Scheduler):
         self._since = (self._seen_stamp or from_us(now)) - timedelta(seconds=self.margin_s)
         self._rules = be.load_rules()
         for row in be.rows(PeriodicTask.objects.filter(enabled=True)):
-            self._known.add(row[0])
+            self._known[row[0]] = be.to_us(row[9])
             entry = be.build_entry(row, self._rules)
             if entry is not None:
                 self.entries[entry.id] = entry
@@ -215,13 +228,11 @@ class ChronoScheduler(Scheduler):
         """Apply one changed row: keep its place when its schedule did not change."""
         pk, enabled, date_changed = row[0], row[3], row[9]
         old = self.entries.get(pk)
-        if old is not None and old.changed_us == to_us(date_changed):
-            return
         if not enabled:
             self._remove(pk)
             return
         self._ensure_rules(row)
-        self._known.add(pk)
+        self._known[pk] = to_us(date_changed)
         entry = be.build_entry(row, self._rules)
         if entry is None:
             self.entries.pop(pk, None)
@@ -235,7 +246,7 @@ class ChronoScheduler(Scheduler):
 
     def _remove(self, pk: int) -> None:
         self.entries.pop(pk, None)  # its heap item goes stale and is dropped when popped
-        self._known.discard(pk)
+        self._known.pop(pk, None)
 
     def _ensure_rules(self, row: tuple) -> None:
         crontab_id, interval_id, clocked_id = row[10], row[11], row[12]
@@ -262,26 +273,29 @@ class ChronoScheduler(Scheduler):
             self._apply_changes(now)
 
     def _apply_changes(self, now: int) -> None:
-        for row in be.rows(PeriodicTask.objects.filter(date_changed__gte=self._since)):
-            self._upsert(row, now)
+        # Stamps first, full rows only where they differ: the margin makes every read see
+        # the last seconds' changes again, which must stay cheap after a bulk update.
+        recent = PeriodicTask.objects.filter(date_changed__gte=self._since).values_list("id", "date_changed", "enabled")
+        changed = {pk for pk, stamp, enabled in recent if (pk in self._known) != enabled
+                   or (enabled and self._known[pk] != to_us(stamp))}
+        self._reload(changed, now)
         if PeriodicTask.objects.filter(enabled=True).count() != len(self._known):
-            self._reconcile_ids(now)
+            self._reconcile(dict(PeriodicTask.objects.filter(enabled=True).values_list("id", "date_changed")), now)
 
-    def _reconcile_ids(self, now: int, changed: dict[int, int] | None = None) -> None:
-        """Drop rows that vanished; load rows we never saw (or whose date_changed differs)."""
-        if changed is None:
-            current = set(PeriodicTask.objects.filter(enabled=True).values_list("id", flat=True))
-        else:
-            current = set(changed)
-        for pk in self._known - current:
+    def _reconcile(self, current: dict[int, datetime], now: int) -> None:
+        """Make beat match the enabled rows given as {id: date_changed}: drop, add, reload."""
+        for pk in [pk for pk in self._known if pk not in current]:
             self._remove(pk)
-        stale = current - self._known
-        if changed is not None:
-            stale |= {pk for pk, stamp in changed.items()
-                      if pk in self.entries and self.entries[pk].changed_us != stamp}
-        for chunk in _chunks(sorted(stale), 500):
+        self._reload({pk for pk, stamp in current.items() if self._known.get(pk) != to_us(stamp)}, now)
+
+    def _reload(self, pks: set[int], now: int) -> None:
+        for chunk in _chunks(sorted(pks), 500):
+            seen = set()
             for row in be.rows(PeriodicTask.objects.filter(pk__in=chunk)):
+                seen.add(row[0])
                 self._upsert(row, now)
+            for pk in set(chunk) - seen:  # deleted between the two reads
+                self._remove(pk)
 
     def _maybe_reconcile(self, now: int) -> None:
         """Every few minutes, when nothing is due for a second: compare everything, cheaply."""
@@ -292,9 +306,7 @@ class ChronoScheduler(Scheduler):
             return
         self._next_reconcile = now + int(self.reconcile_every_s * US)
         self._refresh_rules(now)
-        changed = {pk: to_us(stamp) for pk, stamp in
-                   PeriodicTask.objects.filter(enabled=True).values_list("id", "date_changed")}
-        self._reconcile_ids(now, changed)
+        self._reconcile(dict(PeriodicTask.objects.filter(enabled=True).values_list("id", "date_changed")), now)
 
     def _refresh_rules(self, now: int) -> None:
         """Pick up edits of shared schedule rows (a CrontabSchedule edited in the admin)."""
@@ -330,38 +342,68 @@ class ChronoScheduler(Scheduler):
             return 0
         batch.sort(key=lambda item: item[1])
         _refresh_policies([entry for entry, _ in batch])
-        for entry, due in batch:
-            self._send(entry, due)
+        failures = self._publish_all([self._message(entry, due) for entry, due in batch])
+        for (entry, due), error in zip(batch, failures):
+            if error is not None:  # one bad task must not stop the others
+                log.error("beat: could not send %s (%s) due at %s: %r", entry.name, entry.task, from_us(due), error)
+                continue
+            entry.last_us = _latest(entry.last_us, due)
+            self._marks.append((entry.id, due, entry.one_off))
+            if entry.one_off:
+                self._remove(entry.id)  # written as disabled by sync(), as django-celery-beat does
         late_ms = (self.now_us() - batch[0][1]) / 1000
         log.info("beat: sent %d due task(s); the earliest was due %.0f ms ago", len(batch), late_ms)
         return len(batch)
 
-    def _send(self, entry: Entry, due: int) -> None:
-        if entry.chrono_id is not None:
-            args, kwargs = (), {"chrono_id": entry.chrono_id, "scheduled_for": from_us(due).isoformat()}
-            options = {"headers": {"periodic_task_name": entry.name}}
-            expiry = be.message_expiry(entry.policy, due, entry.next_after(due))
-            if expiry is not None:
-                options["expires"] = from_us(expiry)
-        else:
+    def _message(self, entry: Entry, due: int) -> tuple[str, tuple, dict, dict]:
+        """(task, args, kwargs, options) for one occurrence of an entry."""
+        if entry.chrono_id is None:
             args, kwargs, options = entry.extra
-            options = {**options, "headers": dict(options.get("headers", {}))}
+            return entry.task, args, kwargs, {**options, "headers": dict(options.get("headers", {}))}
+        kwargs = {"chrono_id": entry.chrono_id, "scheduled_for": from_us(due).isoformat()}
+        options = {"headers": {"periodic_task_name": entry.name}}
+        expiry = be.message_expiry(entry.policy, due, entry.next_after(due))
+        if expiry is not None:
+            options["expires"] = from_us(expiry)
+        return entry.task, (), kwargs, options
+
+    def _publish_all(self, messages: list[tuple]) -> list[Exception | None]:
+        """Publish each message; the error of each one that failed, in order.
+
+        A burst is spread over a few threads with a producer each: most of a publish is
+        waiting for the broker, and those waits overlap.
+        """
+        if len(messages) < self.burst_size or self.publish_threads <= 1:
+            return [self._publish_one(message) for message in messages]
+        if self._publisher is None:
+            self._publisher = ThreadPoolExecutor(self.publish_threads, thread_name_prefix="beat-publish")
+        return list(self._publisher.map(self._publish_one, messages, chunksize=32))
+
+    def _publish_one(self, message: tuple) -> Exception | None:
         try:
-            self.publish(entry.task, args, kwargs, options)
-        except Exception:  # one bad task must not stop the others
-            log.exception("beat: could not send %s (%s) due at %s", entry.name, entry.task, from_us(due))
-            return
-        entry.last_us = _latest(entry.last_us, due)
-        self._marks.append((entry.id, due, entry.one_off))
-        if entry.one_off:
-            self._remove(entry.id)  # written as disabled by sync(), as django-celery-beat does
+            self.publish(*message)
+        except Exception as exc:
+            return exc
+        return None
 
     def _publish_to_broker(self, task_name: str, args, kwargs: dict, options: dict):
         options["headers"]["celery_beat_task"] = True
+        producer = self._thread_producer()
         task = self.app.tasks.get(task_name)
         if task is not None:
-            return task.apply_async(args, kwargs, producer=self.producer, **options)
-        return self.app.send_task(task_name, args, kwargs, producer=self.producer, **options)
+            return task.apply_async(args, kwargs, producer=producer, **options)
+        return self.app.send_task(task_name, args, kwargs, producer=producer, **options)
+
+    def _thread_producer(self):
+        """Beat's producer on the main thread; a producer of its own on each publishing thread."""
+        if threading.current_thread() is threading.main_thread():
+            return self.producer
+        producer = getattr(self._local, "producer", None)
+        if producer is None:
+            connection = self.app.connection_for_write()
+            self._thread_connections.append(connection)
+            producer = self._local.producer = self.Producer(connection.ensure_connection(), auto_declare=False)
+        return producer
 
     def _sleep_for(self, now: int) -> float:
         if self._pending or not self._loaded:

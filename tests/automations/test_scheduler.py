@@ -105,11 +105,28 @@ def test_beat_fires_exactly_the_times_the_admin_preview_shows(make_chrono, beat,
 def test_every_due_chrono_of_a_burst_goes_out_in_the_same_tick(make_chrono, beat, clock):
     chronos = [make_chrono(name=f"c{i}", schedule="0 10 * * *", timezone="UTC") for i in range(50)]
     scheduler = beat()
+    scheduler.burst_size = 8  # big enough a burst to go through the publishing threads
     clock.move_to(at(2026, 6, 1, 10, 0, 0, 200_000))
     scheduler.tick()
     sends = [s for s in scheduler.publish if "chrono_id" in s.kwargs]
     assert sorted(s.kwargs["chrono_id"] for s in sends) == sorted(c.pk for c in chronos)
     assert {s.kwargs["scheduled_for"] for s in sends} == {"2026-06-01T10:00:00+00:00"}
+
+
+def test_a_task_that_cannot_be_sent_does_not_stop_the_others(make_chrono, beat, clock):
+    broken, fine = (make_chrono(name=name, schedule="0 10 * * *", timezone="UTC") for name in ("a", "b"))
+    scheduler = beat()
+    recorder = scheduler.publish
+
+    def publish(task, args, kwargs, options):
+        if kwargs.get("chrono_id") == broken.pk:
+            raise ConnectionError("broker said no")
+        recorder(task, args, kwargs, options)
+
+    scheduler.publish = publish
+    run_until(scheduler, clock, at(2026, 6, 1, 10, 0, 1))
+    assert recorder.occurrences(fine) == [at(2026, 6, 1, 10)]
+    assert PeriodicTask.objects.get(pk=broken.periodic_task_id).last_run_at is None  # not marked as sent
 
 
 def test_beat_sleeps_until_the_next_due_time_but_never_longer_than_a_second(make_chrono, beat, clock):
@@ -252,6 +269,7 @@ def test_a_plain_periodic_task_deleted_from_the_admin_stops(beat, clock):
     scheduler = beat()
     run_until(scheduler, clock, START + timedelta(seconds=25))
     task.delete()
+    clock.shift(1)  # beat reads changes twice a second
     run_until(scheduler, clock, START + timedelta(seconds=60))
     assert len([s for s in scheduler.publish if s.task == "app.ping"]) == 2
 
