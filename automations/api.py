@@ -1,13 +1,14 @@
 """REST API of chronos and their runs: thin viewsets over Chrono's own methods."""
 
 from django.db import transaction
+from drf_spectacular.utils import extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from automations.filters import filter_runs
+from automations.filters import ChronoFilter, RunFilter, filter_runs, schema_parameters
 from automations.models import Chrono, ChronoRun
 from automations.serializers import ChronoRunSerializer
 from chronoflow.permissions import StaffOrModelPermissions
@@ -44,19 +45,23 @@ class ChronoViewSet(viewsets.ModelViewSet):
     # functionCode/functionLimits (DESIGN.md §8) create the chrono's function in the same request.
     serializer_class = ChronoWithFunctionSerializer
     pagination_class = PageSizePagination
+    filterset_class = ChronoFilter
 
+    @extend_schema(request=None)
     @action(detail=True, methods=["post"], permission_classes=[CanChangeChrono])
     def pause(self, request: Request, pk=None) -> Response:
         chrono = self.get_object()
         chrono.pause()
         return Response(self.get_serializer(chrono).data)
 
+    @extend_schema(request=None)
     @action(detail=True, methods=["post"], permission_classes=[CanChangeChrono])
     def resume(self, request: Request, pk=None) -> Response:
         chrono = self.get_object()
         chrono.resume()
         return Response(self.get_serializer(chrono).data)
 
+    @extend_schema(request=None, responses={202: ChronoRunSerializer})
     @action(detail=True, methods=["post"], permission_classes=[CanChangeChrono])
     def trigger(self, request: Request, pk=None) -> Response:
         chrono = self.get_object()
@@ -64,7 +69,9 @@ class ChronoViewSet(viewsets.ModelViewSet):
             run = chrono.trigger()
         return Response(ChronoRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
-    @action(detail=True, methods=["get"], permission_classes=[CanViewRuns])
+    # filter_backends=[]: the chrono filters are not this action's; it filters runs itself.
+    @extend_schema(responses=ChronoRunSerializer(many=True), filters=False, parameters=schema_parameters(RunFilter))
+    @action(detail=True, methods=["get"], permission_classes=[CanViewRuns], filter_backends=[])
     def runs(self, request: Request, pk=None) -> Response:
         chrono = self.get_object()
         runs = filter_runs(chrono.runs.select_related("chrono"), request.query_params)
@@ -73,14 +80,9 @@ class ChronoViewSet(viewsets.ModelViewSet):
 
 
 class ChronoRunViewSet(viewsets.ReadOnlyModelViewSet):
-    """Runs of every chrono, newest first; filter with ?chrono=, ?status=, ?trigger=."""
+    """Runs of every chrono, newest first; filter with ?chrono=, ?status=, ?trigger=, ?scheduled_after=..."""
 
     queryset = ChronoRun.objects.select_related("chrono")
     serializer_class = ChronoRunSerializer
     pagination_class = PageSizePagination
-
-    def get_queryset(self):
-        queryset = super().get_queryset()
-        if self.action == "list":
-            queryset = filter_runs(queryset, self.request.query_params)
-        return queryset
+    filterset_class = RunFilter

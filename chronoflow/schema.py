@@ -85,6 +85,16 @@ WEBHOOK_COMPONENTS = {
                        "duplicate": {"type": "boolean", "description": "Delivered before: stored once, ignored now"}},
         "required": ["ok", "duplicate"],
     },
+    "HookRun": {
+        "type": "object",
+        "properties": {
+            "run_id": {"type": "integer"}, "status": {"$ref": "#/components/schemas/RunStatusEnum"},
+            "result": {"nullable": True, "description": "Once the run ended"},
+            "error": {"type": "string", "nullable": True}, "http_status": {"type": "integer", "nullable": True},
+        },
+        "required": ["run_id", "status"],
+    },
+    "HookRefused": {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]},
     "WebhookRefused": {
         "type": "object",
         "properties": {"ok": {"type": "boolean", "enum": [False]}, "error": {"type": "string"}},
@@ -122,6 +132,30 @@ PLAIN_VIEWS = {
     "/whatsapp/webhooks/": _receiver(
         "whatsapp_webhook_without_token", "WAHA webhook without token",
         "Always refused: the channel's token is missing from the URL.", [], {"401": "The token is missing"}),
+    "/hooks/{token}": {"post": {
+        "operationId": "integrator_hook",
+        "summary": "Integrator webhook: run the chrono now",
+        "description": "Runs the hook's chrono with the posted JSON as the run's input. When the hook has a signing "
+                       "key, X-ChronoFlow-Signature: sha256=<hex HMAC-SHA256 of the raw body> is required. "
+                       "With ?wait=1 the answer waits (up to HOOK_WAIT_SECONDS) for the run to end.",
+        "tags": ["webhooks"],
+        "security": [],
+        "parameters": [
+            {"name": "token", "in": "path", "required": True, "schema": {"type": "string"},
+             "description": "The hook's secret token."},
+            {"name": "wait", "in": "query", "required": False, "schema": {"type": "string", "enum": ["1"]},
+             "description": "Wait for the run to end and answer with its outcome."},
+            {"name": "X-ChronoFlow-Signature", "in": "header", "required": False, "schema": {"type": "string"}},
+        ],
+        "requestBody": {"required": False, "content": {"application/json": {"schema": {}}}},
+        "responses": {
+            "200": _response("The run ended (with ?wait=1)", "HookRun"),
+            "202": _response("The run is queued (or still going after the wait)", "HookRun"),
+            **{code: _response(text, "HookRefused") for code, text in {
+                "400": "The body is not JSON", "401": "Missing or wrong signature", "404": "No webhook has this URL",
+                "409": "The chrono is paused", "413": "The body is too large"}.items()},
+        },
+    }},
     "/waha/webhooks/sessions/status": _receiver(
         "waha_status_webhook", "WAHA status webhook of the original system",
         "The original system's route for session.status events: authenticated by ?token=, or by a signature "
