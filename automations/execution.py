@@ -18,7 +18,7 @@ from django.db import IntegrityError, InterfaceError, OperationalError, connecti
 from django.db.models import Q
 from django.utils import timezone
 
-from automations import targets
+from automations import alerts, targets
 from automations.models import Chrono, ChronoRun
 from chronoflow import secrets
 
@@ -243,6 +243,7 @@ def finish(run: ChronoRun, status: str, error: str = "", now: datetime | None = 
             updates.update(is_active=False, next_run_at=None)
         Chrono.objects.filter(pk=chrono.pk).update(**updates)
         _release_queued(chrono, now)
+    alerts.after_run(run)  # failure alerts and auto-pause (automations/alerts.py)
 
 
 def _release_queued(chrono: Chrono, now: datetime) -> None:

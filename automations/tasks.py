@@ -5,9 +5,9 @@ import random
 from datetime import datetime
 
 from celery import shared_task
-from django.db import DatabaseError, connections, transaction
+from django.db import connections, transaction
 
-from automations import execution, reaper, retention
+from automations import events, execution, reaper, retention
 
 log = logging.getLogger(__name__)
 DB_RETRY_CAP_S = 30.0
@@ -64,5 +64,6 @@ def reap_runs() -> dict:
 def prune_runs() -> int:
     """Periodic (RUN_PRUNE_INTERVAL_S): delete runs past RUN_RETENTION_DAYS / _PER_CHRONO."""
     deleted = retention.prune()
-    log.info("retention: %d run(s) pruned", deleted)
+    pruned_events = events.prune()  # the event log (automations/events.py) follows RUN_RETENTION_DAYS
+    log.info("retention: %d run(s) pruned, %d event(s) pruned", deleted, pruned_events)
     return deleted

@@ -1,0 +1,164 @@
+"""Failure alerts: tell an operator when a chrono keeps failing, and when it works again.
+
+``after_run`` is called by automations/execution.py each time a run ends. For a chrono
+with an AlertPolicy it counts consecutive failed runs (failed or timed out; skipped
+runs count neither way) under a row lock, so two workers finishing runs at once cannot
+both send the alert. Exactly one "failing" alert goes out when the count reaches
+``after_failures``, and one "recovered" alert on the next success. With ``pause_after``
+the chrono is paused each time the count reaches a multiple of it (so a chrono resumed
+by hand gets that many tries again), the reason kept on the policy and in
+``chrono.last_error``.
+
+Alerts are sent once the run's transaction has committed, to every destination the
+policy sets; a destination that fails is noted in ``last_alert`` and does not stop the
+others.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from automations.models import AlertPolicy, Chrono, ChronoRun
+from chronoflow import http
+from whatsapp.waha import WahaError
+
+log = logging.getLogger(__name__)
+Status = ChronoRun.Status
+FAILED = (Status.FAILED, Status.TIMEOUT)
+ALERT_TIMEOUT_S = 10.0
+ERROR_CHARS = 300
+
+
+@dataclass
+class Notice:
+    """One alert: what happened (``failing``, ``recovered`` or ``paused``) and its text."""
+
+    kind: str
+    chrono: Chrono
+    run: ChronoRun
+    failures: int
+
+    @property
+    def subject(self) -> str:
+        times = "1 time" if self.failures == 1 else f"{self.failures} times"
+        what = {"failing": f"failed {times} in a row", "recovered": "works again",
+                "paused": f"was paused after {self.failures} failed runs in a row"}[self.kind]
+        return f"ChronoFlow: '{self.chrono.name}' {what}"
+
+    @property
+    def text(self) -> str:
+        lines = [self.subject + "."]
+        if self.kind == "recovered":
+            lines.append(f"Run #{self.run.pk} succeeded after {self.failures} failed run(s).")
+        else:
+            lines.append(f"Last error (run #{self.run.pk}): {self.run.error_message[:ERROR_CHARS] or self.run.status}")
+        lines.append(settings.PUBLIC_BASE_URL + reverse("admin:automations_chrono_change", args=[self.chrono.pk]))
+        return "\n".join(lines)
+
+    def as_json(self) -> dict:
+        return {"event": f"chrono.{self.kind}", "chrono": {"id": self.chrono.pk, "name": self.chrono.name},
+                "run": {"id": self.run.pk, "status": self.run.status, "error": self.run.error_message[:ERROR_CHARS]},
+                "consecutive_failures": self.failures, "text": self.text}
+
+
+def after_run(run: ChronoRun) -> None:
+    """Count a finished run toward its chrono's alert policy; send what that calls for."""
+    if run.status not in (*FAILED, Status.SUCCESS):
+        return
+    with transaction.atomic():
+        policy = (AlertPolicy.objects.select_for_update().select_related("chrono", "channel")
+                  .filter(chrono_id=run.chrono_id).first())
+        if policy is None:
+            return
+        notices = _advance(policy, run)
+        for notice in notices:
+            transaction.on_commit(lambda notice=notice: deliver(policy, notice))
+
+
+def _advance(policy: AlertPolicy, run: ChronoRun) -> list[Notice]:
+    """Update the policy's count for this run; the notices it calls for."""
+    chrono = policy.chrono
+    if run.status == Status.SUCCESS:
+        notices = [Notice("recovered", chrono, run, policy.consecutive_failures)] if policy.alerting else []
+        policy.consecutive_failures, policy.alerting = 0, False
+        policy.save(update_fields=["consecutive_failures", "alerting"])
+        return notices
+    policy.consecutive_failures += 1
+    notices = []
+    if policy.consecutive_failures >= policy.after_failures and not policy.alerting:
+        policy.alerting = True
+        notices.append(Notice("failing", chrono, run, policy.consecutive_failures))
+    if policy.pause_after and policy.consecutive_failures % policy.pause_after == 0 and chrono.is_active:
+        _pause(policy, run)
+        notices.append(Notice("paused", chrono, run, policy.consecutive_failures))
+    policy.save(update_fields=["consecutive_failures", "alerting", "paused_reason"])
+    return notices
+
+
+def _pause(policy: AlertPolicy, run: ChronoRun) -> None:
+    policy.paused_reason = (f"Paused automatically at {timezone.now():%Y-%m-%d %H:%M:%S} UTC after "
+                            f"{policy.consecutive_failures} failed runs in a row. Last error (run #{run.pk}): "
+                            f"{run.error_message[:ERROR_CHARS]}")
+    policy.chrono.pause()
+    Chrono.objects.filter(pk=policy.chrono_id).update(last_error=policy.paused_reason)
+
+
+def deliver(policy: AlertPolicy, notice: Notice) -> list[str]:
+    """Send the notice to each destination of the policy; returns and stores one line per destination."""
+    report = []
+    for name, send in _destinations(policy):
+        try:
+            send(policy, notice)
+            report.append(f"{name}: sent")
+        except (http.HttpError, WahaError, OSError, ValueError) as exc:  # OSError: smtplib's errors
+            log.warning("alert for chrono %s via %s failed: %s", policy.chrono_id, name, exc)
+            report.append(f"{name}: not sent ({exc})")
+    AlertPolicy.objects.filter(pk=policy.pk).update(
+        last_alert_at=timezone.now(), last_alert="\n".join([notice.subject, *report]))
+    return report
+
+
+def _destinations(policy: AlertPolicy) -> list[tuple[str, callable]]:
+    found = []
+    if policy.channel_id and policy.recipient:
+        found.append((f"WhatsApp {policy.recipient}", _send_whatsapp))
+    if policy.webhook_url:
+        found.append(("webhook", _send_webhook))
+    if policy.email:
+        found.append((f"email {policy.email}", _send_email))
+    return found
+
+
+def _send_whatsapp(policy: AlertPolicy, notice: Notice) -> None:
+    """One text through the policy's channel, kept as an outbound Message like any other."""
+    from whatsapp import recipients
+    from whatsapp.models import Message
+
+    channel = policy.channel
+    chat_id = recipients.normalise(policy.recipient)
+    if not channel.is_working:
+        raise ValueError(f"channel '{channel.name}' is {channel.status}, not WORKING")
+    message = Message.objects.create(channel=channel, direction=Message.Direction.OUT, chat_id=chat_id,
+                                     recipient=policy.recipient, text=notice.text, status=Message.Status.SENDING)
+    try:
+        message.mark(Message.Status.SENT, waha_message_id=channel.send_text(chat_id, notice.text))
+    except WahaError as exc:
+        message.mark(Message.Status.UNCONFIRMED if exc.delivery_unknown else Message.Status.FAILED, str(exc))
+        raise
+
+
+def _send_webhook(policy: AlertPolicy, notice: Notice) -> None:
+    response = http.send("POST", policy.webhook_url, json=notice.as_json(), timeout_s=ALERT_TIMEOUT_S,
+                         address_policy=http.AddressPolicy.for_http_targets())
+    response.raise_for_status()
+
+
+def _send_email(policy: AlertPolicy, notice: Notice) -> None:
+    send_mail(notice.subject, notice.text, None, [policy.email])
