@@ -73,7 +73,7 @@ def after_run(run: ChronoRun) -> None:
     if run.status not in (*FAILED, Status.SUCCESS):
         return
     with transaction.atomic():
-        policy = (AlertPolicy.objects.select_for_update().select_related("chrono", "channel")
+        policy = (AlertPolicy.objects.select_for_update(of=("self",)).select_related("chrono", "channel")
                   .filter(chrono_id=run.chrono_id).first())
         if policy is None:
             return
