@@ -16,6 +16,8 @@ from django.utils.translation import ngettext
 
 from automations.dashboard import status_badge
 from automations.models import Chrono, ChronoRun
+from automations.serializers import SECRET_MAPPINGS
+from chronoflow import secrets
 
 RUNS_INLINE_LIMIT = 20
 
@@ -54,6 +56,7 @@ class ChronoForm(forms.ModelForm):
         if self.instance.method and self.instance.method not in settings.ALLOWED_METHODS:
             choices.append((self.instance.method, self.instance.method))
         self.fields["method"].widget = forms.Select(choices=choices)
+        secrets.mask_form_initial(self, SECRET_MAPPINGS)  # write-only secrets (chronoflow/secrets.py)
 
     def clean(self) -> dict:
         cleaned = super().clean()
@@ -61,7 +64,7 @@ class ChronoForm(forms.ModelForm):
         for name in ("headers", "recipients", "extras"):
             if name in cleaned and cleaned[name] is None:
                 cleaned[name] = Chrono._meta.get_field(name).get_default()
-        return cleaned
+        return secrets.keep_masked_in_form(self, cleaned, SECRET_MAPPINGS)
 
 
 class LatestRunsFormSet(BaseInlineFormSet):

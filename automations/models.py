@@ -167,7 +167,9 @@ class Chrono(models.Model):
     # --- Validation ---------------------------------------------------------------------
 
     def clean(self) -> None:
-        errors: dict[str, list[str]] = {}
+        from chronoflow import limits
+
+        errors: dict[str, list[str]] = limits.chrono_errors(self)  # size caps (MAX_* settings)
         if self.schedule_changed():
             try:
                 self.apply_schedule()

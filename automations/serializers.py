@@ -15,9 +15,12 @@ from rest_framework import serializers
 from rest_framework.settings import api_settings
 
 from automations.models import Chrono, ChronoRun
+from chronoflow import secrets
 
 # Keys of the original NestJS bodies whose snake_case spelling is not our field name.
 CAMEL_ALIASES = {"cron": "schedule", "channel_id": "channel", "function_id": "function"}
+# Mapping fields whose secret-named entries (Authorization, X-Api-Key, ...) are write-only.
+SECRET_MAPPINGS = ("headers", "extras")
 _CAMEL_HUMP = re.compile(r"(?<=[a-z0-9])([A-Z])")
 
 
@@ -77,6 +80,13 @@ class ChronoSerializer(serializers.ModelSerializer):
         # In the chrono's zone, so an operator reads 08:00 for "todo dia às 08:00".
         return [when.astimezone(zone).isoformat() for when in chrono.next_fire_times(5)]
 
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        for name in SECRET_MAPPINGS:  # write-only secrets: shown masked (chronoflow/secrets.py)
+            if name in data:
+                data[name] = secrets.mask_mapping(data[name])
+        return data
+
     # --- Writing ----------------------------------------------------------------------
 
     def to_internal_value(self, data):
@@ -85,6 +95,9 @@ class ChronoSerializer(serializers.ModelSerializer):
         return super().to_internal_value(data)
 
     def validate(self, attrs: dict) -> dict:
+        for name in SECRET_MAPPINGS:  # MASK sent back keeps the stored secret (chronoflow/secrets.py)
+            if name in attrs:
+                attrs[name] = secrets.keep_masked(attrs[name], getattr(self.instance, name, None))
         chrono = self.chrono_from(attrs)
         try:
             chrono.full_clean(exclude=self._not_ours_to_validate(), validate_unique=False)

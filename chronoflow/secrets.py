@@ -60,6 +60,21 @@ def keep_masked(new: Any, old: Mapping | None) -> Any:
     return kept
 
 
+def mask_form_initial(form, names: Iterable[str]) -> None:
+    """Show the secret values of these mapping fields of a ModelForm as MASK."""
+    for name in names:
+        if name in form.initial:
+            form.initial[name] = mask_mapping(form.initial[name])
+
+
+def keep_masked_in_form(form, cleaned: dict, names: Iterable[str]) -> dict:
+    """In a ModelForm's clean(): MASK left untouched keeps the stored value (see keep_masked)."""
+    for name in names:
+        if name in cleaned:
+            cleaned[name] = keep_masked(cleaned[name], getattr(form.instance, name, None) if form.instance.pk else None)
+    return cleaned
+
+
 def secret_values(headers: Mapping | None, extra: Iterable[str] = ()) -> list[str]:
     """The secret strings to look for in text: secret header values and their bare tokens."""
     found = [str(v) for v in extra if v]

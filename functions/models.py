@@ -52,7 +52,11 @@ class UserFunction(models.Model):
 
     def clean(self) -> None:
         """Compile the code with RestrictedPython; errors name their lines."""
-        errors: dict[str, list[str]] = {}
+        from chronoflow import limits
+
+        errors: dict[str, list[str]] = limits.function_code_errors(self.code)  # MAX_FUNCTION_CODE_BYTES
+        if errors:
+            raise ValidationError(errors)  # too big to be worth compiling
         _, problems = restricted.compile_user_code(self.code)
         if problems:
             errors["code"] = problems

@@ -350,12 +350,12 @@ def test_a_snake_case_key_wins_over_its_camel_case_twin(api):
 
 
 def test_a_form_post_from_the_browsable_api_reads_its_json_fields(api):
-    snake = {**HTTP_BODY, "headers": '{"X-Token": "t"}', "payload": '{"hello": "world"}'}
+    snake = {**HTTP_BODY, "headers": '{"X-Trace": "t"}', "payload": '{"hello": "world"}'}
     camel = {**{k: v for k, v in snake.items() if k != "timeout_ms"}, "timeoutMs": "3000"}
     for body in (snake, camel):
         response = api.post("/api/chronos/", body, format="multipart")
         assert response.status_code == 201, response.json()
-        assert (response.json()["headers"], response.json()["payload"]) == ({"X-Token": "t"}, {"hello": "world"})
+        assert (response.json()["headers"], response.json()["payload"]) == ({"X-Trace": "t"}, {"hello": "world"})
 
 
 def test_the_browsable_api_renders_a_chrono_and_its_runs(admin_client, make_chrono):
