@@ -1,0 +1,50 @@
+"""python manage.py install_template <name> [--channel ... --time ... --url ...]: a ready-made automation.
+
+``install_template --list`` names the templates and what each asks for.
+"""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from automations import templates_catalog
+from automations.templates_catalog import RECIPES, InvalidOption
+
+
+class Command(BaseCommand):
+    help = "Create a working automation from a ready-made template: " + ", ".join(RECIPES) + "."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("name", nargs="?", help="The template: " + ", ".join(RECIPES) + ".")
+        parser.add_argument("--list", action="store_true", help="List the templates and the options each needs.")
+        names = sorted({option.name for recipe in RECIPES.values() for option in recipe.options})
+        for name in names:
+            parser.add_argument(f"--{name}", dest=name, help=_option_help(name))
+
+    def handle(self, *args, name: str | None = None, list: bool = False, **options) -> None:
+        if list or not name:
+            self._list()
+            if not name and not list:
+                raise CommandError("Name the template to install: " + ", ".join(RECIPES) + ".")
+            return
+        answers = {o.name: options.get(o.name) for r in RECIPES.values() for o in r.options}
+        try:
+            installed = templates_catalog.install(name, answers)
+        except InvalidOption as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(self.style.SUCCESS(f"Installed {RECIPES[name].title}: {len(installed.chronos)} chrono(s)."))
+        for chrono in installed.chronos:
+            self.stdout.write(f"  chrono #{chrono.pk} {chrono.name!r}: {chrono.get_target_type_display()}, "
+                              f"{chrono.describe_schedule()}")
+        for note in installed.notes:
+            self.stdout.write(f"  {note}")
+
+    def _list(self) -> None:
+        for recipe in RECIPES.values():
+            asks = " ".join(f"--{o.name}" + (f" (default {o.default})" if o.default else "") for o in recipe.options)
+            self.stdout.write(f"{recipe.name}: {recipe.description}\n    {asks}")
+
+
+def _option_help(name: str) -> str:
+    users = [(recipe.name, option) for recipe in RECIPES.values() for option in recipe.options if option.name == name]
+    if len({option.help for _, option in users}) == 1:
+        return f"{users[0][1].help} Used by: {', '.join(r for r, _ in users)}."
+    return " ".join(f"{recipe}: {option.help}" for recipe, option in users)
