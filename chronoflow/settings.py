@@ -137,6 +137,7 @@ SPECTACULAR_SETTINGS = {
                    "WhatsApp channels and messages. Authenticate with `Authorization: Token <key>` or a session.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/",  # tags from the segment after it: chronos, runs, channels, ...
     "COMPONENT_SPLIT_REQUEST": True,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -2,7 +2,7 @@
 
 Logs in, creates an HTTP chrono through the form, presses "Run now", and sees the run
 succeed in the chrono's inline and on the dashboard, with a real Celery worker and a
-local HTTP target. Screenshots of each step land in test-artifacts/browser/.
+local HTTP target; then opens the API's Swagger UI. Screenshots of each step land in test-artifacts/browser/.
 
 Skipped, saying why, where chromium is not installed (`make browser-deps` installs it);
 in CI (CI=true) a missing browser fails the test instead.
@@ -143,3 +143,8 @@ def test_an_operator_creates_an_http_chrono_runs_it_now_and_sees_it_succeed(
     assert me.text("#dashboard-runs-success strong") == "1"
     assert me.text("#dashboard-total-runs") == "1"
     me.snap("dashboard")
+
+    # The API's documentation renders from assets ChronoFlow serves itself (no CDN needed).
+    me.open("/api/docs/")
+    me.wait_for_text(".swagger-ui .info .title", "ChronoFlow API")
+    me.snap("api-docs")
