@@ -28,6 +28,7 @@ from django.views.decorators.http import require_POST
 
 from automations import events
 from automations.models import ChronoRun, Event, IntegratorHook
+from chronoflow.throttling import throttle_by_token
 
 SIGNATURE_HEADER = "X-ChronoFlow-Signature"
 POLL_INTERVAL_S = 0.1
@@ -41,6 +42,7 @@ class Refused(Exception):
 
 @csrf_exempt
 @require_POST
+@throttle_by_token  # WEBHOOK_THROTTLE per token (chronoflow/throttling.py)
 def hook(request: HttpRequest, token: str) -> JsonResponse:
     """The integrator webhook of one chrono; see the module docstring for the answers."""
     found = IntegratorHook.objects.select_related("chrono").filter(token=token).first()

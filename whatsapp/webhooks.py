@@ -16,6 +16,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from chronoflow.throttling import throttle_by_token
 from whatsapp import signature
 from whatsapp.models import Channel, WebhookEvent
 
@@ -30,6 +31,7 @@ class Refused(Exception):
 
 @csrf_exempt
 @require_POST
+@throttle_by_token  # WEBHOOK_THROTTLE per token (chronoflow/throttling.py)
 def webhook(request: HttpRequest, token: str = "") -> JsonResponse:
     """The per-channel webhook URL configured in each WAHA session."""
     try:
