@@ -20,7 +20,9 @@ from django.db import connection
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
-from rest_framework.decorators import api_view, authentication_classes, permission_classes, renderer_classes
+from rest_framework.decorators import (
+    api_view, authentication_classes, permission_classes, renderer_classes, throttle_classes,
+)
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -133,6 +135,7 @@ def health_endpoint(summary: str, checks: dict[str, Callable[[], dict]]):
     @api_view(["GET"])
     @authentication_classes([])
     @permission_classes([AllowAny])
+    @throttle_classes([])  # a refused probe would read as "down" to the orchestrator
     @renderer_classes([JSONRenderer])
     def view(request: Request) -> Response:
         return _answer(checks)

@@ -58,6 +58,8 @@ def errors_for(path: str, method: str, operation: dict) -> dict:
         errors["403"] = _response("Not allowed for this user", "Detail")
     if "{" in path:
         errors["404"] = _response("No such object", "Detail")
+    if not path.startswith("/health"):  # health probes are never throttled
+        errors["429"] = _response("Too many requests: retry after the Retry-After header's seconds", "Detail")
     if path.startswith(WAHA_PREFIXES) and (method != "get" or path.endswith("/qr/") or path.endswith("/qr")):
         errors["502"] = _response("WAHA refused or is unreachable", "WahaFailure")
     return errors
@@ -117,6 +119,7 @@ def _receiver(operation_id: str, summary: str, description: str, parameters: lis
         "responses": {
             "200": _response("Stored (a redelivery is answered the same, and ignored)", "WebhookAccepted"),
             **{code: _response(text, "WebhookRefused") for code, text in refusals.items()},
+            "429": _response("Too many requests for this token: retry after Retry-After seconds", "HookRefused"),
         },
     }}
 
@@ -153,7 +156,8 @@ PLAIN_VIEWS = {
             "202": _response("The run is queued (or still going after the wait)", "HookRun"),
             **{code: _response(text, "HookRefused") for code, text in {
                 "400": "The body is not JSON", "401": "Missing or wrong signature", "404": "No webhook has this URL",
-                "409": "The chrono is paused", "413": "The body is too large"}.items()},
+                "409": "The chrono is paused", "413": "The body is too large",
+                "429": "Too many requests for this token: retry after Retry-After seconds"}.items()},
         },
     }},
     "/waha/webhooks/sessions/status": _receiver(

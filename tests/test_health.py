@@ -121,3 +121,9 @@ def test_health_whatsapp_shows_no_webhook_token_or_key(client, db):
     channel = make_channel("shop", "WORKING")
     text = client.get("/health/whatsapp").content.decode()
     assert channel.webhook_token not in text and channel.hmac_key not in text
+
+
+def test_health_probes_are_never_throttled(client, db, settings):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {
+        **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "anon": "2/minute"}}
+    assert [client.get("/health/db").status_code for _ in range(5)] == [200] * 5
