@@ -14,6 +14,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import ngettext
 
+from automations import event_admin
 from automations.dashboard import status_badge
 from automations.models import Chrono, ChronoRun
 from automations.serializers import SECRET_MAPPINGS
@@ -115,7 +116,7 @@ class ChronoAdmin(admin.ModelAdmin):
     list_filter = ["target_type", "is_active", "last_run_status"]
     search_fields = ["name"]
     list_select_related = ["channel", "function"]
-    actions = ["run_now", "pause", "resume"]
+    actions = ["run_now", "pause", "resume", *event_admin.CHRONO_ACTIONS]
     inlines = [ChronoRunInline]
     readonly_fields = [
         "schedule_preview", "next_run_at", "last_run_at", "last_run_status", "last_error",
@@ -143,11 +144,12 @@ class ChronoAdmin(admin.ModelAdmin):
         return [*self.fieldsets, self.state_fieldset] if obj else self.fieldsets
 
     def get_inlines(self, request: HttpRequest, obj: Chrono | None):
-        return self.inlines if obj else []
+        # Triggers, webhook and alerts (automations/event_admin.py); runs once there can be some.
+        return [*event_admin.CHRONO_INLINES, *(self.inlines if obj else [])]
 
     def get_urls(self):
         preview = path("preview/", self.admin_site.admin_view(self.preview_view), name="automations_chrono_preview")
-        return [preview, *super().get_urls()]
+        return [preview, *event_admin.ready_made_urls(self), *super().get_urls()]
 
     def preview_view(self, request: HttpRequest) -> JsonResponse:
         """The schedule preview for what is typed in the form, before it is saved."""

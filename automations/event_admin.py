@@ -1,0 +1,184 @@
+"""Admin of what starts chronos and who hears when they fail: message triggers, integrator
+webhooks and failure alerts (inlines and actions on the chrono page), the event log, and
+the "Ready-made automations" page. automations/admin.py plugs these into ChronoAdmin.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import ngettext
+
+from automations import templates_catalog
+from automations.models import AlertPolicy, Chrono, Event, IntegratorHook, MessageTrigger
+from chronoflow.secrets import MASK
+
+# --- On the chrono page ------------------------------------------------------------------------
+
+
+class MessageTriggerInline(admin.StackedInline):
+    model = MessageTrigger
+    extra = 0
+    max_num = 1
+    fields = ["channel", "match", "pattern", "senders", "max_runs", "per_seconds"]
+    verbose_name_plural = "WhatsApp message trigger (runs the chrono with the message as input)"
+
+
+class AlertPolicyInline(admin.StackedInline):
+    model = AlertPolicy
+    extra = 0
+    max_num = 1
+    fields = ["after_failures", "channel", "recipient", "webhook_url", "email", "pause_after",
+              "consecutive_failures", "alerting", "last_alert_at", "last_alert", "paused_reason"]
+    readonly_fields = ["consecutive_failures", "alerting", "last_alert_at", "last_alert", "paused_reason"]
+    verbose_name_plural = "Failure alerts"
+
+
+class IntegratorHookInline(admin.StackedInline):
+    """Read-only: the URL is created, rotated and removed with the actions, and shown in full only then."""
+
+    model = IntegratorHook
+    fields = readonly_fields = ["masked_url", "signed", "created_at", "rotated_at"]
+    can_delete = False
+    verbose_name_plural = "Integrator webhook (use the actions to create, rotate or turn it off)"
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    @admin.display(description="URL")
+    def masked_url(self, hook: IntegratorHook) -> str:
+        return masked_hook_url(hook)
+
+    @admin.display(description="Requests must be signed", boolean=True)
+    def signed(self, hook: IntegratorHook) -> bool:
+        return bool(hook.signing_key)
+
+
+CHRONO_INLINES = [IntegratorHookInline, MessageTriggerInline, AlertPolicyInline]
+
+
+def masked_hook_url(hook: IntegratorHook) -> str:
+    """The URL with all but the start of its token masked: enough to recognise, not to use."""
+    return hook.url.replace(hook.token, hook.token[:4] + MASK)
+
+
+@admin.action(description="New integrator webhook URL (shown once)", permissions=["change"])
+def new_hook_url(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset) -> None:
+    with transaction.atomic():
+        hooks = [IntegratorHook.rotate_token(chrono) for chrono in queryset]
+    for hook in hooks:
+        # The only place the full URL is ever shown: it is a credential.
+        modeladmin.message_user(request, f"{hook.chrono}: integrators POST JSON to {hook.url} — copy it now, "
+                                         "it will not be shown again; any older URL no longer works.", messages.SUCCESS)
+
+
+@admin.action(description="New webhook signing key (shown once)", permissions=["change"])
+def new_hook_signing_key(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset) -> None:
+    with transaction.atomic():
+        hooks = [IntegratorHook.rotate_signing_key(chrono) for chrono in queryset]
+    for hook in hooks:
+        modeladmin.message_user(request, f"{hook.chrono}: requests must now carry X-ChronoFlow-Signature: "
+                                         f"sha256=<hex HMAC-SHA256 of the raw body> under the key {hook.signing_key} "
+                                         "— copy it now, it will not be shown again.", messages.SUCCESS)
+
+
+@admin.action(description="Turn off integrator webhook", permissions=["change"])
+def remove_hook(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset) -> None:
+    count, _ = IntegratorHook.objects.filter(chrono__in=queryset).delete()
+    modeladmin.message_user(request, ngettext("Turned off %d webhook.", "Turned off %d webhooks.", count) % count,
+                            messages.SUCCESS)
+
+
+CHRONO_ACTIONS = [new_hook_url, new_hook_signing_key, remove_hook]
+
+
+# --- The event log -----------------------------------------------------------------------------
+
+
+@admin.register(Event)
+class EventAdmin(admin.ModelAdmin):
+    """Inbound events, for audit: written by the webhooks and the message processing only."""
+
+    list_display = ["received_at", "source", "outcome", "origin", "contact", "summary", "runs"]
+    list_filter = ["source", "outcome", "channel"]
+    search_fields = ["summary", "contact", "chrono__name"]
+    list_select_related = ["chrono", "channel"]
+    date_hierarchy = "received_at"
+    fields = readonly_fields = ["received_at", "source", "outcome", "chrono", "channel", "contact", "summary",
+                                "runs", "detail", "payload"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    @admin.display(description="From")
+    def origin(self, event: Event) -> str:
+        return str(event.chrono or event.channel or "-")
+
+    @admin.display(description="Triggered")
+    def runs(self, event: Event) -> str:
+        if not event.triggered:
+            return "-"
+        return format_html_join(", ", '<a href="{}">{} #{}</a>', (
+            (reverse("admin:automations_chronorun_change", args=[item["run"]]), item["name"], item["run"])
+            for item in event.triggered))
+
+
+# --- Ready-made automations --------------------------------------------------------------------
+
+
+def ready_made_urls(model_admin: admin.ModelAdmin) -> list:
+    view = model_admin.admin_site.admin_view(lambda request: ready_made_view(model_admin, request))
+    return [path("ready-made/", view, name="automations_chrono_ready_made")]
+
+
+def recipe_form(recipe: templates_catalog.Recipe, data=None) -> forms.Form:
+    """A form with one field per option the recipe asks for; checking is the catalog's job."""
+    from whatsapp.models import Channel
+
+    form = forms.Form(data, prefix=recipe.name)
+    for option in recipe.options:
+        if option.name == "channel":
+            field = forms.ModelChoiceField(Channel.objects.all(), to_field_name="session_name", help_text=option.help)
+        else:
+            widget = forms.Textarea(attrs={"rows": 3}) if option.name == "reply" else None
+            field = forms.CharField(initial=option.default, help_text=option.help, widget=widget)
+        form.fields[option.name] = field
+    return form
+
+
+def ready_made_view(model_admin: admin.ModelAdmin, request: HttpRequest) -> HttpResponse:
+    """GET: each template with its form. POST: install one; show its chronos, or the form's errors."""
+    if not model_admin.has_add_permission(request):
+        raise PermissionDenied
+    forms_by_name = {name: recipe_form(recipe) for name, recipe in templates_catalog.RECIPES.items()}
+    installed, status = None, 200
+    chosen = templates_catalog.RECIPES.get(request.POST.get("template", ""))
+    if request.method == "POST" and chosen is not None:
+        form = forms_by_name[chosen.name] = recipe_form(chosen, request.POST)
+        installed = _install(chosen, form)
+        status = 200 if installed else 400
+    context = {**model_admin.admin_site.each_context(request), "title": "Ready-made automations",
+               "opts": Chrono._meta, "installed": installed,
+               "recipes": [(recipe, forms_by_name[name]) for name, recipe in templates_catalog.RECIPES.items()]}
+    return TemplateResponse(request, "admin/automations/chrono/ready_made.html", context, status=status)
+
+
+def _install(recipe: templates_catalog.Recipe, form: forms.Form) -> templates_catalog.Installed | None:
+    if not form.is_valid():
+        return None
+    answers = {name: (value.session_name if name == "channel" else value) for name, value in form.cleaned_data.items()}
+    try:
+        return recipe.install(answers)
+    except templates_catalog.InvalidOption as exc:
+        form.add_error(exc.option if exc.option in form.fields else None, exc.message)
+        return None
