@@ -66,3 +66,4 @@ class Command(BaseCommand):
                 child.wait(timeout=max(deadline - time.monotonic(), 0.1))
             except subprocess.TimeoutExpired:
                 child.kill()
+                child.wait()
