@@ -26,9 +26,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Callable
@@ -56,15 +54,13 @@ class ChronoScheduler(Scheduler):
     `publish(task, args, kwargs, options)` can be injected; tests use all three.
     """
 
-    max_interval = 1.0  # longest sleep: changes are polled at least this often
+    max_interval = 0.5  # longest sleep: each wake-up may poll for changes
     poll_every_s = 0.5  # one primary-key read of PeriodicTasks.last_update
     settle_s = 5.0  # keep re-reading changes this long after PeriodicTasks.last_update moves
     margin_s = 5.0  # read rows changed this long before the last change we saw (commit lag, clock skew)
     reconcile_every_s = 300.0
     misfire_grace_s = 5.0  # later than this and an occurrence counts as missed
     lock_retry_s = 1.0
-    publish_threads = 4
-    burst_size = 64  # from this many due at once, publish from the threads
 
     def __init__(self, *args, clock: Callable[[], datetime] | None = None, lock=None,
                  publish: Publish | None = None, **kwargs) -> None:
@@ -79,9 +75,6 @@ class ChronoScheduler(Scheduler):
         self._pending: list[tuple[Entry, int]] = []  # misfires and late ones found while loading
         self._marks: list[tuple[int, int, bool]] = []  # (task id, occurrence, one-off) sent, not yet written
         self._holding = self._loaded = False
-        self._publisher: ThreadPoolExecutor | None = None
-        self._local = threading.local()
-        self._thread_connections: list = []
         self._seen_stamp = self._since = None
         self._settle_until = self._next_poll = self._next_reconcile = 0
         super().__init__(*args, **kwargs)
@@ -150,12 +143,6 @@ class ChronoScheduler(Scheduler):
         try:
             super().close()
         finally:
-            if self._publisher is not None:
-                self._publisher.shutdown(wait=True)
-                self._publisher = None
-            for broker_connection in self._thread_connections:
-                broker_connection.release()
-            self._thread_connections, self._local = [], threading.local()
             if self.lock is not None and self._holding:
                 self.lock.release()
             self._holding = False
@@ -368,16 +355,12 @@ class ChronoScheduler(Scheduler):
         return entry.task, (), kwargs, options
 
     def _publish_all(self, messages: list[tuple]) -> list[Exception | None]:
-        """Publish each message; the error of each one that failed, in order.
+        """Publish each message in order; the error of each one that failed, else None.
 
-        A burst is spread over a few threads with a producer each: most of a publish is
-        waiting for the broker, and those waits overlap.
+        Sequential on purpose: publishing is CPU-bound in Celery and kombu, and threads
+        measured slower on a 2-core machine (GIL and broker round trips compete).
         """
-        if len(messages) < self.burst_size or self.publish_threads <= 1:
-            return [self._publish_one(message) for message in messages]
-        if self._publisher is None:
-            self._publisher = ThreadPoolExecutor(self.publish_threads, thread_name_prefix="beat-publish")
-        return list(self._publisher.map(self._publish_one, messages, chunksize=32))
+        return [self._publish_one(message) for message in messages]
 
     def _publish_one(self, message: tuple) -> Exception | None:
         try:
@@ -388,22 +371,10 @@ class ChronoScheduler(Scheduler):
 
     def _publish_to_broker(self, task_name: str, args, kwargs: dict, options: dict):
         options["headers"]["celery_beat_task"] = True
-        producer = self._thread_producer()
         task = self.app.tasks.get(task_name)
         if task is not None:
-            return task.apply_async(args, kwargs, producer=producer, **options)
-        return self.app.send_task(task_name, args, kwargs, producer=producer, **options)
-
-    def _thread_producer(self):
-        """Beat's producer on the main thread; a producer of its own on each publishing thread."""
-        if threading.current_thread() is threading.main_thread():
-            return self.producer
-        producer = getattr(self._local, "producer", None)
-        if producer is None:
-            connection = self.app.connection_for_write()
-            self._thread_connections.append(connection)
-            producer = self._local.producer = self.Producer(connection.ensure_connection(), auto_declare=False)
-        return producer
+            return task.apply_async(args, kwargs, producer=self.producer, **options)
+        return self.app.send_task(task_name, args, kwargs, producer=self.producer, **options)
 
     def _sleep_for(self, now: int) -> float:
         if self._pending or not self._loaded:

@@ -341,12 +341,19 @@ def build_child(args) -> int:
 
 
 def reset_child(args) -> int:
-    """Forget the previous run: nothing sent yet, every row just changed."""
+    """A steady state for the next run: every task sent up to now, last edited an hour ago.
+
+    (Stamping every row "changed now" instead would make the first change read of either
+    scheduler re-read all N rows: a bulk edit, not the steady state being measured.)
+    """
     _django()
+    from datetime import timedelta as delta
+
     from django.utils import timezone as dj_timezone
     from django_celery_beat.models import PeriodicTask, PeriodicTasks
 
-    PeriodicTask.objects.update(last_run_at=None, total_run_count=0, date_changed=dj_timezone.now())
+    now = dj_timezone.now()
+    PeriodicTask.objects.update(last_run_at=now, total_run_count=0, date_changed=now - delta(hours=1))
     PeriodicTasks.update_changed()
     return 0
 
@@ -362,6 +369,7 @@ def beat_child(args) -> int:
     from chronoflow.celery import app
 
     app.conf.beat_sync_every = 0  # celery's default; the project's 1 would handicap the stock scheduler
+
     records: list[tuple[float, int | None, str | None]] = []
     publish = app.send_task
 
