@@ -41,7 +41,7 @@ class CanViewRuns(StaffOrModelPermissions):
 class ChronoViewSet(viewsets.ModelViewSet):
     """Chronos: CRUD plus pause, resume, trigger and the run history of one chrono."""
 
-    queryset = Chrono.objects.select_related("channel", "function")
+    queryset = Chrono.objects.select_related("channel", "function", "hook", "message_trigger", "alert_policy")
     # functionCode/functionLimits (DESIGN.md §8) create the chrono's function in the same request.
     serializer_class = ChronoWithFunctionSerializer
     pagination_class = PageSizePagination

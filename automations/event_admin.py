@@ -15,7 +15,6 @@ from django.utils.translation import ngettext
 
 from automations import templates_catalog
 from automations.models import AlertPolicy, Chrono, Event, IntegratorHook, MessageTrigger
-from chronoflow.secrets import MASK
 
 # --- On the chrono page ------------------------------------------------------------------------
 
@@ -54,7 +53,7 @@ class IntegratorHookInline(admin.StackedInline):
 
     @admin.display(description="URL")
     def masked_url(self, hook: IntegratorHook) -> str:
-        return masked_hook_url(hook)
+        return hook.masked_url
 
     @admin.display(description="Requests must be signed", boolean=True)
     def signed(self, hook: IntegratorHook) -> bool:
@@ -62,11 +61,6 @@ class IntegratorHookInline(admin.StackedInline):
 
 
 CHRONO_INLINES = [IntegratorHookInline, MessageTriggerInline, AlertPolicyInline]
-
-
-def masked_hook_url(hook: IntegratorHook) -> str:
-    """The URL with all but the start of its token masked: enough to recognise, not to use."""
-    return hook.url.replace(hook.token, hook.token[:4] + MASK)
 
 
 @admin.action(description="New integrator webhook URL (shown once)", permissions=["change"])

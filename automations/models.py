@@ -335,6 +335,13 @@ class IntegratorHook(models.Model):
     def url(self) -> str:
         return settings.PUBLIC_BASE_URL + reverse("integrator-hook", args=[self.token])
 
+    @property
+    def masked_url(self) -> str:
+        """The URL with all but the start of its token masked: enough to recognise, not to use."""
+        from chronoflow.secrets import MASK
+
+        return self.url.replace(self.token, self.token[:4] + MASK)
+
     @classmethod
     def rotate_token(cls, chrono: Chrono) -> "IntegratorHook":
         """Give the chrono a new webhook URL (its first one, or one that replaces the old)."""

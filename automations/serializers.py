@@ -14,6 +14,7 @@ from django.http import QueryDict
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
+from automations.event_serializers import EVENT_FIELDS, EventConfigFields
 from automations.models import Chrono, ChronoRun
 from chronoflow import secrets
 
@@ -49,7 +50,7 @@ def snake_case_keys(data: Mapping) -> Mapping:
     return {renamed[old]: data[old] for old in keep}
 
 
-class ChronoSerializer(serializers.ModelSerializer):
+class ChronoSerializer(EventConfigFields, serializers.ModelSerializer):
     schedule_description = serializers.SerializerMethodField()
     next_fire_times = serializers.SerializerMethodField()
 
@@ -63,7 +64,7 @@ class ChronoSerializer(serializers.ModelSerializer):
             "channel", "message_template", "recipients", "function", "extras",
             "is_active", "is_recurring", "next_run_at", "last_run_at", "last_run_status", "last_error",
             "max_attempts", "backoff_ms", "misfire_policy", "catchup_window_s", "overlap_policy",
-            "created_at", "updated_at",
+            "created_at", "updated_at", *EVENT_FIELDS,
         ]
         read_only_fields = [
             "schedule_kind", "schedule_expression", "run_at", "is_recurring", "next_run_at",
@@ -112,6 +113,7 @@ class ChronoSerializer(serializers.ModelSerializer):
         Extension point: a subclass turning extra body keys (e.g. function code) into
         model values does it here, before the model validates the result.
         """
+        self.take_event_config(attrs)  # message trigger and alerts: saved after the chrono (event_serializers.py)
         chrono = self.instance if self.instance is not None else Chrono()
         for name, value in attrs.items():
             setattr(chrono, name, value)
@@ -123,6 +125,7 @@ class ChronoSerializer(serializers.ModelSerializer):
         Extension point: save rows the chrono points at before calling super().
         """
         chrono.save()
+        self.save_event_config(chrono)
         return chrono
 
     def create(self, validated_data: dict) -> Chrono:
