@@ -82,3 +82,18 @@ def test_the_periodic_prune_also_prunes_the_event_log(settings):
     prune_runs()
 
     assert not Event.objects.exists()
+
+
+def test_the_prune_command_also_prunes_the_event_log(settings):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    settings.RUN_RETENTION_DAYS = 1
+    Event.objects.create(source="hook", outcome="refused", received_at=timezone.now() - timedelta(days=2))
+    out = StringIO()
+
+    call_command("prune_runs", "--dry-run", stdout=out)
+    assert "would prune 1 event(s)" in out.getvalue() and Event.objects.count() == 1
+    call_command("prune_runs", stdout=out)
+    assert not Event.objects.exists()
