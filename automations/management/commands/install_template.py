@@ -14,15 +14,16 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("name", nargs="?", help="The template: " + ", ".join(RECIPES) + ".")
-        parser.add_argument("--list", action="store_true", help="List the templates and the options each needs.")
+        parser.add_argument("--list", action="store_true", dest="list_templates",
+                            help="List the templates and the options each needs.")
         names = sorted({option.name for recipe in RECIPES.values() for option in recipe.options})
         for name in names:
             parser.add_argument(f"--{name}", dest=name, help=_option_help(name))
 
-    def handle(self, *args, name: str | None = None, list: bool = False, **options) -> None:
-        if list or not name:
+    def handle(self, *args, name: str | None = None, list_templates: bool = False, **options) -> None:
+        if list_templates or not name:
             self._list()
-            if not name and not list:
+            if not name and not list_templates:
                 raise CommandError("Name the template to install: " + ", ".join(RECIPES) + ".")
             return
         answers = {o.name: options.get(o.name) for r in RECIPES.values() for o in r.options}
