@@ -25,7 +25,7 @@ from chronoflow import secrets
 log = logging.getLogger(__name__)
 Status = ChronoRun.Status
 
-CLAIMED, DUPLICATE, QUEUED, RETRYING = "claimed", "duplicate", "queued", "retrying"
+CLAIMED, DUPLICATE, QUEUED, RETRYING, SUPERSEDED = "claimed", "duplicate", "queued", "retrying", "superseded"
 # Errors of a database we cannot reach (down, restarting, connection cut): worth waiting out.
 # Others (a bad query, a constraint) would fail the same way again, so they are not retried.
 UNREACHABLE = (OperationalError, InterfaceError)
@@ -49,8 +49,16 @@ def execute(chrono_id: int, scheduled_for: datetime | None, sent_at: datetime | 
     before = list(run.attempts)
 
     def record() -> str:
-        run.attempts = list(before)  # a retried write must not append the attempt twice
-        return _record(run, outcome)
+        with transaction.atomic():
+            lock_chrono(run.chrono_id)
+            if not ChronoRun.objects.filter(pk=run.pk, status=Status.RUNNING, attempt=run.attempt).exists():
+                # Our attempt outlived its deadline and was recovered by the reaper: the run is
+                # someone else's now, and writing our outcome over it would undo their attempt.
+                log.warning("run %s: attempt %s ended after it was given up as lost; result dropped",
+                            run.pk, run.attempt)
+                return SUPERSEDED
+            run.attempts = list(before)  # a retried write must not append the attempt twice
+            return _record(run, outcome)
 
     return with_database_retry(record)
 
@@ -97,8 +105,7 @@ def admit(run: ChronoRun, attempt: int) -> str:
     from automations import reaper
 
     with transaction.atomic():
-        # Serialises the deliveries of one chrono (SQLite: IMMEDIATE transactions already do).
-        list(Chrono.objects.select_for_update().filter(pk=run.chrono_id).values_list("pk"))
+        lock_chrono(run.chrono_id)
         current = ChronoRun.objects.select_related("chrono").get(pk=run.pk)
         if current.status == Status.RUNNING and current.attempt == attempt + 1:
             # Our own attempt is marked running: a redelivery after its worker died, or a
@@ -114,6 +121,11 @@ def admit(run: ChronoRun, attempt: int) -> str:
             status=Status.RUNNING, attempt=attempt + 1, started_at=timezone.now(), next_attempt_at=None
         )
     return CLAIMED if claimed == 1 else DUPLICATE
+
+
+def lock_chrono(chrono_id: int) -> None:
+    """Serialise admissions and records of one chrono (SQLite: IMMEDIATE transactions already do)."""
+    list(Chrono.objects.select_for_update().filter(pk=chrono_id).values_list("pk"))
 
 
 def _overlap_verdict(run: ChronoRun) -> str | None:
@@ -242,7 +254,8 @@ def finish(run: ChronoRun, status: str, error: str = "", now: datetime | None = 
         elif run.trigger == ChronoRun.Trigger.SCHEDULE:
             updates.update(is_active=False, next_run_at=None)
         Chrono.objects.filter(pk=chrono.pk).update(**updates)
-        _release_queued(chrono, now)
+        if status != Status.SKIPPED:  # a skipped run held nothing up
+            _release_queued(chrono, now)
     alerts.after_run(run)  # failure alerts and auto-pause (automations/alerts.py)
 
 

@@ -96,7 +96,7 @@ def _running_candidates(now: datetime) -> list[int]:
 def _recover(run_id: int, now: datetime) -> str | None:
     with transaction.atomic():
         chrono_id = ChronoRun.objects.filter(pk=run_id).values_list("chrono_id", flat=True).first()
-        list(Chrono.objects.select_for_update().filter(pk=chrono_id).values_list("pk"))
+        execution.lock_chrono(chrono_id)
         run = ChronoRun.objects.select_related("chrono", "chrono__function").filter(pk=run_id).first()
         return recover_if_stale(run, now) if run is not None else None
 

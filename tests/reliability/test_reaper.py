@@ -1,12 +1,15 @@
 """The reaper and stale claims, step by step (the real-process tests show them end to end)."""
 
+import threading
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from automations import execution, reaper, tasks
 from automations.models import Chrono, ChronoRun
+from tests.processes import wait_until
 
 pytestmark = pytest.mark.django_db
 LONG_AGO = timezone.now() - timedelta(hours=1)
@@ -78,3 +81,24 @@ def test_a_run_queued_behind_one_that_vanished_is_released(chrono, sent, django_
 def test_the_reaper_is_on_beats_schedule(settings):
     entry = settings.CELERY_BEAT_SCHEDULE["automations-reap-runs"]
     assert entry["task"] == "automations.tasks.reap_runs" and entry["schedule"] == settings.RUN_REAPER_INTERVAL_S
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_attempt_that_ends_after_it_was_given_up_as_lost_leaves_the_run_to_its_successor(local_server, sent):
+    local_server.reply("/slow", status=200, delay=1)
+    chrono = Chrono.objects.create(name="c", schedule="0 0 1 1 *", timezone="UTC", url=local_server.url("/slow"),
+                                   max_attempts=3, backoff_ms=0)
+    run = ChronoRun.objects.create(chrono=chrono, scheduled_for=LONG_AGO, trigger="manual")
+
+    def reap_while_it_runs():
+        wait_until(lambda: local_server.requests_to("/slow"), message="the attempt to start")
+        reaper.reap(now=timezone.now() + timedelta(hours=1))  # as seen an hour later
+        connection.close()
+
+    reaping = threading.Thread(target=reap_while_it_runs)
+    reaping.start()
+    assert execution.execute(chrono.pk, None, None, run.pk, 0) == "superseded"
+    reaping.join()
+    run.refresh_from_db()
+    assert (run.status, run.attempt, [a["lost"] for a in run.attempts]) == ("pending", 1, [True])
+    assert sent[0] == {"chrono_id": chrono.pk, "run_id": run.pk, "attempt": 1}  # the successor attempt

@@ -30,7 +30,7 @@ def test_retry_after_is_honoured_5xx_are_retried_with_one_key_and_a_404_is_not_r
     with running("worker", log_dir=tmp_path, **FAST):
         flaky.trigger()
         gone.trigger()
-        ok = wait_until(lambda: final_run(flaky), timeout=45, message="the flaky run to end")
+        ok = wait_until(lambda: final_run(flaky), timeout=90, message="the flaky run to end")
         failed = wait_until(lambda: final_run(gone), message="the 404 run to end")
 
     assert (ok.status, ok.attempt) == ("success", 3)
