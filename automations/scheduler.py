@@ -88,7 +88,7 @@ class ChronoScheduler(Scheduler):
         self.install_default_entries({})
         for name, fields in (self.app.conf.beat_schedule or {}).items():
             ModelEntry.from_entry(name, app=self.app, **fields)
-        self.tick_once_loaded()
+        self._load_if_holding()
 
     def install_default_entries(self, data) -> None:
         if self.app.conf.result_expires:
@@ -121,7 +121,7 @@ class ChronoScheduler(Scheduler):
             return self.lock_retry_s
         return self._sleep_for(self.now_us())
 
-    def tick_once_loaded(self) -> None:
+    def _load_if_holding(self) -> None:
         """Acquire the lock and load, so start-up cost is paid before the first sleep."""
         if self._hold_lock() and not self._loaded:
             try:
@@ -256,11 +256,12 @@ class ChronoScheduler(Scheduler):
         self._drop_connection(only_if_obsolete=True)
         stamp = PeriodicTasks.last_change()
         if stamp != self._seen_stamp:
-            if now > self._settle_until and self._seen_stamp is not None:
-                # A new burst: everything up to the last change we saw has been read.
-                self._since = self._seen_stamp - timedelta(seconds=self.margin_s)
             self._seen_stamp = stamp
             self._settle_until = now + int(self.settle_s * US)
+        if stamp is not None:
+            # Rows changed well before the latest change have been read by earlier polls;
+            # a steady stream of changes must not make each read longer than the last.
+            self._since = max(self._since, stamp - timedelta(seconds=self.settle_s + self.margin_s))
         if now <= self._settle_until:
             self._apply_changes(now)
 
@@ -311,7 +312,7 @@ class ChronoScheduler(Scheduler):
                 if entry.rule.key in moved:
                     entry.rule = self._rules[entry.rule.key]
                     entry.due_us = None
-                    self._plan(entry, _lower_bound(entry), now)
+                    self._plan(entry, now, now)  # the edit's time is unknown: from now on
 
     # --- sending ------------------------------------------------------------------------
 
@@ -426,14 +427,20 @@ def _chunks(items: list, size: int):
 
 
 def _refresh_policies(entries: list[Entry]) -> None:
-    """Re-read the misfire policy of the chronos about to be sent: editing it does not touch their task."""
+    """Re-read the misfire policy of the chronos about to be sent: editing it does not touch their task.
+
+    Best effort: with the database away, the policies read last time serve.
+    """
     from automations.models import Chrono
 
     by_chrono = {entry.chrono_id: entry for entry in entries if entry.chrono_id is not None}
-    for chunk in _chunks(list(by_chrono), 500):
-        for pk, policy, window in Chrono._base_manager.filter(pk__in=chunk).values_list(
-                "pk", "misfire_policy", "catchup_window_s"):
-            by_chrono[pk].policy = (policy, window)
+    try:
+        for chunk in _chunks(list(by_chrono), 500):
+            for pk, policy, window in Chrono._base_manager.filter(pk__in=chunk).values_list(
+                    "pk", "misfire_policy", "catchup_window_s"):
+                by_chrono[pk].policy = (policy, window)
+    except (DatabaseError, InterfaceError) as exc:
+        log.warning("beat: could not re-read misfire policies (%s); using the ones read before", exc)
 
 
 def _write_marks(marks: list[tuple[int, int, bool]]) -> None:

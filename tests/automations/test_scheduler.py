@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 import time_machine
 from django.utils import timezone as dj_timezone
-from django_celery_beat.models import IntervalSchedule, PeriodicTask
+from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
 from automations.beat_entries import from_us
 from automations.models import Chrono
@@ -271,6 +271,18 @@ def test_a_plain_periodic_task_deleted_from_the_admin_stops(beat, clock):
     clock.shift(1)  # beat reads changes twice a second
     run_until(scheduler, clock, START + timedelta(seconds=60))
     assert len([s for s in scheduler.publish if s.task == "app.ping"]) == 2
+
+
+def test_editing_a_shared_crontab_row_in_the_admin_moves_its_tasks_from_then_on(beat, clock):
+    crontab = CrontabSchedule.objects.create(minute="0", hour="*", timezone="UTC")
+    PeriodicTask.objects.create(name="report", task="app.report", crontab=crontab)
+    scheduler = beat()
+    run_until(scheduler, clock, at(2026, 6, 1, 10, 10))
+    crontab.minute = "30"
+    crontab.save()  # no PeriodicTask row changes: beat finds it in its periodic full comparison
+    run_until(scheduler, clock, at(2026, 6, 1, 11, 40))
+    sends = [s.at for s in scheduler.publish if s.task == "app.report"]
+    assert sends == [at(2026, 6, 1, 10), at(2026, 6, 1, 10, 30), at(2026, 6, 1, 11, 30)]
 
 
 def test_beat_writes_when_each_task_last_ran_for_the_admin(make_chrono, beat, clock):
