@@ -1,6 +1,7 @@
 """Point 12: API throttling per user, and per token on the webhooks."""
 
 import pytest
+from django.core.cache import cache
 from rest_framework.throttling import SimpleRateThrottle
 
 from automations.models import Chrono, ChronoRun, IntegratorHook
@@ -13,8 +14,10 @@ def tight(monkeypatch, settings):
 
 
 def test_a_user_over_the_rate_gets_429_while_another_user_is_served(db, tight, django_user_model, client_for):
-    first = client_for(django_user_model.objects.create_user("first", is_staff=True))
-    second = client_for(django_user_model.objects.create_user("second", is_staff=True))
+    users = [django_user_model.objects.create_user(name, is_staff=True) for name in ("first", "second")]
+    for user in users:  # a reused primary key must not inherit an earlier test's request history
+        cache.delete(f"throttle_user_{user.pk}")
+    first, second = map(client_for, users)
     assert [first.get("/api/chronos/").status_code for _ in range(4)] == [200, 200, 200, 429]
     assert "Retry-After" in first.get("/api/chronos/")
     assert second.get("/api/chronos/").status_code == 200
