@@ -43,9 +43,13 @@ def api(db, settings, monkeypatch):
 
     monkeypatch.setitem(SimpleRateThrottle.THROTTLE_RATES, "user", "1000000/minute")
     settings.WAHA_BASE_URL = f"http://127.0.0.1:{closed_port()}"  # channel creation fails fast, as WAHA down would
+    from django.core.cache import cache
+
+    user = User.objects.create_user("fuzz", is_staff=True, is_superuser=True)
     client = APIClient()
-    client.force_authenticate(User.objects.create_user("fuzz", is_staff=True, is_superuser=True))
-    return client
+    client.force_authenticate(user)
+    yield client
+    cache.delete(f"throttle_user_{user.pk}")  # hundreds of requests must not count against a later test's user
 
 
 def no_500(response) -> None:
