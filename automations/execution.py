@@ -197,7 +197,10 @@ def _record(run: ChronoRun, outcome: targets.Outcome) -> str:
     run.duration_ms = outcome.extra["duration_ms"]
     if not outcome.ok and outcome.retryable and run.attempt < chrono.effective_max_attempts:
         return schedule_retry(run, f"Attempt {run.attempt} failed: {outcome.error}", outcome.retry_after)
-    status = Status.SUCCESS if outcome.ok else Status.FAILED
+    if outcome.ok:
+        status = Status.SUCCESS
+    else:
+        status = Status.TIMEOUT if outcome.timed_out else Status.FAILED
     finish(run, status, error=outcome.error, now=now)
     return status
 

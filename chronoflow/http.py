@@ -51,12 +51,13 @@ class HttpError(Exception):
     """
 
     def __init__(self, message: str, *, permanent: bool, status: int | None = None,
-                 retry_after: float | None = None) -> None:
+                 retry_after: float | None = None, timed_out: bool = False) -> None:
         super().__init__(message)
         self.message = message
         self.permanent = permanent
         self.status = status
         self.retry_after = retry_after
+        self.timed_out = timed_out
 
 
 
@@ -314,7 +315,7 @@ def _remaining(started: float, timeout_s: float) -> float:
     """Seconds left before the deadline; raises the timeout HttpError when none are."""
     remaining = _left(started, timeout_s)
     if remaining <= 0:
-        raise HttpError(f"Timed out after {timeout_s * 1000:g} ms", permanent=False)
+        raise HttpError(f"Timed out after {timeout_s * 1000:g} ms", permanent=False, timed_out=True)
     return remaining
 
 
@@ -386,7 +387,7 @@ def _translate(exc: requests.RequestException, url: str, timeout_s: float) -> Ht
     if any(isinstance(c, urllib3.exceptions.NewConnectionError) for c in causes):
         return HttpError(f"Could not connect to {where}", permanent=False)
     if any(isinstance(c, (requests.Timeout, urllib3.exceptions.TimeoutError, TimeoutError)) for c in causes):
-        return HttpError(f"Timed out after {timeout_s * 1000:g} ms", permanent=False)
+        return HttpError(f"Timed out after {timeout_s * 1000:g} ms", permanent=False, timed_out=True)
     if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema,
                         requests.exceptions.MissingSchema, requests.exceptions.InvalidHeader)):
         return HttpError(f"Invalid request to {where}: {type(exc).__name__}", permanent=True)

@@ -71,4 +71,4 @@ class FunctionReport:
         """A failed function is not retried (it may have sent messages), unless the sandbox itself failed."""
         snippet = json.dumps(self.value, ensure_ascii=False)[:SNIPPET_CHARS] if self.ok else ""
         return Outcome(ok=self.ok, error=self.error_text, retryable=self.platform_failure,
-                       result=self.as_result(), response_snippet=snippet)
+                       result=self.as_result(), response_snippet=snippet, timed_out=self.limit == "timeout")

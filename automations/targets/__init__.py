@@ -27,6 +27,7 @@ class Outcome:
     response_snippet: str = ""
     result: Any = None
     retry_after: float | None = None  # seconds the other side asked us to wait
+    timed_out: bool = False  # the target ran out of time: a final failure is recorded as "timeout"
     extra: dict = field(default_factory=dict)
 
 

@@ -50,7 +50,7 @@ def run(chrono: Chrono, run: ChronoRun, context: dict) -> Outcome:
                              address_policy=http.AddressPolicy.for_http_targets())
     except http.HttpError as exc:
         elapsed_ms = int((time.monotonic() - started) * 1000)
-        return Outcome(ok=False, error=exc.message, retryable=not exc.permanent,
+        return Outcome(ok=False, error=exc.message, retryable=not exc.permanent, timed_out=exc.timed_out,
                        result=_result(method, chrono.url, elapsed_ms=elapsed_ms))
     return outcome_for(response, method, chrono.url)
 

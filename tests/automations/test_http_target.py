@@ -204,7 +204,7 @@ def test_retry_after_on_a_500_is_ignored():
 def test_a_slow_receiver_times_out_after_the_chronos_timeout(local_server):
     local_server.reply("/hook", delay=5)
     outcome = fire(http_chrono(url=local_server.url("/hook"), timeout_ms=200))
-    assert (outcome.ok, outcome.retryable, outcome.error) == (False, True, "Timed out after 200 ms")
+    assert (outcome.ok, outcome.retryable, outcome.timed_out, outcome.error) == (False, True, True, "Timed out after 200 ms")
     assert outcome.http_status is None
 
 
@@ -257,6 +257,16 @@ def test_a_200_ends_as_a_success_run_and_the_receiver_got_the_payload_once(hook_
     assert [r.json() for r in local_server.requests_to("/hook")] == [{"hello": "world"}]
     chrono.refresh_from_db()
     assert (chrono.last_run_status, chrono.last_error) == ("success", "")
+
+
+def test_a_receiver_that_never_answers_ends_as_a_timeout_run(hook_chrono, local_server):
+    local_server.reply("/hook", delay=5)
+    chrono = hook_chrono(max_attempts=1, timeout_ms=200)
+    assert execution.execute(chrono.pk, WHEN, None, None, 0) == ChronoRun.Status.TIMEOUT
+    run = ChronoRun.objects.get(chrono=chrono)
+    assert (run.status, run.error_message) == ("timeout", "Timed out after 200 ms")
+    chrono.refresh_from_db()
+    assert (chrono.last_run_status, chrono.last_error) == ("timeout", "Timed out after 200 ms")
 
 
 def test_a_500_with_one_attempt_allowed_ends_failed_with_the_error_on_run_and_chrono(hook_chrono, local_server):
