@@ -262,7 +262,8 @@ def print_report(scratch: ScratchDatabase, results: dict, args) -> None:
         numbers[name] = {"p50": percentile(lateness, 50), "p99": percentile(lateness, 99),
                          "max": lateness[-1] if lateness else math.nan,
                          "pickup": max(stats["pickups"], default=math.nan),
-                         "startup": result["ready"] - result["launched"], "rss": result["rss_mb"]}
+                         "startup": result["ready"] - result["launched"], "rss": result["rss_mb"],
+                         "window": window}
         n = numbers[name]
         rows.append((LABELS[name], [
             f"{sent:,} / {len(lateness):,}", seconds(n["p50"], window), seconds(n["p99"], window),
@@ -281,16 +282,18 @@ def print_report(scratch: ScratchDatabase, results: dict, args) -> None:
     for i, metric in enumerate(names):
         print(f"{metric:30}" + "".join(f"{values[i]:>{w}}" for (_, values), w in zip(rows, widths)))
     if "stock" in numbers and "chrono" in numbers:
+        stock, ours = numbers["stock"], numbers["chrono"]
         print("ratios, stock / ChronoScheduler: " + ", ".join(
-            f"{key} {_ratio(numbers['stock'][key], numbers['chrono'][key])}"
+            f"{key} {_ratio(stock[key], ours[key], stock['window'])}"
             for key in ("p50", "p99", "max", "pickup", "startup", "rss")))
 
 
-def _ratio(stock: float, ours: float) -> str:
-    if math.isinf(stock) and not math.isinf(ours):
-        return "inf (stock never sent some)"
-    if math.isnan(stock) or math.isnan(ours) or ours <= 0:
+def _ratio(stock: float, ours: float, stock_window: float) -> str:
+    """stock / ours; where stock never sent within its window, the bound that window gives."""
+    if math.isnan(stock) or math.isnan(ours) or ours <= 0 or math.isinf(ours):
         return "-"
+    if math.isinf(stock):
+        return f"> {stock_window / ours:,.0f}x"
     return f"{stock / ours:,.1f}x"
 
 
