@@ -29,15 +29,10 @@ from django.views.decorators.http import require_POST
 from automations import events
 from automations.models import ChronoRun, Event, IntegratorHook
 from chronoflow.throttling import throttle_by_token
+from chronoflow.webhooks import Refused
 
 SIGNATURE_HEADER = "X-ChronoFlow-Signature"
 POLL_INTERVAL_S = 0.1
-
-
-class Refused(Exception):
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status, self.reason = status, reason
 
 
 @csrf_exempt

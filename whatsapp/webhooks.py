@@ -17,16 +17,11 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from chronoflow.throttling import throttle_by_token
+from chronoflow.webhooks import Refused
 from whatsapp import signature
 from whatsapp.models import Channel, WebhookEvent
 
 log = logging.getLogger(__name__)
-
-
-class Refused(Exception):
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status, self.reason = status, reason
 
 
 @csrf_exempt

@@ -1,0 +1,9 @@
+"""What the inbound webhook views (integrator hooks, WAHA events) share."""
+
+
+class Refused(Exception):
+    """A webhook request turned away: the HTTP status to answer and a reason for the sender."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status, self.reason = status, reason
