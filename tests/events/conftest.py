@@ -14,19 +14,9 @@ from functions.models import UserFunction
 from tests.whatsapp.fake_waha import API_KEY, FakeWaha, install, webhook_headers
 from whatsapp.models import Channel
 
-WAHA_URL = "http://waha.test:3000"
-PUBLIC_URL = "http://chronoflow.test:8000"
+from tests.whatsapp.conftest import PUBLIC_URL, WAHA_URL, waha_settings  # noqa: F401 (fixture)
+
 CUSTOMER = "5511999999999@c.us"
-
-
-@pytest.fixture
-def waha_settings(settings):
-    settings.WAHA_BASE_URL = WAHA_URL
-    settings.WAHA_API_KEY = API_KEY
-    settings.WAHA_WEBHOOK_HMAC_KEY = ""
-    settings.PUBLIC_BASE_URL = PUBLIC_URL
-    settings.WAHA_TIMEOUT_MS = 2000
-    return settings
 
 
 @pytest.fixture
