@@ -11,7 +11,7 @@ from automations import hooks
 from automations.models import Chrono, IntegratorHook, MessageTrigger
 from chronoflow.celery import app as celery_app
 from functions.models import UserFunction
-from tests.whatsapp.fake_waha import API_KEY, FakeWaha, install, webhook_headers
+from tests.whatsapp.fake_waha import FakeWaha, install, webhook_headers
 from whatsapp.models import Channel
 
 from tests.whatsapp.conftest import PUBLIC_URL, WAHA_URL, waha_settings  # noqa: F401 (fixture)
