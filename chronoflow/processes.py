@@ -25,5 +25,6 @@ def beat_command(loglevel: str = "info") -> list[str]:
 
 
 def web_command(host: str, port: int) -> list[str]:
-    return [sys.executable, "-m", "gunicorn", "chronoflow.wsgi", "-b", f"{host}:{port}",
-            "--workers", "2", "--access-logfile", "-"]
+    # No access log: webhook URLs carry their secret token in the path, and gunicorn's
+    # access log does not pass through Django's redacting log filter.
+    return [sys.executable, "-m", "gunicorn", "chronoflow.wsgi", "-b", f"{host}:{port}", "--workers", "2"]

@@ -106,10 +106,15 @@ def redact_json(data: Any, values: list[str]) -> Any:
         return {redact_json(k, values): redact_json(v, values) for k, v in data.items()}
     return data
 
+# Webhook URLs carry their secret in the path; Django logs the path of every 4xx it answers.
+_URL_TOKEN = re.compile(r"(?P<route>/(?:hooks|whatsapp/webhooks)/)(?P<token>[^/?#\s\"']+)")
+
 
 def redact_inline(text: str) -> str:
-    """Mask values written after a credential's name in free text ("Authorization: Bearer x")."""
-    return _INLINE.sub(lambda m: f"{m['name']}{m['sep']}{m['scheme'] or ''}{MASK}", text)
+    """Mask credentials in free text: values after a credential's name ("Authorization: Bearer x")
+    and the token in a webhook URL ("/hooks/<token>")."""
+    text = _INLINE.sub(lambda m: f"{m['name']}{m['sep']}{m['scheme'] or ''}{MASK}", text)
+    return _URL_TOKEN.sub(lambda m: f"{m['route']}{MASK}", text)
 
 
 class RedactingFilter(logging.Filter):

@@ -82,7 +82,10 @@ def test_every_configured_log_handler_redacts_known_secrets_and_inline_credentia
     try:
         logger.warning("calling WAHA with %s", "X-Api-Key: waha-key-123456")
         logger.warning("upstream said Authorization: Bearer abcdef.123")
+        logger.warning("Unauthorized: %s", "/whatsapp/webhooks/chan-token-42?x=1")
+        logger.warning("Not Found: /hooks/hook-token-43")
     finally:
         logger.removeHandler(handler)
     lines = stream.getvalue()
-    assert "waha-key-123456" not in lines and "abcdef.123" not in lines and lines.count(MASK) == 2
+    assert "waha-key-123456" not in lines and "abcdef.123" not in lines and lines.count(MASK) == 4
+    assert "chan-token-42" not in lines and "hook-token-43" not in lines
