@@ -43,6 +43,8 @@ class IntegratorHookInline(admin.StackedInline):
     model = IntegratorHook
     fields = readonly_fields = ["masked_url", "signed", "created_at", "rotated_at"]
     can_delete = False
+    # No blank form: an unsaved hook would show a URL (its default token) that does not exist.
+    extra = 0
     verbose_name_plural = "Integrator webhook (use the actions to create, rotate or turn it off)"
 
     def has_add_permission(self, request: HttpRequest, obj=None) -> bool:

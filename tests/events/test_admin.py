@@ -36,6 +36,12 @@ def test_the_new_url_action_shows_the_full_url_once(admin_client, make_chrono):
     assert hook.token not in page and f"/hooks/{hook.token[:4]}********" in page
 
 
+def test_a_chrono_without_a_webhook_shows_no_webhook_url(admin_client, make_chrono):
+    chrono = make_chrono()
+    page = admin_client.get(f"/admin/automations/chrono/{chrono.pk}/change/").content.decode()
+    assert "/hooks/" not in page
+
+
 def test_the_new_url_action_retires_the_old_token(admin_client, make_chrono):
     chrono = make_chrono()
     old = IntegratorHook.rotate_token(chrono).token
