@@ -2,6 +2,7 @@
 
 import pytest
 
+from chronoflow.celery import app as celery_app
 from tests.localserver import LocalServer
 
 
@@ -12,3 +13,14 @@ def local_server():
     """A real HTTP server on 127.0.0.1 and a free port, stopped after the test."""
     with LocalServer() as server:
         yield server
+
+
+# --- Celery in-process -------------------------------------------------------------------
+
+@pytest.fixture
+def celery_eager():
+    """Tasks enqueued (after commit) run at once, in this process."""
+    previous = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = previous

@@ -9,7 +9,6 @@ import responses
 
 from automations import hooks
 from automations.models import Chrono, IntegratorHook, MessageTrigger
-from chronoflow.celery import app as celery_app
 from functions.models import UserFunction
 from tests.whatsapp.fake_waha import FakeWaha, install, webhook_headers
 from whatsapp.models import Channel
@@ -28,14 +27,6 @@ def waha(waha_settings):
         install(fake, rsps, WAHA_URL)
         yield fake
     assert fake.violations == [], "requests WAHA's spec does not allow"
-
-
-@pytest.fixture
-def celery_eager():
-    previous = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = previous
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import pytest
 import responses
 
 from automations.models import Chrono, ChronoRun
-from chronoflow.celery import app as celery_app
 from tests.whatsapp.fake_waha import API_KEY, FakeWaha, install, webhook_headers
 from whatsapp.models import Channel
 
@@ -32,15 +31,6 @@ def waha(waha_settings):
         install(fake, rsps, WAHA_URL)
         yield fake
     assert fake.violations == [], "requests WAHA's spec does not allow"
-
-
-@pytest.fixture
-def celery_eager():
-    """Tasks enqueued (after commit) run at once, in this process."""
-    previous = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = previous
 
 
 @pytest.fixture
