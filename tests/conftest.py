@@ -3,6 +3,7 @@
 import pytest
 
 from chronoflow.celery import app as celery_app
+from tests.api_client import token_client
 from tests.localserver import LocalServer
 
 
@@ -24,3 +25,11 @@ def celery_eager():
     celery_app.conf.task_always_eager = True
     yield
     celery_app.conf.task_always_eager = previous
+
+
+# --- API client ----------------------------------------------------------------------------
+
+@pytest.fixture
+def api(admin_user):
+    """The API as the admin user, with a token."""
+    return token_client(admin_user)

@@ -5,17 +5,11 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from automations.models import Chrono, ChronoRun
+from tests.automations.beat import assert_beat_matches_active_chronos
 
 CHANGELIST = "/admin/automations/chrono/"
 ADD = "/admin/automations/chrono/add/"
 RUNS = "/admin/automations/chronorun/"
-
-
-def assert_beat_matches_active_chronos() -> None:
-    """Beat has exactly one task per active chrono, and none for paused or deleted ones."""
-    tasks = set(PeriodicTask.objects.filter(name__startswith="chrono:").values_list("name", flat=True))
-    active = {f"chrono:{pk}" for pk in Chrono.objects.filter(is_active=True).values_list("pk", flat=True)}
-    assert tasks == active
 
 
 def form_data(form) -> dict:

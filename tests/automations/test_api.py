@@ -9,6 +9,8 @@ from rest_framework.test import APIClient
 
 from automations.models import Chrono, ChronoRun
 from functions.models import UserFunction
+from tests.api_client import token_client
+from tests.automations.beat import assert_beat_matches_active_chronos
 from whatsapp.models import Channel
 
 HTTP_BODY = {"name": "Ping", "schedule": "0 8 * * *", "timezone": "America/Sao_Paulo",
@@ -17,24 +19,6 @@ HTTP_BODY = {"name": "Ping", "schedule": "0 8 * * *", "timezone": "America/Sao_P
 ORIGINAL_HTTP_BODY = {"name": "Webhook teste", "cron": "in 10 min", "targetType": "HTTP",
                       "url": "https://example.org/hook", "method": "POST", "payload": {"hello": "world"},
                       "isActive": True}
-
-
-def assert_beat_matches_active_chronos() -> None:
-    """Beat has exactly one task per active chrono, and none for paused or deleted ones."""
-    tasks = set(PeriodicTask.objects.filter(name__startswith="chrono:").values_list("name", flat=True))
-    active = {f"chrono:{pk}" for pk in Chrono.objects.filter(is_active=True).values_list("pk", flat=True)}
-    assert tasks == active
-
-
-def token_client(user: User) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
-    return client
-
-
-@pytest.fixture
-def api(admin_user) -> APIClient:
-    return token_client(admin_user)
 
 
 def user_with(*codenames: str) -> User:

@@ -2,11 +2,10 @@
 
 import pytest
 from django.contrib.auth.models import User
-from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
 from automations.models import Chrono
 from functions.models import UserFunction
+from tests.api_client import token_client
 
 CODE = "def run(ctx):\n    ctx.log('hi')\n    return ctx.input\n"
 # DESIGN.md §8 "Cobrança atrasados", exactly as the original system's users post it.
@@ -20,17 +19,6 @@ SECTION_8_BODY = {
     "functionLimits": {"timeoutMs": 10000, "maxHttp": 5, "maxMessages": 50},
     "isActive": True,
 }
-
-
-def client_for(user: User) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
-    return client
-
-
-@pytest.fixture
-def api(admin_user) -> APIClient:
-    return client_for(admin_user)
 
 
 def test_a_function_is_created_with_version_1_and_its_checksum(api):
@@ -71,7 +59,7 @@ def test_a_test_run_returns_the_result_and_logs(api):
 
 def test_a_user_without_permissions_sees_no_functions(db):
     UserFunction.objects.create(name="echo", code=CODE)
-    client = client_for(User.objects.create_user("viewer"))
+    client = token_client(User.objects.create_user("viewer"))
     assert client.get("/api/functions/").status_code == 403
 
 
