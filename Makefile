@@ -11,11 +11,11 @@ $(VENV)/bin/python:
 	$(PIP) install --upgrade pip
 
 # Reinstall only when the pins change.
-$(VENV)/.runtime: requirements.txt | $(VENV)/bin/python
+$(VENV)/.runtime: requirements.txt constraints.txt | $(VENV)/bin/python
 	$(PIP) install -r requirements.txt
 	touch $@
 
-$(VENV)/.dev: requirements.txt requirements-dev.txt | $(VENV)/bin/python
+$(VENV)/.dev: requirements.txt constraints.txt requirements-dev.txt | $(VENV)/bin/python
 	$(PIP) install -r requirements-dev.txt
 	touch $@ $(VENV)/.runtime
 
