@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--messages", type=int, default=1000, help="messages per scenario and round (default 1,000)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds; the median is reported (default 3)")
     parser.add_argument("--concurrency", type=int, default=2, help="worker concurrency (default 2, the project's)")
+    parser.add_argument("--pool", default="", help="worker pool (-P): prefork (the default), threads, ...")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated subset")
     parser.add_argument("--pg-url", default="postgres://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/12", help="broker (flushed)")
@@ -155,6 +156,8 @@ def drain(args, done_times, n: int, timeout: float = 600) -> float:
     from chronoflow.processes import worker_command
 
     command = worker_command(concurrency=args.concurrency, loglevel="warning") + ["--include", "bench.throughput_tasks"]
+    if args.pool:
+        command += ["-P", args.pool]
     log = open(ROOT / "var" / "bench-throughput" / "worker.log", "a")
     worker = subprocess.Popen(command, cwd=ROOT, env=os.environ.copy(), stdout=log, stderr=subprocess.STDOUT)
     try:
