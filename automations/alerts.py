@@ -68,6 +68,16 @@ class Notice:
                 "consecutive_failures": self.failures, "text": self.text}
 
 
+def has_policy(chrono: Chrono) -> bool:
+    """Whether the chrono has an alert policy; asks nothing when the chrono was read with
+    ``select_related("alert_policy")`` (execution does), so most runs skip after_run's query."""
+    try:
+        chrono.alert_policy
+    except AlertPolicy.DoesNotExist:
+        return False
+    return True
+
+
 def after_run(run: ChronoRun) -> None:
     """Count a finished run toward its chrono's alert policy; send what that calls for."""
     if run.status not in (*FAILED, Status.SUCCESS):

@@ -1,11 +1,16 @@
 """Claim, execute and record one occurrence of a chrono (the body of run_chrono).
 
-Every delivery of a run's message goes through ``admit()``, one short transaction with
-the chrono's row locked, which decides exactly one of: claim the next attempt, skip or
-queue it behind a run still in progress (the chrono's overlap policy), recover an
-attempt whose worker died (its claim is stale), or ignore a duplicate delivery. The
-conditional ``pending → running`` update is the dedupe point: two deliveries of the same
-attempt can never both call the target.
+Every delivery of a run's message goes through ``admit()``, which decides exactly one of:
+claim the next attempt, skip or queue it behind a run still in progress (the chrono's
+overlap policy), recover an attempt whose worker died (its claim is stale), or ignore a
+duplicate delivery. The conditional ``pending → running`` update is the dedupe point: two
+deliveries of the same attempt can never both call the target.
+
+The common case is cheap (issue 12): one conditional write claims the attempt (with the
+chrono's row locked first only where the overlap policy needs to see its other runs), and
+one transaction writes the outcome, conditional on the claim still being ours, plus the
+chrono's summary. Only a delivery that the conditional claim refuses takes the slow,
+fully locked path that tells a duplicate from a stale claim or an overlap.
 """
 
 import logging
@@ -15,7 +20,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, InterfaceError, OperationalError, connections, transaction
-from django.db.models import Q
+from django.db.models import Exists, Q
 from django.utils import timezone
 
 from automations import alerts, targets
@@ -44,27 +49,33 @@ def execute(chrono_id: int, scheduled_for: datetime | None, sent_at: datetime | 
     verdict = admit(run, attempt)
     if verdict != CLAIMED:
         return verdict
-    run.refresh_from_db()
     outcome = _attempt(run)
     before = list(run.attempts)
 
     def record() -> str:
-        with transaction.atomic():
-            lock_chrono(run.chrono_id)
-            if not ChronoRun.objects.filter(pk=run.pk, status=Status.RUNNING, attempt=run.attempt).exists():
-                # Our attempt outlived its deadline and was recovered by the reaper: the run is
-                # someone else's now, and writing our outcome over it would undo their attempt.
-                log.warning("run %s: attempt %s ended after it was given up as lost; result dropped",
-                            run.pk, run.attempt)
-                return SUPERSEDED
-            run.attempts = list(before)  # a retried write must not append the attempt twice
-            return _record(run, outcome)
+        try:
+            with transaction.atomic():
+                if run.chrono.overlap_policy == Chrono.Overlap.QUEUE:
+                    lock_chrono(run.chrono_id)  # releasing the queued run must not race its admission
+                run.attempts = list(before)  # a retried write must not append the attempt twice
+                return _record(run, outcome)
+        except Superseded:
+            # Our attempt outlived its deadline and was recovered by the reaper: the run is
+            # someone else's now, and writing our outcome over it would undo their attempt.
+            log.warning("run %s: attempt %s ended after it was given up as lost; result dropped",
+                        run.pk, run.attempt)
+            return SUPERSEDED
 
     return with_database_retry(record)
 
 
+class Superseded(Exception):
+    """The claim this outcome belongs to is no longer the run's (rolls the record back)."""
+
+
 def _load_run(run_id: int) -> ChronoRun | None:
-    return ChronoRun.objects.select_related("chrono").filter(pk=run_id).first()
+    # The alert policy comes along (or is known absent), so recording asks no more.
+    return ChronoRun.objects.select_related("chrono", "chrono__alert_policy").filter(pk=run_id).first()
 
 
 def _scheduled_run(chrono_id: int, scheduled_for: datetime | None, sent_at: datetime | None) -> ChronoRun | None:
@@ -102,6 +113,39 @@ def occurrence_at(chrono: Chrono, sent_at: datetime) -> datetime:
 
 def admit(run: ChronoRun, attempt: int) -> str:
     """Decide what this delivery of attempt ``attempt + 1`` does; see the module docstring."""
+    if _claim(run, attempt):
+        return CLAIMED
+    return _admit_locked(run, attempt)
+
+
+def _claim(run: ChronoRun, attempt: int) -> bool:
+    """The cheap path: claim the attempt with one conditional write, or leave it to the slow one.
+
+    The write succeeds only when the run is still pending at this attempt and, for a first
+    attempt under the skip or queue policy, no other run of the chrono is in progress (seen
+    with the chrono's row locked, as admissions and records of the queue policy take it).
+    """
+    now = timezone.now()
+    claim = ChronoRun.objects.filter(pk=run.pk, status=Status.PENDING, attempt=attempt)
+    if attempt == 0 and run.chrono.overlap_policy != Chrono.Overlap.ALLOW:
+        busy = in_progress(run.chrono_id).exclude(pk=run.pk)
+        with transaction.atomic():
+            lock_chrono(run.chrono_id)
+            claimed = claim.exclude(Exists(busy)).update(status=Status.RUNNING, attempt=attempt + 1,
+                                                         started_at=now, next_attempt_at=None)
+    else:
+        claimed = claim.update(status=Status.RUNNING, attempt=attempt + 1, started_at=now, next_attempt_at=None)
+    if claimed != 1:
+        return False
+    # What the claim wrote, and the attempt history as the claim found it: it is ours now,
+    # but a recovery by the reaper may have added to it since the run was read.
+    run.status, run.attempt, run.started_at, run.next_attempt_at = Status.RUNNING, attempt + 1, now, None
+    run.refresh_from_db(fields=["attempts"])
+    return True
+
+
+def _admit_locked(run: ChronoRun, attempt: int) -> str:
+    """The slow path, for deliveries the conditional claim refused: why, with the chrono locked."""
     from automations import reaper
 
     with transaction.atomic():
@@ -120,12 +164,16 @@ def admit(run: ChronoRun, attempt: int) -> str:
         claimed = ChronoRun.objects.filter(pk=run.pk, status=Status.PENDING, attempt=attempt).update(
             status=Status.RUNNING, attempt=attempt + 1, started_at=timezone.now(), next_attempt_at=None
         )
-    return CLAIMED if claimed == 1 else DUPLICATE
+    if claimed != 1:
+        return DUPLICATE
+    run.refresh_from_db()
+    return CLAIMED
 
 
 def lock_chrono(chrono_id: int) -> None:
     """Serialise admissions and records of one chrono (SQLite: IMMEDIATE transactions already do)."""
-    list(Chrono.objects.select_for_update().filter(pk=chrono_id).values_list("pk"))
+    # order_by(): no ORDER BY (the model's ordering by name) on a one-row lock.
+    list(Chrono.objects.select_for_update().filter(pk=chrono_id).order_by().values_list("pk"))
 
 
 def _overlap_verdict(run: ChronoRun) -> str | None:
@@ -195,13 +243,15 @@ def _record(run: ChronoRun, outcome: targets.Outcome) -> str:
     run.response_snippet = (outcome.response_snippet or "")[: ChronoRun.SNIPPET_CHARS]
     run.result = outcome.result
     run.duration_ms = outcome.extra["duration_ms"]
+    claim = run.attempt  # the outcome is written only while this claim is still the run's
     if not outcome.ok and outcome.retryable and run.attempt < chrono.effective_max_attempts:
-        return schedule_retry(run, f"Attempt {run.attempt} failed: {outcome.error}", outcome.retry_after)
+        return schedule_retry(run, f"Attempt {run.attempt} failed: {outcome.error}", outcome.retry_after,
+                              claimed_attempt=claim)
     if outcome.ok:
         status = Status.SUCCESS
     else:
         status = Status.TIMEOUT if outcome.timed_out else Status.FAILED
-    finish(run, status, error=outcome.error, now=now)
+    finish(run, status, error=outcome.error, now=now, claimed_attempt=claim)
     return status
 
 
@@ -222,24 +272,45 @@ def retry_delay(chrono: Chrono, attempt: int, retry_after: float | None = None) 
     return max(min(backoff, settings.RUN_MAX_BACKOFF_S), retry_after or 0)
 
 
-def schedule_retry(run: ChronoRun, reason: str, retry_after: float | None = None) -> str:
-    """Put the run back to pending and send its next attempt after the backoff."""
+def schedule_retry(run: ChronoRun, reason: str, retry_after: float | None = None,
+                   claimed_attempt: int | None = None) -> str:
+    """Put the run back to pending and send its next attempt after the backoff.
+
+    With ``claimed_attempt``, only while the run is still running that attempt (else
+    Superseded); without, the caller holds the chrono's row.
+    """
     from automations.tasks import enqueue_run
 
     delay = retry_delay(run.chrono, run.attempt, retry_after)
     run.status = Status.PENDING
     run.next_attempt_at = timezone.now() + timedelta(seconds=delay)
     run.error_message = f"{reason}; retrying in {delay:.3g}s."
-    with transaction.atomic():
-        run.save()
+    # No savepoint: inside record()'s transaction a failure rolls all of it back anyway.
+    with transaction.atomic(savepoint=False):
+        _write_run(run, claimed_attempt)
         enqueue_run(run, attempt=run.attempt, countdown=delay)
     return RETRYING
 
 
-def finish(run: ChronoRun, status: str, error: str = "", now: datetime | None = None) -> None:
+# The fields an attempt's outcome, a retry or a final status change.
+OUTCOME_FIELDS = ("status", "error_message", "finished_at", "next_attempt_at", "duration_ms",
+                  "http_status", "response_snippet", "result", "attempts")
+
+
+def _write_run(run: ChronoRun, claimed_attempt: int | None) -> None:
+    runs = ChronoRun.objects.filter(pk=run.pk)
+    if claimed_attempt is not None:
+        runs = runs.filter(status=Status.RUNNING, attempt=claimed_attempt)
+    if runs.update(**{field: getattr(run, field) for field in OUTCOME_FIELDS}) != 1 and claimed_attempt is not None:
+        raise Superseded
+
+
+def finish(run: ChronoRun, status: str, error: str = "", now: datetime | None = None,
+           claimed_attempt: int | None = None) -> None:
     """Store the final status on the run and on its chrono; one-shot chronos end here.
 
-    A run queued behind this one (overlap policy "queue one") is sent on its way.
+    A run queued behind this one (overlap policy "queue one") is sent on its way. With
+    ``claimed_attempt``, only while the run is still running that attempt (else Superseded).
     """
     now = now or timezone.now()
     chrono = run.chrono
@@ -249,17 +320,19 @@ def finish(run: ChronoRun, status: str, error: str = "", now: datetime | None = 
     run.next_attempt_at = None
     if run.started_at and run.duration_ms is None:
         run.duration_ms = int((now - run.started_at).total_seconds() * 1000)
-    with transaction.atomic():
-        run.save()
+    # No savepoint: inside record()'s transaction a failure rolls all of it back anyway.
+    with transaction.atomic(savepoint=False):
+        _write_run(run, claimed_attempt)
         updates = {"last_run_at": now, "last_run_status": status, "last_error": error}
         if chrono.is_recurring:
             updates["next_run_at"] = chrono.compute_next_run(now)
         elif run.trigger == ChronoRun.Trigger.SCHEDULE:
             updates.update(is_active=False, next_run_at=None)
         Chrono.objects.filter(pk=chrono.pk).update(**updates)
-        if status != Status.SKIPPED:  # a skipped run held nothing up
-            _release_queued(chrono, now)
-    alerts.after_run(run)  # failure alerts and auto-pause (automations/alerts.py)
+        if status != Status.SKIPPED and chrono.overlap_policy == Chrono.Overlap.QUEUE:
+            _release_queued(chrono, now)  # only the queue policy leaves runs waiting
+    if alerts.has_policy(chrono):
+        alerts.after_run(run)  # failure alerts and auto-pause (automations/alerts.py)
 
 
 def _release_queued(chrono: Chrono, now: datetime) -> None:

@@ -21,9 +21,11 @@ class ChronoQuerySet(models.QuerySet):
         """Queryset updates bypass save(); keep beat's PeriodicTasks exact anyway."""
         from automations import beat_sync
 
+        if not beat_sync.FIELDS_THAT_MATTER.intersection(kwargs):
+            return super().update(**kwargs)  # nothing beat reads: no need to know which rows
         pks = list(self.values_list("pk", flat=True))
         count = super().update(**kwargs)
-        if pks and beat_sync.FIELDS_THAT_MATTER.intersection(kwargs):
+        if pks:
             beat_sync.sync_many(pks)
         return count
 

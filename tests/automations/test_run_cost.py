@@ -1,0 +1,59 @@
+"""A run costs few database statements (issue 12): the claim is one conditional write, the
+outcome one transaction, and a chrono without an alert policy asks nothing about alerts."""
+
+import pytest
+import responses
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from automations import execution
+from automations.models import AlertPolicy, Chrono, ChronoRun
+
+URL = "https://hooks.example.org/cost"
+
+
+def statements(run: ChronoRun) -> list[str]:
+    with CaptureQueriesContext(connection) as captured:
+        assert execution.execute(run.chrono_id, None, None, run.pk, 0) == ChronoRun.Status.SUCCESS
+    # BEGIN/COMMIT/SAVEPOINT are round trips too: count them.
+    return [q["sql"] for q in captured.captured_queries]
+
+
+def pending_run(make_chrono, **fields) -> ChronoRun:
+    chrono = make_chrono(schedule="manual", url=URL, **fields)
+    return ChronoRun.objects.create(chrono=chrono, scheduled_for=timezone.now(), trigger="manual")
+
+
+@pytest.fixture
+def receiver():
+    with responses.RequestsMock() as mock:
+        mock.post(URL, json={"ok": True})
+        yield mock
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_http_run_under_the_allow_policy_is_a_handful_of_statements(make_chrono, receiver):
+    sql = statements(pending_run(make_chrono, overlap_policy=Chrono.Overlap.ALLOW))
+    # read run + chrono + alert policy; claim; re-read the attempt history; outcome + chrono summary.
+    assert len(sql) <= 7, sql
+    assert not any("FOR UPDATE" in s for s in sql)
+    assert not any("automations_alertpolicy" in s and s.startswith("SELECT") and "JOIN" not in s for s in sql)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_skip_policy_adds_only_the_chrono_lock_around_the_claim(make_chrono, receiver):
+    sql = statements(pending_run(make_chrono, overlap_policy=Chrono.Overlap.SKIP))
+    assert len(sql) <= 10, sql
+    locks = [s for s in sql if "FOR UPDATE" in s or "BEGIN IMMEDIATE" in s]
+    assert all("ORDER BY" not in s for s in locks), locks
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_chrono_with_an_alert_policy_still_counts_the_run(make_chrono, receiver):
+    run = pending_run(make_chrono, overlap_policy=Chrono.Overlap.ALLOW)
+    policy = AlertPolicy.objects.create(chrono=run.chrono, after_failures=1, webhook_url="https://alerts.example.org/x",
+                                        consecutive_failures=2)
+    statements(run)
+    policy.refresh_from_db()
+    assert policy.consecutive_failures == 0  # a success resets the count: after_run ran
