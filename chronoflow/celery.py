@@ -12,10 +12,14 @@ app.autodiscover_tasks()
 
 
 @signals.task_prerun.connect
-def drop_stale_database_connections(**kwargs) -> None:
+def drop_stale_database_connections(task=None, **kwargs) -> None:
     """What Django does before each request, before each task: a connection that is broken,
-    or older than CONN_MAX_AGE (SQLite: always), is closed and the task opens a fresh one."""
+    or older than CONN_MAX_AGE (SQLite: always), is closed and the task opens a fresh one.
+    Not for eager tasks (tests, the caller's own connection and transaction)."""
     from django.db import connections
+
+    if task is not None and getattr(task.request, "is_eager", False):
+        return
 
     for connection in connections.all(initialized_only=True):
         connection.close_if_unusable_or_obsolete()
