@@ -19,6 +19,7 @@ from automations.dashboard import status_badge
 from automations.models import Chrono, ChronoRun
 from automations.serializers import SECRET_MAPPINGS
 from chronoflow import secrets
+from chronoflow.paginators import EstimatedCountPaginator
 
 RUNS_INLINE_LIMIT = 20
 
@@ -115,6 +116,8 @@ class ChronoAdmin(admin.ModelAdmin):
     ]
     list_filter = ["target_type", "is_active", "last_run_status"]
     search_fields = ["name"]
+    paginator = EstimatedCountPaginator  # 100,000 chronos: no exact counts (chronoflow/paginators.py)
+    show_full_result_count = False
     list_select_related = ["channel", "function"]
     actions = ["run_now", "pause", "resume", *event_admin.CHRONO_ACTIONS]
     inlines = [ChronoRunInline]
@@ -227,6 +230,8 @@ class ChronoRunAdmin(admin.ModelAdmin):
     ]
     list_filter = ["status", "trigger", "chrono__target_type"]
     search_fields = ["chrono__name"]
+    paginator = EstimatedCountPaginator  # millions of runs: no exact counts (chronoflow/paginators.py)
+    show_full_result_count = False
     list_select_related = ["chrono"]
     date_hierarchy = "scheduled_for"
     fields = [

@@ -15,6 +15,7 @@ from django.utils.translation import ngettext
 
 from automations import templates_catalog
 from automations.models import AlertPolicy, Chrono, Event, IntegratorHook, MessageTrigger
+from chronoflow.paginators import EstimatedCountPaginator
 
 # --- On the chrono page ------------------------------------------------------------------------
 
@@ -106,6 +107,8 @@ class EventAdmin(admin.ModelAdmin):
     list_filter = ["source", "outcome", "channel"]
     search_fields = ["summary", "contact", "chrono__name"]
     list_select_related = ["chrono", "channel"]
+    paginator = EstimatedCountPaginator  # no exact counts of a big log (chronoflow/paginators.py)
+    show_full_result_count = False
     date_hierarchy = "received_at"
     fields = readonly_fields = ["received_at", "source", "outcome", "chrono", "channel", "contact", "summary",
                                 "runs", "detail", "payload"]
