@@ -116,6 +116,7 @@ class Chrono(models.Model):
             models.Index(fields=["name", "id"], name="chrono_name"),
             models.Index(fields=["next_run_at", "id"], name="chrono_next_run"),
             models.Index(fields=["last_run_status", "last_run_at"], name="chrono_last_status"),
+            models.Index(fields=["target_type", "is_active"], name="chrono_type_active"),  # /metrics' gauge
         ]
 
     def __str__(self) -> str:

@@ -142,7 +142,8 @@ def queue_depth() -> Metric:
 def chronos_by_state() -> Metric:
     metric = GaugeMetricFamily("chronoflow_chronos", "Chronos, by target type and whether they are active.",
                                labels=["target_type", "active"])
-    for row in Chrono.objects.values("target_type", "is_active").annotate(n=Count("pk")).order_by():
+    # COUNT(*), not COUNT(id): an index-only scan of (target_type, is_active) answers it.
+    for row in Chrono.objects.values("target_type", "is_active").annotate(n=Count("*")).order_by():
         metric.add_metric([row["target_type"], str(row["is_active"]).lower()], row["n"])
     return metric
 

@@ -3,7 +3,7 @@
 ``EstimatedCountPaginator.count`` is exact up to ``EXACT_UP_TO`` rows (a count that stops
 there); past that, on PostgreSQL, it is the planner's estimate: ``pg_class.reltuples`` for
 the whole table, the plan's row estimate for a filtered list. Other databases (the
-embedded SQLite) count exactly. Pair it with ``show_full_result_count = False``.
+embedded SQLite) then count exactly. Pair it with ``show_full_result_count = False``.
 """
 
 import json
@@ -19,11 +19,13 @@ class EstimatedCountPaginator(Paginator):
     @cached_property
     def count(self) -> int:
         queryset = self.object_list
-        if not hasattr(queryset, "query") or connections[queryset.db].vendor != "postgresql":
+        if not hasattr(queryset, "query"):
             return super().count
         bounded = queryset.order_by()[: EXACT_UP_TO + 1].count()
         if bounded <= EXACT_UP_TO:
             return bounded
+        if connections[queryset.db].vendor != "postgresql":
+            return super().count
         return max(estimate(queryset), bounded)
 
 

@@ -68,6 +68,10 @@ class Migration(migrations.Migration):
             index=models.Index(fields=['last_run_status', 'last_run_at'], name='chrono_last_status'),
         ),
         migrations.AddIndex(
+            model_name='chrono',
+            index=models.Index(fields=['target_type', 'is_active'], name='chrono_type_active'),
+        ),
+        migrations.AddIndex(
             model_name='chronorun',
             index=models.Index(fields=['-scheduled_for', '-id'], name='run_newest'),
         ),
