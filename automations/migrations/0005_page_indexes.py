@@ -5,6 +5,29 @@ from collections import Counter
 from django.db import migrations, models
 
 
+def name_search_index(apps, schema_editor):
+    """PostgreSQL: a trigram index for ?search= / the admin's search (icontains is UPPER(name) LIKE '%...%').
+
+    Needs the pg_trgm extension; without the right to create it, search still works, by a scan.
+    """
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    from django.db import DatabaseError, transaction
+
+    try:
+        with transaction.atomic(using=schema_editor.connection.alias):
+            schema_editor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+            schema_editor.execute("CREATE INDEX IF NOT EXISTS chrono_name_trgm ON automations_chrono "
+                                  "USING gin (UPPER(name::text) gin_trgm_ops)")
+    except DatabaseError:
+        pass
+
+
+def drop_name_search_index(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute("DROP INDEX IF EXISTS chrono_name_trgm")
+
+
 def tally_existing_runs(apps, schema_editor):
     """Count the runs already finished, as automations/tallies.py counts each new one."""
     from automations import tallies
@@ -83,5 +106,6 @@ class Migration(migrations.Migration):
             model_name='runtally',
             constraint=models.UniqueConstraint(fields=('hour', 'target_type', 'status', 'metric', 'value_ms'), name='one_tally'),
         ),
+        migrations.RunPython(name_search_index, drop_name_search_index),
         migrations.RunPython(tally_existing_runs, migrations.RunPython.noop),
     ]
