@@ -37,7 +37,8 @@ def lateness_ms(run: ChronoRun) -> float | None:
     """How late beat started a scheduled first attempt; None for other runs (retries start late on purpose)."""
     if run.trigger != ChronoRun.Trigger.SCHEDULE or run.attempt != 1 or run.started_at is None:
         return None
-    return max((run.started_at - run.scheduled_for).total_seconds() * 1000, 0.0)
+    field = ChronoRun._meta.get_field("scheduled_for")
+    return max((field.to_python(run.started_at) - field.to_python(run.scheduled_for)).total_seconds() * 1000, 0.0)
 
 
 def run_saved(sender, instance: ChronoRun, **kwargs) -> None:
@@ -49,7 +50,8 @@ def run_saved(sender, instance: ChronoRun, **kwargs) -> None:
 def count(run: ChronoRun) -> None:
     """Add the finished ``run`` to its hour's tallies and to the all-time ones."""
     target_type = run.chrono.target_type
-    hour = run.scheduled_for.replace(minute=0, second=0, microsecond=0)
+    scheduled_for = ChronoRun._meta.get_field("scheduled_for").to_python(run.scheduled_for)  # a run made from text
+    hour = scheduled_for.replace(minute=0, second=0, microsecond=0)
     rows = [(hour, "runs", 0, 0), (ALL_TIME, "runs", 0, 0)]
     late = lateness_ms(run)
     if late is not None:

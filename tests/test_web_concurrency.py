@@ -9,19 +9,25 @@ import requests
 from django.contrib.auth.models import User
 
 from automations.models import Chrono, IntegratorHook
-from tests.processes import purge_broker
-from tests.reliability.faults import WebServer
+from chronoflow import processes
+from tests.localserver import closed_port
+from tests.processes import Process, process_env
+from tests.reliability.faults import _wait_for_port
 
 WAIT_S = 4
 
 
 @pytest.fixture
 def web(transactional_db, tmp_path):
-    purge_broker()
-    server = WebServer(tmp_path, HOOK_WAIT_SECONDS=str(WAIT_S))
+    # Its own filesystem broker: the hooks' runs must not land in the queue other tests count.
+    env = {**process_env(), "DATA_DIR": str(tmp_path / "web"), "HOOK_WAIT_SECONDS": str(WAIT_S)}
+    env.pop("REDIS_URL", None)
+    port = closed_port()
+    server = Process("web", processes.web_command("127.0.0.1", port), tmp_path, env)
+    server.port = port
+    _wait_for_port(port, timeout=30)
     yield server
     server.kill()
-    purge_broker()  # the hooks' runs were sent to no worker
 
 
 def admin_session(port: int) -> requests.Session:

@@ -122,3 +122,21 @@ def test_a_run_finished_by_a_worker_is_tallied_once(make_chrono):
                                             (19_000, 19_000), (123_456, 130_000)])
 def test_values_are_rounded_up_to_two_significant_figures(ms, bucket):
     assert tallies.bucket_ms(ms) == bucket
+
+
+def test_the_migration_tallies_the_runs_finished_before_it(make_chrono):
+    from importlib import import_module
+    from types import SimpleNamespace
+
+    from django.apps import apps
+
+    chrono = make_chrono()
+    for late_s, status in ((1, "success"), (2.5, "failed"), (40, "timeout")):
+        scheduled = timezone.now() - timedelta(hours=3)
+        ChronoRun.objects.create(chrono=chrono, scheduled_for=scheduled - timedelta(minutes=late_s), status=status,
+                                 attempt=1, started_at=scheduled, duration_ms=int(late_s * 100))
+    kept_as_they_ended = sorted(RunTally.objects.values_list("hour", "status", "metric", "value_ms", "n", "total_ms"))
+    RunTally.objects.all().delete()
+    migration = import_module("automations.migrations.0005_page_indexes")
+    migration.tally_existing_runs(apps, SimpleNamespace(connection=connection))
+    assert sorted(RunTally.objects.values_list("hour", "status", "metric", "value_ms", "n", "total_ms")) == kept_as_they_ended
