@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import socket
 import subprocess
 import sys
 import tempfile
@@ -169,7 +170,9 @@ def start_web(code: Path, url: str, port: int, log: Path) -> subprocess.Popen:
     while time.monotonic() < deadline:
         try:
             requests.get(f"http://127.0.0.1:{port}/health/db", timeout=2)
-            return popen
+            if popen.poll() is None:  # ours answered, not something else on the port
+                return popen
+            break
         except requests.ConnectionError:
             time.sleep(0.2)
     raise RuntimeError(f"the web process did not start:\n{log.read_text()}")
@@ -219,13 +222,17 @@ def main() -> None:
     parser.add_argument("--db", default="pages_bench")
     parser.add_argument("--code", type=Path, default=ROOT, help="the checkout whose migrations and web process run")
     parser.add_argument("--reuse", action="store_true", help="keep the database of an earlier run (same code)")
-    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--port", type=int, default=0, help="default: a free port")
     args = parser.parse_args()
 
     print(f"{args.chronos:,} chronos, {args.runs:,} runs, code {args.code}", flush=True)
     if not args.reuse:
         build(args.pg_url, args.db, args.code, args.chronos, args.runs)
     url = db_url(args.pg_url, args.db)
+    if not args.port:
+        with socket.socket() as probe:  # a free port: never another process's server
+            probe.bind(("127.0.0.1", 0))
+            args.port = probe.getsockname()[1]
     log = Path(tempfile.gettempdir()) / "bench-pages-web.log"
     web = start_web(args.code, url, args.port, log)
     try:
