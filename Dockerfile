@@ -7,4 +7,4 @@ COPY . .
 RUN useradd --system --uid 1000 chronoflow && mkdir -p /data && chown chronoflow /data
 USER chronoflow
 EXPOSE 8000
-CMD ["gunicorn", "chronoflow.wsgi", "-b", "0.0.0.0:8000", "--workers", "3"]
+CMD ["gunicorn", "chronoflow.wsgi", "-b", "0.0.0.0:8000", "--workers", "3", "--worker-class", "gthread", "--threads", "8"]

@@ -12,6 +12,7 @@ from django.http import HttpRequest, JsonResponse
 from django.template.defaultfilters import linebreaksbr
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from automations import event_admin
@@ -19,6 +20,7 @@ from automations.dashboard import status_badge
 from automations.models import Chrono, ChronoRun
 from automations.serializers import SECRET_MAPPINGS
 from chronoflow import secrets
+from chronoflow.paginators import EstimatedCountPaginator
 
 RUNS_INLINE_LIMIT = 20
 
@@ -107,14 +109,30 @@ class ChronoRunInline(admin.TabularInline):
         return status_badge(run.status, run.get_status_display())
 
 
+class LastRunStatusFilter(admin.SimpleListFilter):
+    """The run statuses as fixed choices: the default filter reads the distinct values of every chrono."""
+
+    title = _("last run status")
+    parameter_name = "last_run_status__exact"
+
+    def lookups(self, request: HttpRequest, model_admin) -> list[tuple[str, str]]:
+        return list(ChronoRun.Status.choices)
+
+    def queryset(self, request: HttpRequest, queryset):
+        return queryset.filter(last_run_status=self.value()) if self.value() else queryset
+
+
 @admin.register(Chrono)
 class ChronoAdmin(admin.ModelAdmin):
     form = ChronoForm
     list_display = [
         "name", "schedule", "schedule_in_words", "target_type", "is_active", "next_run", "last_run", "runs_link",
     ]
-    list_filter = ["target_type", "is_active", "last_run_status"]
+    list_filter = ["target_type", "is_active", LastRunStatusFilter]
     search_fields = ["name"]
+    paginator = EstimatedCountPaginator  # 100,000 chronos: no exact counts (chronoflow/paginators.py)
+    show_full_result_count = False
+    list_per_page = 50  # rendering dominates a list page: 50 rows take half the time of 100
     list_select_related = ["channel", "function"]
     actions = ["run_now", "pause", "resume", *event_admin.CHRONO_ACTIONS]
     inlines = [ChronoRunInline]
@@ -225,10 +243,13 @@ class ChronoRunAdmin(admin.ModelAdmin):
     list_display = [
         "id", "chrono_link", "scheduled_for", "trigger", "run_status", "attempt", "duration_ms", "http_status",
     ]
-    list_filter = ["status", "trigger", "chrono__target_type"]
+    # A date filter, not date_hierarchy: the hierarchy reads the distinct days of every run.
+    list_filter = ["status", "trigger", "chrono__target_type", "scheduled_for"]
     search_fields = ["chrono__name"]
+    paginator = EstimatedCountPaginator  # millions of runs: no exact counts (chronoflow/paginators.py)
+    show_full_result_count = False
+    list_per_page = 50
     list_select_related = ["chrono"]
-    date_hierarchy = "scheduled_for"
     fields = [
         "chrono_link", "scheduled_for", "trigger", "run_status", "attempt", "started_at", "finished_at",
         "duration_ms", "http_status", "response_snippet", "error_message", "result", "input", "attempts", "created_at",

@@ -1,10 +1,11 @@
 """REST API of chronos and their runs: thin viewsets over Chrono's own methods."""
 
+from django.core.paginator import Paginator
 from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
-from rest_framework.pagination import PageNumberPagination
+from rest_framework.pagination import CursorPagination, PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -15,11 +16,72 @@ from chronoflow.permissions import StaffOrModelPermissions
 from functions.serializers import ChronoWithFunctionSerializer
 
 
+class IdsFirstPaginator(Paginator):
+    """Pages read the page's ids first (an index-only scan past the offset), then only those rows.
+
+    ``?page=1000`` of 100,000 chronos then skips 50,000 index entries, not 50,000 whole rows.
+    """
+
+    def page(self, number):
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        ids = list(self.object_list.values_list("pk", flat=True)[bottom: bottom + self.per_page])
+        rows = {row.pk: row for row in self.object_list.order_by().filter(pk__in=ids)}
+        return self._get_page([rows[pk] for pk in ids if pk in rows], number, self)
+
+
 class PageSizePagination(PageNumberPagination):
     """PAGE_SIZE (50) by default; clients may ask for up to 500 with ?page_size=."""
 
     page_size_query_param = "page_size"
     max_page_size = 500
+    django_paginator_class = IdsFirstPaginator
+
+
+class RunCursorPagination(CursorPagination):
+    """Runs, newest first, by a cursor: each page costs the same, however deep (no COUNT, no OFFSET).
+
+    ``next``/``previous`` carry ``?cursor=``; ``page_size`` as for chronos. The old
+    ``?page=N`` form still answers, page-numbered with a count (slow on a big table).
+    ``with_count``: add ``count``, for one chrono's runs (few: RUN_RETENTION_PER_CHRONO).
+    """
+
+    ordering = ("-scheduled_for", "-id")
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+    def __init__(self, with_count: bool = False):
+        self.with_count = with_count
+        self.numbered = None
+        self.count = None
+
+    def paginate_queryset(self, queryset, request, view=None):
+        if "page" in request.query_params:
+            self.numbered = PageSizePagination()
+            return self.numbered.paginate_queryset(queryset, request, view)
+        if self.with_count:
+            self.count = queryset.count()
+        return super().paginate_queryset(queryset, request, view)
+
+    def get_paginated_response(self, data):
+        if self.numbered is not None:
+            return self.numbered.get_paginated_response(data)
+        response = super().get_paginated_response(data)
+        if self.count is not None:
+            response.data = {"count": self.count, **response.data}
+        return response
+
+    def get_paginated_response_schema(self, schema):
+        paginated = super().get_paginated_response_schema(schema)
+        paginated["properties"] = {"count": {"type": "integer", "description": "One chrono's runs only."},
+                                   **paginated["properties"]}
+        return paginated
+
+    def get_schema_operation_parameters(self, view):
+        return [*super().get_schema_operation_parameters(view), {
+            "name": "page", "required": False, "in": "query", "schema": {"type": "integer"},
+            "description": "Deprecated page-number form (counts every run: slow on a big table); use cursor.",
+        }]
 
 
 class CanChangeChrono(StaffOrModelPermissions):
@@ -71,12 +133,14 @@ class ChronoViewSet(viewsets.ModelViewSet):
 
     # filter_backends=[]: the chrono filters are not this action's; it filters runs itself.
     @extend_schema(responses=ChronoRunSerializer(many=True), filters=False, parameters=schema_parameters(RunFilter))
-    @action(detail=True, methods=["get"], permission_classes=[CanViewRuns], filter_backends=[])
+    @action(detail=True, methods=["get"], permission_classes=[CanViewRuns], filter_backends=[],
+            pagination_class=RunCursorPagination)
     def runs(self, request: Request, pk=None) -> Response:
         chrono = self.get_object()
         runs = filter_runs(chrono.runs.select_related("chrono"), request.query_params)
-        page = self.paginate_queryset(runs)
-        return self.get_paginated_response(ChronoRunSerializer(page, many=True).data)
+        paginator = RunCursorPagination(with_count=True)
+        page = paginator.paginate_queryset(runs, request, view=self)
+        return paginator.get_paginated_response(ChronoRunSerializer(page, many=True).data)
 
 
 class ChronoRunViewSet(viewsets.ReadOnlyModelViewSet):
@@ -84,5 +148,5 @@ class ChronoRunViewSet(viewsets.ReadOnlyModelViewSet):
 
     queryset = ChronoRun.objects.select_related("chrono")
     serializer_class = ChronoRunSerializer
-    pagination_class = PageSizePagination
+    pagination_class = RunCursorPagination
     filterset_class = RunFilter

@@ -5,20 +5,21 @@ the failing chronos with their last error, the channels that are not WORKING.
 ``status_badge(status)`` is the coloured label the admin lists use for the same statuses.
 """
 
-import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db.models import Count, DurationField, ExpressionWrapper, F, Q
+from django.db.models import Count
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from automations import tallies
 from automations.models import Chrono, ChronoRun
 
 WINDOW = timedelta(hours=24)
 FAILING_LIMIT = 10
 FAILED = (ChronoRun.Status.FAILED, ChronoRun.Status.TIMEOUT)
+LIVE = (ChronoRun.Status.PENDING, ChronoRun.Status.RUNNING)
 
 # Run statuses and WAHA session statuses share one palette: green is good, red is bad,
 # amber needs a person (scan the QR), blue is in progress, grey is idle.
@@ -59,42 +60,49 @@ class Figures:
 
 
 def figures(now: datetime | None = None) -> Figures:
-    """The dashboard's figures for the 24 hours before ``now``."""
+    """The dashboard's figures for the 24 hours before ``now`` (finished runs: from the start of that hour).
+
+    Finished runs are read from their tallies (automations/tallies.py), pending and
+    running ones from the runs table by its status index: no scan of the day's runs.
+    """
     since = (now or timezone.now()) - WINDOW
-    runs = ChronoRun.objects.filter(scheduled_for__gte=since)
-    counts = dict(runs.values_list("status").annotate(n=Count("pk")).order_by())
+    counts = runs_by_status(since)
     return Figures(
         since=since,
         runs_by_status=[(status, label, counts.get(status, 0)) for status, label in ChronoRun.Status.choices],
         total_runs=sum(counts.values()),
-        p95_lateness_s=p95_lateness(runs),
+        p95_lateness_s=p95_lateness(since),
         failing=failing_chronos(since),
         channels_not_working=channels_not_working(),
     )
 
 
-def p95_lateness(runs) -> float | None:
+def runs_by_status(since: datetime) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for tally in tallies.read("runs", since):
+        counts[tally.status] = counts.get(tally.status, 0) + tally.n
+    live = ChronoRun.objects.filter(status__in=LIVE, scheduled_for__gte=since)
+    counts.update(live.values_list("status").annotate(n=Count("pk")).order_by())
+    return counts
+
+
+def p95_lateness(since: datetime) -> float | None:
     """95th percentile of how late beat started scheduled runs (first attempts), in seconds.
 
-    Counted and picked by the database (nearest-rank method), so a busy day's runs are
-    never loaded into memory.
+    Nearest-rank over the lateness tallies: to two significant figures, rounded up.
     """
-    started = runs.filter(trigger=ChronoRun.Trigger.SCHEDULE, attempt=1, started_at__isnull=False).annotate(
-        lateness=ExpressionWrapper(F("started_at") - F("scheduled_for"), output_field=DurationField()))
-    count = started.count()
-    if not count:
-        return None
-    rank = math.ceil(0.95 * count) - 1
-    lateness = started.order_by("lateness").values_list("lateness", flat=True)[rank]
-    return max(lateness.total_seconds(), 0.0)
+    ms = tallies.nearest_rank(tallies.read("lateness", since), 0.95)
+    return None if ms is None else ms / 1000
 
 
 def failing_chronos(since: datetime) -> list[FailingChrono]:
     """Chronos whose latest run failed within the window, most recent first, with their failure count."""
-    chronos = (Chrono.objects.filter(last_run_status__in=FAILED, last_run_at__gte=since)
-               .annotate(failures=Count("runs", filter=Q(runs__status__in=FAILED, runs__scheduled_for__gte=since)))
-               .order_by("-last_run_at")[:FAILING_LIMIT])
-    return [FailingChrono(chrono, chrono.failures) for chrono in chronos]
+    chronos = list(Chrono.objects.filter(last_run_status__in=FAILED, last_run_at__gte=since)
+                   .order_by("-last_run_at")[:FAILING_LIMIT])
+    # Counted for these few chronos only, each by its (chrono, scheduled_for) index.
+    failures = dict(ChronoRun.objects.filter(chrono__in=chronos, status__in=FAILED, scheduled_for__gte=since)
+                    .values_list("chrono").annotate(n=Count("pk")).order_by())
+    return [FailingChrono(chrono, failures.get(chrono.pk, 0)) for chrono in chronos]
 
 
 def channels_not_working() -> list:

@@ -15,6 +15,7 @@ from django.utils.translation import ngettext
 
 from automations import templates_catalog
 from automations.models import AlertPolicy, Chrono, Event, IntegratorHook, MessageTrigger
+from chronoflow.paginators import EstimatedCountPaginator
 
 # --- On the chrono page ------------------------------------------------------------------------
 
@@ -103,10 +104,13 @@ class EventAdmin(admin.ModelAdmin):
     """Inbound events, for audit: written by the webhooks and the message processing only."""
 
     list_display = ["received_at", "source", "outcome", "origin", "contact", "summary", "runs"]
-    list_filter = ["source", "outcome", "channel"]
+    # A date filter, not date_hierarchy: the hierarchy reads the distinct days of every event.
+    list_filter = ["source", "outcome", "channel", "received_at"]
     search_fields = ["summary", "contact", "chrono__name"]
     list_select_related = ["chrono", "channel"]
-    date_hierarchy = "received_at"
+    paginator = EstimatedCountPaginator  # no exact counts of a big log (chronoflow/paginators.py)
+    show_full_result_count = False
+    list_per_page = 50
     fields = readonly_fields = ["received_at", "source", "outcome", "chrono", "channel", "contact", "summary",
                                 "runs", "detail", "payload"]
 

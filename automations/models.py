@@ -112,7 +112,14 @@ class Chrono(models.Model):
 
     class Meta:
         ordering = ["name", "pk"]
-        indexes = [models.Index(fields=["is_active", "next_run_at"])]
+        indexes = [
+            models.Index(fields=["is_active", "next_run_at"]),
+            # The lists' orderings and filters (admin and API); see bench/pages.py.
+            models.Index(fields=["name", "id"], name="chrono_name"),
+            models.Index(fields=["next_run_at", "id"], name="chrono_next_run"),
+            models.Index(fields=["last_run_status", "last_run_at"], name="chrono_last_status"),
+            models.Index(fields=["target_type", "is_active"], name="chrono_type_active"),  # /metrics' gauge
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -294,14 +301,52 @@ class ChronoRun(models.Model):
         indexes = [
             models.Index(fields=["chrono", "-scheduled_for"], name="run_chrono_newest"),
             models.Index(fields=["status", "started_at"], name="run_status_started"),
+            # The run lists' order (newest first), whole and filtered on a status.
+            models.Index(fields=["-scheduled_for", "-id"], name="run_newest"),
+            models.Index(fields=["status", "-scheduled_for", "-id"], name="run_status_newest"),
         ]
 
     def __str__(self) -> str:
         return f"{self.chrono} @ {self.scheduled_for:%Y-%m-%d %H:%M:%S} ({self.status})"
 
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        # What the row said when read: a run is tallied once, when it becomes final (automations/tallies.py).
+        instance._stored_status = instance.__dict__.get("status")
+        return instance
+
     @property
     def is_final(self) -> bool:
         return self.status in self.FINAL
+
+
+class RunTally(models.Model):
+    """Counters of finished runs, kept as they finish, so dashboard and /metrics never scan the runs.
+
+    One row per (hour of ``scheduled_for``, target type, status, metric, value): ``metric``
+    is "runs" (value 0), "lateness" or "duration" (value: milliseconds rounded up to two
+    significant figures, so histogram buckets and percentiles are read from a few rows).
+    ``hour`` = ``ALL_TIME`` holds the totals since the start. Written by automations/tallies.py.
+    """
+
+    ALL_TIME = datetime(1970, 1, 1, tzinfo=ZoneInfo("UTC"))
+
+    hour = models.DateTimeField()
+    target_type = models.CharField(max_length=8)
+    status = models.CharField(max_length=10)
+    metric = models.CharField(max_length=8)
+    value_ms = models.BigIntegerField(default=0)
+    n = models.BigIntegerField(default=0)
+    total_ms = models.BigIntegerField(default=0, help_text="Sum of the exact values (lateness, duration).")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["hour", "target_type", "status", "metric", "value_ms"], name="one_tally"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.hour:%Y-%m-%d %H:00} {self.target_type} {self.status} {self.metric}={self.value_ms}: {self.n}"
 
 
 # --- Event triggers and alerts -----------------------------------------------------------

@@ -162,7 +162,7 @@ def parse(text: str, tz: str | tzinfo, now: datetime) -> Schedule:
 def from_normalised(kind: str, expression: str, run_at: datetime | None) -> Schedule:
     """Rebuild a Schedule from the stored kind, normalised expression and run_at."""
     if kind == "cron":
-        return _cron(expression.split())
+        return _stored_cron(expression)
     if kind == "interval":
         if not expression.strip().isdigit():
             raise ScheduleError(f"The stored interval {expression!r} is not a number of seconds.")
@@ -175,6 +175,12 @@ def from_normalised(kind: str, expression: str, run_at: datetime | None) -> Sche
     if kind == "manual":
         return MANUAL
     raise ScheduleError(f"Unknown schedule kind {kind!r}: expected cron, interval, once or manual.")
+
+
+@lru_cache(maxsize=4096)
+def _stored_cron(expression: str) -> Schedule:
+    # Checked once per distinct expression: a list page rebuilds 50 schedules, mostly the same few.
+    return _cron(expression.split())
 
 
 def _clean(text: str) -> str:
@@ -409,6 +415,22 @@ def _wall(moment: datetime, zone: tzinfo) -> datetime:
 
 
 def _next_cron(expression: str, zone: tzinfo, after: datetime, n: int) -> list[datetime]:
+    """Shared by every `after` in the same minute: the times after the minute's start, when
+    none of them falls between that start and `after` (true unless a zone's offset has seconds)."""
+    minute = after.replace(second=0, microsecond=0)
+    if minute != after:
+        times = _next_cron_after_minute(expression, zone, minute, n)
+        if times[0] > after:
+            return list(times)
+    return _walk_cron(expression, zone, after, n)
+
+
+@lru_cache(maxsize=8192)
+def _next_cron_after_minute(expression: str, zone: tzinfo, minute: datetime, n: int) -> tuple[datetime, ...]:
+    return tuple(_walk_cron(expression, zone, minute, n))
+
+
+def _walk_cron(expression: str, zone: tzinfo, after: datetime, n: int) -> list[datetime]:
     wildcard = _is_wildcard(expression)
     walker = croniter(expression, _wall(after, zone) - _MAX_DST_SHIFT)
     found: set[datetime] = set()

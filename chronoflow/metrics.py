@@ -4,18 +4,17 @@ Web, worker and beat are separate processes (and may be many machines), so count
 in one process's memory would each tell part of the story. The rows are the truth: runs
 by status and target, lateness and duration histograms, queue depth, channels by status.
 
-Histograms and ``chronoflow_runs_finished_total`` count every run stored, so they only
-grow, except when old runs are pruned (Prometheus' rate() reads that as a counter reset).
+Finished runs are read from their tallies (automations/tallies.py), kept as each run ends,
+never from a scan of the runs table: histograms and ``chronoflow_runs_finished_total``
+only grow, pruning old runs included.
 """
 
 import hmac
 from collections.abc import Iterator
-from datetime import timedelta
-
 from django.conf import settings
 from django.http import HttpResponse
 
-from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, QuerySet, Sum
+from django.db.models import Count
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
@@ -25,6 +24,7 @@ from rest_framework.decorators import api_view, permission_classes
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
+from automations import tallies
 from automations.models import Chrono, ChronoRun
 
 # Seconds. Lateness: beat should dispatch within a second or two; minutes mean a backlog.
@@ -81,51 +81,51 @@ class _Collector:
 
 
 def runs_by_status() -> Iterator[Metric]:
-    stored = GaugeMetricFamily("chronoflow_runs", "Runs stored, by status and target type.",
+    stored = GaugeMetricFamily("chronoflow_runs", "Runs by status and target type: pending and running ones "
+                               "now; final ones, every run that ended so (as chronoflow_runs_finished_total).",
                                labels=["status", "target_type"])
     finished = CounterMetricFamily("chronoflow_runs_finished",
                                    "Runs that reached a final status, by status and target type.",
                                    labels=["status", "target_type"])
-    rows = ChronoRun.objects.values("status", "chrono__target_type").annotate(n=Count("pk")).order_by()
-    for row in rows:
-        labels = [row["status"], row["chrono__target_type"]]
-        stored.add_metric(labels, row["n"])
-        if row["status"] in ChronoRun.FINAL:
-            finished.add_metric(labels, row["n"])
+    for tally in tallies.read("runs"):
+        stored.add_metric([tally.status, tally.target_type], tally.n)
+        finished.add_metric([tally.status, tally.target_type], tally.n)
+    # Pending and running runs are few: counted by the (status, ...) index.
+    live = ChronoRun.objects.filter(status__in=[ChronoRun.Status.PENDING, ChronoRun.Status.RUNNING])
+    for row in live.values("status", "chrono__target_type").annotate(n=Count("pk")).order_by():
+        stored.add_metric([row["status"], row["chrono__target_type"]], row["n"])
     yield stored
     yield finished
 
 
-def _histogram(name: str, help_text: str, runs: QuerySet, value: str, buckets: tuple, to_seconds) -> Metric:
-    """One histogram over `runs` by target type, counted by the database in one query."""
-    counts = {f"le_{i}": Count("pk", filter=Q(**{f"{value}__lte": bound})) for i, bound in enumerate(buckets)}
-    rows = runs.values("chrono__target_type").annotate(total=Count("pk"), total_value=Sum(value), **counts).order_by()
-    metric = HistogramMetricFamily(name, help_text, labels=["target_type"])
-    for row in rows:
-        cumulative = [(_bound(b), row[f"le_{i}"]) for i, b in enumerate(buckets)] + [("+Inf", row["total"])]
-        metric.add_metric([row["chrono__target_type"]], cumulative, sum_value=to_seconds(row["total_value"]))
-    return metric
+def _histogram(name: str, help_text: str, metric: str, buckets_s: tuple) -> Metric:
+    """One histogram by target type, from the all-time tallies (exact: see automations/tallies.py)."""
+    by_type: dict[str, list[int]] = {}
+    sums: dict[str, int] = {}
+    bounds_ms = [round(b * 1000) for b in buckets_s]
+    for tally in tallies.read(metric):
+        counts = by_type.setdefault(tally.target_type, [0] * (len(bounds_ms) + 1))
+        for i, bound in enumerate(bounds_ms):
+            if tally.value_ms <= bound:
+                counts[i] += tally.n
+        counts[-1] += tally.n
+        sums[tally.target_type] = sums.get(tally.target_type, 0) + tally.total_ms
+    family = HistogramMetricFamily(name, help_text, labels=["target_type"])
+    for target_type, counts in sorted(by_type.items()):
+        cumulative = [(repr(float(b)), counts[i]) for i, b in enumerate(buckets_s)] + [("+Inf", counts[-1])]
+        family.add_metric([target_type], cumulative, sum_value=sums[target_type] / 1000)
+    return family
 
 
 def lateness_histogram() -> Metric:
     # First attempts of scheduled runs only: a retry starts late on purpose (backoff).
-    runs = ChronoRun.objects.filter(trigger=ChronoRun.Trigger.SCHEDULE, attempt=1, started_at__isnull=False).annotate(
-        lateness=ExpressionWrapper(F("started_at") - F("scheduled_for"), output_field=DurationField()))
-    buckets = tuple(timedelta(seconds=s) for s in LATENESS_BUCKETS)
     return _histogram("chronoflow_run_lateness_seconds", "How late beat's runs started after their scheduled time.",
-                      runs, "lateness", buckets, lambda total: total.total_seconds() if total else 0.0)
+                      "lateness", LATENESS_BUCKETS)
 
 
 def duration_histogram() -> Metric:
-    runs = ChronoRun.objects.filter(status__in=ChronoRun.FINAL, duration_ms__isnull=False)
-    buckets = tuple(int(s * 1000) for s in DURATION_BUCKETS)
     return _histogram("chronoflow_run_duration_seconds", "How long finished runs took, last attempt.",
-                      runs, "duration_ms", buckets, lambda total: (total or 0) / 1000)
-
-
-def _bound(bucket) -> str:
-    seconds = bucket.total_seconds() if isinstance(bucket, timedelta) else bucket / 1000
-    return repr(float(seconds))
+                      "duration", DURATION_BUCKETS)
 
 
 def queue_depth() -> Metric:
@@ -142,7 +142,8 @@ def queue_depth() -> Metric:
 def chronos_by_state() -> Metric:
     metric = GaugeMetricFamily("chronoflow_chronos", "Chronos, by target type and whether they are active.",
                                labels=["target_type", "active"])
-    for row in Chrono.objects.values("target_type", "is_active").annotate(n=Count("pk")).order_by():
+    # COUNT(*), not COUNT(id): an index-only scan of (target_type, is_active) answers it.
+    for row in Chrono.objects.values("target_type", "is_active").annotate(n=Count("*")).order_by():
         metric.add_metric([row["target_type"], str(row["is_active"]).lower()], row["n"])
     return metric
 

@@ -27,4 +27,6 @@ def beat_command(loglevel: str = "info") -> list[str]:
 def web_command(host: str, port: int) -> list[str]:
     # No access log: webhook URLs carry their secret token in the path, and gunicorn's
     # access log does not pass through Django's redacting log filter.
-    return [sys.executable, "-m", "gunicorn", "chronoflow.wsgi", "-b", f"{host}:{port}", "--workers", "2"]
+    # Threads (gthread): a request that waits, such as a hook's ?wait=1, holds one thread, not a whole worker.
+    return [sys.executable, "-m", "gunicorn", "chronoflow.wsgi", "-b", f"{host}:{port}",
+            "--workers", str(settings.WEB_WORKERS), "--worker-class", "gthread", "--threads", str(settings.WEB_THREADS)]

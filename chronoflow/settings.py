@@ -29,6 +29,9 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 PORT = env_int("PORT", 8000, minimum=1)
+# gunicorn: processes, and threads in each, so a request that waits (a hook's ?wait=1) holds one thread, not the site.
+WEB_WORKERS = env_int("WEB_WORKERS", 2, minimum=1)
+WEB_THREADS = env_int("WEB_THREADS", 8, minimum=1)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
