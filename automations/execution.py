@@ -23,7 +23,7 @@ from django.db import IntegrityError, InterfaceError, OperationalError, connecti
 from django.db.models import Exists, Q
 from django.utils import timezone
 
-from automations import alerts, targets
+from automations import alerts, tallies, targets
 from automations.models import Chrono, ChronoRun
 from chronoflow import secrets
 
@@ -323,6 +323,9 @@ def finish(run: ChronoRun, status: str, error: str = "", now: datetime | None = 
     # No savepoint: inside record()'s transaction a failure rolls all of it back anyway.
     with transaction.atomic(savepoint=False):
         _write_run(run, claimed_attempt)
+        # A queryset write sends no post_save: count the finished run here, in the same transaction.
+        tallies.count(run)
+        run._stored_status = status
         updates = {"last_run_at": now, "last_run_status": status, "last_error": error}
         if chrono.is_recurring:
             updates["next_run_at"] = chrono.compute_next_run(now)
