@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from rest_framework import serializers
 
-from automations.serializers import ChronoSerializer, field_name
+from automations.serializers import ChronoSerializer, field_name, refuse_unknown_keys
 from chronoflow import secrets
 from functions.models import UserFunction
 
@@ -54,6 +54,8 @@ class UserFunctionSerializer(serializers.ModelSerializer):
         return data
 
     def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            refuse_unknown_keys(self, data, rename=lambda k: LIMIT_FIELDS.get(field_name(k), field_name(k)))
         if isinstance(data, Mapping) and not hasattr(data, "getlist"):
             data = {LIMIT_FIELDS.get(field_name(k), field_name(k)) if isinstance(k, str) else k: v
                     for k, v in data.items()}
