@@ -21,7 +21,10 @@ class WahaFailed(APIException):
     default_code = "waha_error"
 
     def __init__(self, error: WahaError) -> None:
-        super().__init__(detail={"detail": f"WAHA: {error}", "waha_status": error.status})
+        reason = str(error) if str(error).startswith("WAHA") else f"WAHA: {error}"  # WahaError names WAHA already
+        super().__init__(detail=reason)
+        # Set after super(): APIException would turn waha_status into a string ("None").
+        self.detail = {"detail": self.detail, "waha_status": error.status}
 
 
 class PNGRenderer(renderers.BaseRenderer):

@@ -169,3 +169,17 @@ def test_a_function_that_is_created_keeps_its_env_for_the_run(api):
 
     assert response.status_code == 201 and response.json()["env"] == {"K": MASK}
     assert UserFunction.objects.get().env == {"K": "v"}
+
+
+# --- 12 (part). The 502 body says what the schema says --------------------------------------
+
+def test_a_waha_failure_is_a_502_with_a_numeric_or_null_status_and_one_prefix(api, settings):
+    settings.WAHA_BASE_URL = "http://127.0.0.1:9"  # nothing listens there: connection refused
+    settings.WAHA_TIMEOUT_MS = 1000
+
+    response = api.post("/api/channels/", {"name": "front", "session_name": "front"}, format="json")
+
+    assert response.status_code == 502
+    body = response.json()
+    assert body["waha_status"] is None
+    assert body["detail"].startswith("WAHA") and "WAHA: WAHA" not in body["detail"]
