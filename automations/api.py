@@ -101,7 +101,10 @@ class CanViewRuns(StaffOrModelPermissions):
 
 
 class ChronoViewSet(viewsets.ModelViewSet):
-    """Chronos: CRUD plus pause, resume, trigger and the run history of one chrono."""
+    """Chronos: CRUD plus pause, resume, trigger and the run history of one chrono.
+
+    Every action takes ``format``: the router also routes ``runs.json`` and passes it on.
+    """
 
     queryset = Chrono.objects.select_related("channel", "function", "hook", "message_trigger", "alert_policy")
     # functionCode/functionLimits (DESIGN.md §8) create the chrono's function in the same request.
@@ -111,21 +114,21 @@ class ChronoViewSet(viewsets.ModelViewSet):
 
     @extend_schema(request=None)
     @action(detail=True, methods=["post"], permission_classes=[CanChangeChrono])
-    def pause(self, request: Request, pk=None) -> Response:
+    def pause(self, request: Request, pk=None, format=None) -> Response:
         chrono = self.get_object()
         chrono.pause()
         return Response(self.get_serializer(chrono).data)
 
     @extend_schema(request=None)
     @action(detail=True, methods=["post"], permission_classes=[CanChangeChrono])
-    def resume(self, request: Request, pk=None) -> Response:
+    def resume(self, request: Request, pk=None, format=None) -> Response:
         chrono = self.get_object()
         chrono.resume()
         return Response(self.get_serializer(chrono).data)
 
     @extend_schema(request=None, responses={202: ChronoRunSerializer})
     @action(detail=True, methods=["post"], permission_classes=[CanChangeChrono])
-    def trigger(self, request: Request, pk=None) -> Response:
+    def trigger(self, request: Request, pk=None, format=None) -> Response:
         chrono = self.get_object()
         with transaction.atomic():
             run = chrono.trigger()
@@ -135,7 +138,7 @@ class ChronoViewSet(viewsets.ModelViewSet):
     @extend_schema(responses=ChronoRunSerializer(many=True), filters=False, parameters=schema_parameters(RunFilter))
     @action(detail=True, methods=["get"], permission_classes=[CanViewRuns], filter_backends=[],
             pagination_class=RunCursorPagination)
-    def runs(self, request: Request, pk=None) -> Response:
+    def runs(self, request: Request, pk=None, format=None) -> Response:
         chrono = self.get_object()
         runs = filter_runs(chrono.runs.select_related("chrono"), request.query_params)
         paginator = RunCursorPagination(with_count=True)

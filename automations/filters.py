@@ -8,6 +8,7 @@ unknown value is a 400 naming the parameter, not an empty page that looks like "
 """
 
 from collections.abc import Mapping
+from datetime import timezone
 
 import django_filters as filters
 from django.db.models import QuerySet
@@ -27,6 +28,15 @@ class ChoiceInFilter(filters.BaseInFilter, filters.ChoiceFilter):
         super().__init__(*args, choices=choices, lookup_expr="in", **kwargs)
 
 
+class UtcDateTimeFilter(filters.IsoDateTimeFilter):
+    """An ISO 8601 time compared in UTC: Python reads offsets up to ±23:59, PostgreSQL only ±15:59."""
+
+    def filter(self, qs, value):
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(timezone.utc)
+        return super().filter(qs, value)
+
+
 class ChronoFilter(filters.FilterSet):
     target_type = ChoiceInFilter(choices=Chrono.TargetType.choices, help_text="HTTP, MESSAGE or FUNCTION; several with commas.")
     is_active = filters.BooleanFilter(help_text="true: active chronos; false: paused ones.")
@@ -42,9 +52,9 @@ class RunFilter(filters.FilterSet):
     chrono = filters.NumberFilter(field_name="chrono", help_text="The chrono's id.")
     status = ChoiceInFilter(choices=ChronoRun.Status.choices, help_text="One status, or several with commas.")
     trigger = ChoiceInFilter(choices=ChronoRun.Trigger.choices, help_text="One trigger, or several with commas.")
-    scheduled_after = filters.IsoDateTimeFilter(field_name="scheduled_for", lookup_expr="gte",
+    scheduled_after = UtcDateTimeFilter(field_name="scheduled_for", lookup_expr="gte",
                                                 help_text="Runs scheduled at or after this ISO 8601 time.")
-    scheduled_before = filters.IsoDateTimeFilter(field_name="scheduled_for", lookup_expr="lt",
+    scheduled_before = UtcDateTimeFilter(field_name="scheduled_for", lookup_expr="lt",
                                                  help_text="Runs scheduled before this ISO 8601 time.")
 
     class Meta:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import time
 
 from django.conf import settings
@@ -28,6 +27,7 @@ from django.views.decorators.http import require_POST
 
 from automations import events
 from automations.models import ChronoRun, Event, IntegratorHook
+from chronoflow import jsonbody  # nesting-limited: deep bodies were a RecursionError
 from chronoflow.throttling import throttle_by_token
 from chronoflow.webhooks import Refused
 
@@ -97,7 +97,7 @@ def _json(body: bytes):
     if not body.strip():
         return {}
     try:
-        return json.loads(body)
+        return jsonbody.loads(body)
     except (ValueError, UnicodeDecodeError):
         raise Refused(400, "The body is not JSON.") from None
 

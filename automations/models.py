@@ -1,5 +1,6 @@
 import secrets
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
@@ -8,8 +9,12 @@ from django.core.validators import MinValueValidator
 from django.db import models, transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from automations import schedule as sched
+
+# A target's timeout above this is a typo (timeoutMs: 1000000000), not a wait anyone means.
+MAX_TIMEOUT_MS = 900_000
 
 
 def default_timezone() -> str:
@@ -184,10 +189,17 @@ class Chrono(models.Model):
                 self.apply_schedule()
             except ValidationError as exc:
                 errors.update(exc.message_dict)
+            else:
+                errors.update(self._past_one_shot_errors())
+        if self.timeout_ms is not None and not 1 <= self.timeout_ms <= MAX_TIMEOUT_MS:
+            errors.setdefault("timeout_ms", []).append(
+                _("The timeout must be between 1 and %(max)d ms (15 minutes).") % {"max": MAX_TIMEOUT_MS})
         self.method = (self.method or "").upper()
         if self.target_type == self.TargetType.HTTP:
             if not self.url:
                 errors.setdefault("url", []).append("An HTTP chrono needs a url.")
+            elif urlsplit(self.url).scheme.lower() not in ("http", "https"):
+                errors.setdefault("url", []).append(_("The url must start with http:// or https://."))
             if self.method not in settings.ALLOWED_METHODS:
                 errors.setdefault("method", []).append(
                     f"Method {self.method!r} is not allowed; use one of {', '.join(settings.ALLOWED_METHODS)}."
@@ -203,6 +215,8 @@ class Chrono(models.Model):
                 errors.setdefault("message_template", []).append("A MESSAGE chrono needs a message template.")
             if not isinstance(self.recipients, list) or not self.recipients:
                 errors.setdefault("recipients", []).append("A MESSAGE chrono needs a list of recipients.")
+            else:
+                errors.update(self._recipient_errors())
         # An unsaved function attached by the API (functionCode) counts: it is saved with the chrono.
         elif self.target_type == self.TargetType.FUNCTION and not (
             self.function_id or Chrono.function.field.get_cached_value(self, None)
@@ -210,6 +224,26 @@ class Chrono(models.Model):
             errors.setdefault("function", []).append("A FUNCTION chrono needs a function.")
         if errors:
             raise ValidationError(errors)
+
+    def _past_one_shot_errors(self) -> dict[str, list[str]]:
+        # A one-shot already past would fire at once: a year typo messages customers now.
+        if self.schedule_kind == self.ScheduleKind.ONCE and self.run_at and self.run_at <= timezone.now():
+            return {"schedule": [_("%(when)s is already past; give a future date and time, or e.g. 'in 10 min'.")
+                                 % {"when": self.run_at.astimezone(ZoneInfo(self.timezone)).isoformat()}]}
+        return {}
+
+    def _recipient_errors(self) -> dict[str, list[str]]:
+        from whatsapp import recipients
+
+        problems = []
+        for recipient in self.recipients:
+            if isinstance(recipient, str) and "{{" in recipient:
+                continue  # rendered per run ({{ input.from }}), checked then
+            try:
+                recipients.normalise(recipient)
+            except recipients.InvalidRecipient as exc:
+                problems.append(str(exc))
+        return {"recipients": problems} if problems else {}
 
     def save(self, *args, **kwargs) -> None:
         if self.schedule_changed():

@@ -45,7 +45,8 @@ Accepted schedules / Formatos aceitos:
     in 10 min, in 2 h, in 30 seconds, em 10 minutos, em 2 horas, daqui a 5 min
   Once, at a date and time (in the chrono's timezone unless an offset is given) /
   Uma vez, numa data e hora (no fuso do chrono, salvo se houver offset):
-    2026-12-01 10:00, 2026-12-01T10:00:00-03:00, 2026-12-01T13:00:00Z, 01/12/2026 10:00
+    YYYY-MM-DD HH:MM, DD/MM/YYYY HH:MM or ISO 8601, in the future / no futuro:
+    2099-12-01 10:00, 01/12/2099 10:00, 2099-12-01T10:00:00-03:00, 2099-12-01T13:00:00Z
   Repeatedly, every interval of at least 1 second / Repetindo, a cada intervalo (mínimo 1 segundo):
     10 min, 6h, 30s, every 15 minutes, every 2 hours, a cada 15 min, a cada 30 segundos
   Every day or week at a time of day / Todo dia ou semana num horário:

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.http import QueryDict
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
@@ -48,6 +49,28 @@ def snake_case_keys(data: Mapping) -> Mapping:
             converted.setlist(renamed[old], data.getlist(old))
         return converted
     return {renamed[old]: data[old] for old in keep}
+
+
+# Form posts of the browsable API carry these beside the fields.
+FORM_KEYS = {"csrfmiddlewaretoken"}
+
+
+def refuse_unknown_keys(serializer: serializers.Serializer, data: Mapping, rename=field_name) -> None:
+    """A 400 listing the body's keys that name no field (a typo would otherwise be ignored)."""
+    unknown = [str(key) for key in data
+               if not (isinstance(key, str) and (rename(key) in serializer.fields or key in FORM_KEYS
+                                                 or key.startswith("_")))]
+    if unknown:
+        raise serializers.ValidationError({api_settings.NON_FIELD_ERRORS_KEY: [
+            _("Unknown field(s): %(names)s.") % {"names": ", ".join(unknown)}]})
+
+
+def refuse_two_schedules(data: Mapping) -> None:
+    """``cron`` is the original system's name of ``schedule``: both, saying different things, is a 400."""
+    if "cron" in data and "schedule" in data and data.get("cron") != data.get("schedule"):
+        raise serializers.ValidationError({"schedule": [
+            _("cron and schedule are the same field and disagree (%(cron)r, %(schedule)r); send one.")
+            % {"cron": data.get("cron"), "schedule": data.get("schedule")}]})
 
 
 class ChronoSerializer(EventConfigFields, serializers.ModelSerializer):
@@ -92,6 +115,8 @@ class ChronoSerializer(EventConfigFields, serializers.ModelSerializer):
 
     def to_internal_value(self, data):
         if isinstance(data, Mapping):
+            refuse_two_schedules(data)
+            refuse_unknown_keys(self, data)
             data = snake_case_keys(data)
         return super().to_internal_value(data)
 

@@ -41,6 +41,13 @@ def mask_mapping(values: Mapping | None) -> Any:
     return {k: (MASK if is_secret_name(k) and v not in (None, "") else v) for k, v in values.items()}
 
 
+def mask_values(values: Mapping | None) -> Any:
+    """A copy with every non-empty value replaced by MASK: a mapping that is all secrets (a function's env)."""
+    if not isinstance(values, Mapping):
+        return values
+    return {k: (MASK if v not in (None, "") else v) for k, v in values.items()}
+
+
 def keep_masked(new: Any, old: Mapping | None) -> Any:
     """``new`` with every value still equal to MASK replaced by the stored one of that name.
 
@@ -60,11 +67,11 @@ def keep_masked(new: Any, old: Mapping | None) -> Any:
     return kept
 
 
-def mask_form_initial(form, names: Iterable[str]) -> None:
-    """Show the secret values of these mapping fields of a ModelForm as MASK."""
+def mask_form_initial(form, names: Iterable[str], mask=mask_mapping) -> None:
+    """Show the secret values of these mapping fields of a ModelForm as MASK (``mask``: which values)."""
     for name in names:
         if name in form.initial:
-            form.initial[name] = mask_mapping(form.initial[name])
+            form.initial[name] = mask(form.initial[name])
 
 
 def keep_masked_in_form(form, cleaned: dict, names: Iterable[str]) -> dict:

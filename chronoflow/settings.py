@@ -132,6 +132,12 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # DRF's defaults, with JSON nesting bounded (chronoflow/jsonbody.py: deep bodies were a RecursionError).
+    "DEFAULT_PARSER_CLASSES": [
+        "chronoflow.jsonbody.DepthLimitedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
 }
 # OpenAPI 3 at /api/schema/, Swagger UI at /api/docs/, Redoc at /api/redoc/ (assets served by us).
 SPECTACULAR_SETTINGS = {

@@ -8,6 +8,7 @@ from django.db import models
 from django.utils.html import format_html
 from django.utils.translation import ngettext
 
+from chronoflow import secrets
 from functions.models import UserFunction
 
 
@@ -20,13 +21,17 @@ class UserFunctionForm(forms.ModelForm):
                                           "style": "font-family: monospace; white-space: pre;"}),
         }
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        secrets.mask_form_initial(self, ["env"], mask=secrets.mask_values)  # env is write-only
+
     def clean(self) -> dict:
         cleaned = super().clean()
         # An emptied JSON box means "nothing": store {}, not NULL.
         for name in ("state", "env"):
             if name in cleaned and cleaned[name] is None:
                 cleaned[name] = {}
-        return cleaned
+        return secrets.keep_masked_in_form(self, cleaned, ["env"])
 
 
 @admin.register(UserFunction)

@@ -23,7 +23,7 @@ class UserFunctionViewSet(viewsets.ModelViewSet):
     serializer_class = UserFunctionSerializer
 
     @action(detail=True, methods=["post"], permission_classes=[CanChangeFunction])
-    def run(self, request: Request, pk=None) -> Response:
+    def run(self, request: Request, pk=None, format=None) -> Response:
         function = self.get_object()
         body = RunRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)

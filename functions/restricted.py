@@ -250,8 +250,26 @@ def compile_user_code(code: str):
         return None, [f"The code cannot be compiled: {type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]]
     if result.errors:
         return None, list(result.errors)
-    missing = _missing_run(code)
-    return (None, [missing]) if missing else (result.code, [])
+    problems = [_missing_run(code), *_forbidden_imports(code)]
+    problems = [p for p in problems if p]
+    return (None, problems) if problems else (result.code, [])
+
+
+def _forbidden_imports(code: str) -> list[str]:
+    """guarded_import's policy, applied when the code is saved: every run would fail on these."""
+    problems = []
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            names = [("." * node.level) + (node.module or "")]
+        else:
+            continue
+        for name in names:
+            if name not in HELPERS:
+                problems.append(f"Line {node.lineno}: import of {name!r} is not allowed; "
+                                f"available: {', '.join(sorted(HELPERS))}")
+    return problems
 
 
 def _missing_run(code: str) -> str:

@@ -15,7 +15,8 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from rest_framework import serializers
 
-from automations.serializers import ChronoSerializer, field_name
+from automations.serializers import ChronoSerializer, field_name, refuse_unknown_keys
+from chronoflow import secrets
 from functions.models import UserFunction
 
 # functionLimits keys (camelCase or snake_case) → UserFunction fields.
@@ -46,13 +47,23 @@ class UserFunctionSerializer(serializers.ModelSerializer):
         read_only_fields = ["version", "checksum", "created_at", "updated_at"]
         extra_kwargs = {"code": {"trim_whitespace": False}}
 
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        # env holds the function's credentials: write-only, every value shown masked (chronoflow/secrets.py).
+        data["env"] = secrets.mask_values(data.get("env"))
+        return data
+
     def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            refuse_unknown_keys(self, data, rename=lambda k: LIMIT_FIELDS.get(field_name(k), field_name(k)))
         if isinstance(data, Mapping) and not hasattr(data, "getlist"):
             data = {LIMIT_FIELDS.get(field_name(k), field_name(k)) if isinstance(k, str) else k: v
                     for k, v in data.items()}
         return super().to_internal_value(data)
 
     def validate(self, attrs: dict) -> dict:
+        if "env" in attrs:  # MASK sent back keeps the stored value
+            attrs["env"] = secrets.keep_masked(attrs["env"], getattr(self.instance, "env", None))
         function = self.instance if self.instance is not None else UserFunction()
         for name, value in attrs.items():
             setattr(function, name, value)

@@ -21,7 +21,10 @@ class WahaFailed(APIException):
     default_code = "waha_error"
 
     def __init__(self, error: WahaError) -> None:
-        super().__init__(detail={"detail": f"WAHA: {error}", "waha_status": error.status})
+        reason = str(error) if str(error).startswith("WAHA") else f"WAHA: {error}"  # WahaError names WAHA already
+        super().__init__(detail=reason)
+        # Set after super(): APIException would turn waha_status into a string ("None").
+        self.detail = {"detail": self.detail, "waha_status": error.status}
 
 
 class PNGRenderer(renderers.BaseRenderer):
@@ -87,32 +90,32 @@ class ChannelViewSet(viewsets.ModelViewSet):
         return Response(self.get_serializer(channel).data)
 
     @action(detail=True, methods=["post"])
-    def start(self, request: Request, pk=None) -> Response:
+    def start(self, request: Request, pk=None, format=None) -> Response:
         return self._session_action("start")
 
     @action(detail=True, methods=["post"])
-    def stop(self, request: Request, pk=None) -> Response:
+    def stop(self, request: Request, pk=None, format=None) -> Response:
         return self._session_action("stop")
 
     @action(detail=True, methods=["post"])
-    def restart(self, request: Request, pk=None) -> Response:
+    def restart(self, request: Request, pk=None, format=None) -> Response:
         return self._session_action("restart")
 
     @action(detail=True, methods=["post"])
-    def logout(self, request: Request, pk=None) -> Response:
+    def logout(self, request: Request, pk=None, format=None) -> Response:
         return self._session_action("logout")
 
     @action(detail=True, methods=["post"])
-    def refresh(self, request: Request, pk=None) -> Response:
+    def refresh(self, request: Request, pk=None, format=None) -> Response:
         return self._session_action("refresh_status")
 
     @action(detail=True, methods=["get"], renderer_classes=QR_RENDERERS)
-    def qr(self, request: Request, pk=None) -> Response:
+    def qr(self, request: Request, pk=None, format=None) -> Response:
         """The QR to scan: PNG, or {mimetype, data (base64)} with ``Accept: application/json``."""
         return qr_response(request, self.get_object())
 
     @action(detail=True, methods=["post"], url_path="pairing-code", serializer_class=PairingCodeSerializer)
-    def pairing_code(self, request: Request, pk=None) -> Response:
+    def pairing_code(self, request: Request, pk=None, format=None) -> Response:
         """A code to link the phone by number instead of QR: POST {"phone_number": "+55 11 ..."}."""
         channel = self.get_object()
         serializer = PairingCodeSerializer(data=request.data)
@@ -124,7 +127,7 @@ class ChannelViewSet(viewsets.ModelViewSet):
         return Response({"code": code})
 
     @action(detail=True, methods=["get"])
-    def history(self, request: Request, pk=None) -> Response:
+    def history(self, request: Request, pk=None, format=None) -> Response:
         """The channel's status changes, newest first."""
         changes = self.get_object().status_changes.all()[:100]
         return Response(StatusChangeSerializer(changes, many=True).data)

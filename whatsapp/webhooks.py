@@ -7,7 +7,6 @@ The event is stored (once per event id) and its work queued; the answer comes at
 because WAHA's retries are time-boxed and a slow answer reads as a failure.
 """
 
-import json
 import logging
 
 from django.conf import settings
@@ -16,6 +15,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from chronoflow import jsonbody  # nesting-limited: deep bodies were a RecursionError
 from chronoflow.throttling import throttle_by_token
 from chronoflow.webhooks import Refused
 from whatsapp import signature
@@ -75,7 +75,7 @@ def _check_signature(request: HttpRequest, key: str) -> None:
 
 def _envelope(request: HttpRequest) -> dict:
     try:
-        envelope = json.loads(request.body)
+        envelope = jsonbody.loads(request.body)
     except (ValueError, UnicodeDecodeError):
         raise Refused(400, "The body is not JSON.") from None
     if not isinstance(envelope, dict) or not isinstance(envelope.get("event"), str):
