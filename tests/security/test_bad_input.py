@@ -67,7 +67,7 @@ def test_a_utc_offset_past_15_59_filters_runs_instead_of_a_500(api, cast, path):
     response = api.get(path.format(chrono=cast["chrono"].pk), {"scheduled_after": "2026-01-01T00:00:00+16:00"})
 
     assert response.status_code == 200
-    assert response.json()["count"] == 1
+    assert len(response.json()["results"]) == 1  # /api/runs/ pages by cursor, without a count
 
 
 def test_the_offset_filter_compares_in_utc(cast):
