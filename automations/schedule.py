@@ -56,7 +56,7 @@ Accepted schedules / Formatos aceitos:
     every hour, hourly, de hora em hora
   A 5-field cron expression (minute hour day-of-month month day-of-week) /
   Uma expressão cron de 5 campos (minuto hora dia mês dia-da-semana):
-    0 8 * * *, */15 * * * *, 30 7 * * 1-5
+    0 8 * * *, */15 * * * *, 30 7 * * 1-5, 0 8 * * mon-fri, 0 8 * * seg-sex
   Never on its own, only when triggered (run now, webhook, message) / Só quando acionado:
     manual, on trigger, never, manualmente, sob demanda, nunca"""
 
@@ -244,10 +244,17 @@ def _looks_like_cron_field(token: str) -> bool:
     return re.fullmatch(r"[0-9*?/,\-#]*", without_names) is not None
 
 
+# Portuguese day-of-week names an operator types in a cron field ("0 8 * * seg-sex").
+_PT_CRON_DAYS = {"dom": "0", "seg": "1", "ter": "2", "qua": "3", "qui": "4", "sex": "5", "sab": "6"}
+_PT_CRON_DAY = re.compile(r"\b(" + "|".join(_PT_CRON_DAYS) + r")\b")
+
+
 def _read_cron(text: str, zone: tzinfo, now: datetime) -> Schedule | None:
     if text in _CRON_ALIASES:
         return _cron(_CRON_ALIASES[text].split())
     fields = text.split()
+    if len(fields) == 5:  # only the day-of-week field may hold day names
+        fields[4] = _PT_CRON_DAY.sub(lambda m: _PT_CRON_DAYS[m.group()], fields[4])
     if len(fields) >= 3 and all(_looks_like_cron_field(f) for f in fields):
         return _cron(fields)
     return None
