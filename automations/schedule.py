@@ -45,7 +45,7 @@ Accepted schedules / Formatos aceitos:
     in 10 min, in 2 h, in 30 seconds, em 10 minutos, em 2 horas, daqui a 5 min
   Once, at a date and time (in the chrono's timezone unless an offset is given) /
   Uma vez, numa data e hora (no fuso do chrono, salvo se houver offset):
-    2026-12-01 10:00, 2026-12-01T10:00:00-03:00, 2026-12-01T13:00:00Z, 01/12/2026 10:00
+    2026-12-01 10:00, 2026-12-01T10:00:00-03:00, 2026-12-01T13:00:00Z, 01/12/2026 10:00, tomorrow at 9am, amanhã às 9h
   Repeatedly, every interval of at least 1 second / Repetindo, a cada intervalo (mínimo 1 segundo):
     10 min, 6h, 30s, every 15 minutes, every 2 hours, a cada 15 min, a cada 30 segundos
   Every day or week at a time of day / Todo dia ou semana num horário:
@@ -152,7 +152,7 @@ def parse(text: str, tz: str | tzinfo, now: datetime) -> Schedule:
     if not cleaned:
         raise ScheduleError("The schedule is empty.")
     for reader in (_read_manual, _read_cron, _read_hourly, _read_relative, _read_interval,
-                   _read_calendar, _read_iso, _read_date_and_time):
+                   _read_calendar, _read_tomorrow, _read_iso, _read_date_and_time):
         schedule = reader(cleaned, zone, now)
         if schedule is not None:
             return schedule
@@ -329,6 +329,19 @@ def _parse_time(text: str) -> tuple[int, int]:
     if minute > 59:
         raise ScheduleError(f"Minute {minute} is out of range: use 0-59.")
     return hour, minute
+
+
+_TOMORROW = re.compile(r"(?:tomorrow|amanha)(?:\s+(?:at|as|a|@))?\s+(?P<time>.+)")
+
+
+def _read_tomorrow(text: str, zone: tzinfo, now: datetime) -> Schedule | None:
+    """'amanhã às 9h', 'tomorrow at 9am': once, at that time on the next day of the chrono's zone."""
+    match = _TOMORROW.fullmatch(text)
+    if match is None:
+        return None
+    hour, minute = _parse_time(match["time"])
+    day = now.astimezone(zone).date() + timedelta(days=1)
+    return _once(_resolve_wall_time(datetime(day.year, day.month, day.day, hour, minute), zone))
 
 
 def _read_iso(text: str, zone: tzinfo, now: datetime) -> Schedule | None:

@@ -619,3 +619,12 @@ def test_describe_accepts_djangos_language_codes():
 def test_it_reads_portuguese_and_english_weekday_names_in_a_cron_field(text, expected):
     schedule = parse(text, "America/Sao_Paulo", datetime(2026, 12, 1, tzinfo=timezone.utc))
     assert (schedule.kind, schedule.expression) == ("cron", expected)
+
+
+@pytest.mark.parametrize("text", ["amanhã às 9h", "amanha as 09:00", "tomorrow at 9am", "tomorrow at 9:00"])
+def test_it_reads_tomorrow_at_a_time_in_both_languages(text):
+    # 23:30 in São Paulo on Dec 1 is already Dec 2 in UTC: "tomorrow" is the chrono zone's tomorrow.
+    now = datetime(2026, 12, 2, 2, 30, tzinfo=timezone.utc)
+    schedule = parse(text, "America/Sao_Paulo", now)
+    assert schedule.kind == "once"
+    assert schedule.run_at == datetime(2026, 12, 2, 12, 0, tzinfo=timezone.utc)  # 09:00 -03
