@@ -43,10 +43,11 @@ ACCEPTED_FORMS = """\
 Accepted schedules / Formatos aceitos:
   Once, after a delay / Uma vez, daqui a pouco:
     in 10 min, in 2 h, in 30 seconds, em 10 minutos, em 2 horas, daqui a 5 min
-  Once, at a date and time (in the chrono's timezone unless an offset is given) /
-  Uma vez, numa data e hora (no fuso do chrono, salvo se houver offset):
-    YYYY-MM-DD HH:MM, DD/MM/YYYY HH:MM or ISO 8601, in the future / no futuro:
+  Once, at a future date and time: YYYY-MM-DD HH:MM, DD/MM/YYYY HH:MM or ISO 8601
+  (in the chrono's timezone unless an offset is given) /
+  Uma vez, numa data e hora futura (no fuso do chrono, salvo se houver offset):
     2099-12-01 10:00, 01/12/2099 10:00, 2099-12-01T10:00:00-03:00, 2099-12-01T13:00:00Z
+    tomorrow at 9am, amanhã às 9h
   Repeatedly, every interval of at least 1 second / Repetindo, a cada intervalo (mínimo 1 segundo):
     10 min, 6h, 30s, every 15 minutes, every 2 hours, a cada 15 min, a cada 30 segundos
   Every day or week at a time of day / Todo dia ou semana num horário:
@@ -57,7 +58,7 @@ Accepted schedules / Formatos aceitos:
     every hour, hourly, de hora em hora
   A 5-field cron expression (minute hour day-of-month month day-of-week) /
   Uma expressão cron de 5 campos (minuto hora dia mês dia-da-semana):
-    0 8 * * *, */15 * * * *, 30 7 * * 1-5
+    0 8 * * *, */15 * * * *, 30 7 * * 1-5, 0 8 * * mon-fri, 0 8 * * seg-sex
   Never on its own, only when triggered (run now, webhook, message) / Só quando acionado:
     manual, on trigger, never, manualmente, sob demanda, nunca"""
 
@@ -153,7 +154,7 @@ def parse(text: str, tz: str | tzinfo, now: datetime) -> Schedule:
     if not cleaned:
         raise ScheduleError("The schedule is empty.")
     for reader in (_read_manual, _read_cron, _read_hourly, _read_relative, _read_interval,
-                   _read_calendar, _read_iso, _read_date_and_time):
+                   _read_calendar, _read_tomorrow, _read_iso, _read_date_and_time):
         schedule = reader(cleaned, zone, now)
         if schedule is not None:
             return schedule
@@ -251,10 +252,17 @@ def _looks_like_cron_field(token: str) -> bool:
     return re.fullmatch(r"[0-9*?/,\-#]*", without_names) is not None
 
 
+# Portuguese day-of-week names an operator types in a cron field ("0 8 * * seg-sex").
+_PT_CRON_DAYS = {"dom": "0", "seg": "1", "ter": "2", "qua": "3", "qui": "4", "sex": "5", "sab": "6"}
+_PT_CRON_DAY = re.compile(r"\b(" + "|".join(_PT_CRON_DAYS) + r")\b")
+
+
 def _read_cron(text: str, zone: tzinfo, now: datetime) -> Schedule | None:
     if text in _CRON_ALIASES:
         return _cron(_CRON_ALIASES[text].split())
     fields = text.split()
+    if len(fields) == 5:  # only the day-of-week field may hold day names
+        fields[4] = _PT_CRON_DAY.sub(lambda m: _PT_CRON_DAYS[m.group()], fields[4])
     if len(fields) >= 3 and all(_looks_like_cron_field(f) for f in fields):
         return _cron(fields)
     return None
@@ -329,6 +337,19 @@ def _parse_time(text: str) -> tuple[int, int]:
     if minute > 59:
         raise ScheduleError(f"Minute {minute} is out of range: use 0-59.")
     return hour, minute
+
+
+_TOMORROW = re.compile(r"(?:tomorrow|amanha)(?:\s+(?:at|as|a|@))?\s+(?P<time>.+)")
+
+
+def _read_tomorrow(text: str, zone: tzinfo, now: datetime) -> Schedule | None:
+    """'amanhã às 9h', 'tomorrow at 9am': once, at that time on the next day of the chrono's zone."""
+    match = _TOMORROW.fullmatch(text)
+    if match is None:
+        return None
+    hour, minute = _parse_time(match["time"])
+    day = now.astimezone(zone).date() + timedelta(days=1)
+    return _once(_resolve_wall_time(datetime(day.year, day.month, day.day, hour, minute), zone))
 
 
 def _read_iso(text: str, zone: tzinfo, now: datetime) -> Schedule | None:

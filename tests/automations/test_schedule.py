@@ -607,3 +607,24 @@ def test_describe_accepts_djangos_language_codes():
     schedule = parse("every 15 minutes", BERLIN, NOW)
 
     assert describe(schedule, BERLIN, "pt-br") == "A cada 15 minutos"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("0 8 * * seg", "0 8 * * 1"),
+    ("0 8 * * seg-sex", "0 8 * * 1-5"),
+    ("0 8 * * sáb,dom", "0 8 * * 6,0"),
+    ("0 8 * * mon", "0 8 * * mon"),
+    ("0 8 * * mon-fri", "0 8 * * mon-fri"),
+])
+def test_it_reads_portuguese_and_english_weekday_names_in_a_cron_field(text, expected):
+    schedule = parse(text, "America/Sao_Paulo", datetime(2026, 12, 1, tzinfo=timezone.utc))
+    assert (schedule.kind, schedule.expression) == ("cron", expected)
+
+
+@pytest.mark.parametrize("text", ["amanhã às 9h", "amanha as 09:00", "tomorrow at 9am", "tomorrow at 9:00"])
+def test_it_reads_tomorrow_at_a_time_in_both_languages(text):
+    # 23:30 in São Paulo on Dec 1 is already Dec 2 in UTC: "tomorrow" is the chrono zone's tomorrow.
+    now = datetime(2026, 12, 2, 2, 30, tzinfo=timezone.utc)
+    schedule = parse(text, "America/Sao_Paulo", now)
+    assert schedule.kind == "once"
+    assert schedule.run_at == datetime(2026, 12, 2, 12, 0, tzinfo=timezone.utc)  # 09:00 -03
