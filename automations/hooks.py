@@ -2,9 +2,13 @@
 
 Checks, in order, each answering with no run created:
 - the token names a chrono's hook, else 404;
+- the body has a Content-Length (a chunked body is refused, not read as empty), else 411;
 - the body is at most HOOK_MAX_BODY_BYTES, else 413;
-- when the hook has a signing key, ``X-ChronoFlow-Signature: sha256=<hex>`` is the
-  HMAC-SHA256 of the raw body under that key (checked before the body is parsed), else 401;
+- when the hook has a signing key, ``X-ChronoFlow-Signature`` carries the HMAC-SHA256
+  under that key (checked before the body is parsed), else 401, in one of two forms:
+  ``t=<unix seconds>,v1=<hex of HMAC("<t>." + raw body)>`` (timestamped: refused outside
+  HOOK_SIGNATURE_TOLERANCE_S of our clock, and each one is accepted once, else 409), or the
+  plain ``sha256=<hex of HMAC(raw body)>``, which cannot be told from a replay;
 - the body is JSON (an empty body counts as ``{}``), else 400;
 - the chrono is active, else 409.
 Then the run is created and the answer is ``202 {"run_id": ...}`` at once. With
@@ -19,6 +23,7 @@ import hmac
 import time
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import RequestDataTooBig
 from django.db import transaction
 from django.http import HttpRequest, JsonResponse
@@ -45,7 +50,7 @@ def hook(request: HttpRequest, token: str) -> JsonResponse:
         return JsonResponse({"error": "No webhook has this URL."}, status=404)
     try:
         body = _body(request)
-        check_signature(found.signing_key, body, request.headers.get(SIGNATURE_HEADER, ""))
+        check_signature(found.signing_key, body, request.headers.get(SIGNATURE_HEADER, ""), hook_id=found.pk)
         data = _json(body)
         if not found.chrono.is_active:
             raise Refused(409, "The chrono is paused: no run was started.")
@@ -63,6 +68,9 @@ def hook(request: HttpRequest, token: str) -> JsonResponse:
 def _body(request: HttpRequest) -> bytes:
     limit = settings.HOOK_MAX_BODY_BYTES
     too_big = Refused(413, f"The body is larger than {limit} bytes.")
+    if not request.headers.get("Content-Length") and "Transfer-Encoding" in request.headers:
+        # Django reads a body without a length as empty: a run would start with input {}.
+        raise Refused(411, "Send the body with a Content-Length header (chunked bodies are not read).")
     try:
         declared = int(request.headers.get("Content-Length") or 0)
     except ValueError:
@@ -78,14 +86,33 @@ def _body(request: HttpRequest) -> bytes:
     return body
 
 
-def check_signature(key: str, body: bytes, given: str) -> None:
-    """With a key, ``given`` must be ``sha256=<hex>`` (or the bare hex) of the body's HMAC-SHA256."""
+def check_signature(key: str, body: bytes, given: str, hook_id: int | None = None) -> None:
+    """With a key, ``given`` must sign the body: ``t=<unix>,v1=<hex>`` or ``sha256=<hex>`` (or the bare hex)."""
     if not key:
         return
-    expected = sign(key, body)
-    given = given.strip().lower().removeprefix("sha256=")
-    if not given or not hmac.compare_digest(expected, given):
+    given = given.strip().lower()
+    if given.startswith("t="):
+        _check_timestamped(key, body, given, hook_id)
+        return
+    given = given.removeprefix("sha256=")
+    if not given or not hmac.compare_digest(sign(key, body), given):
         raise Refused(401, f"Missing or wrong {SIGNATURE_HEADER}: sign the raw body with HMAC-SHA256.")
+
+
+def _check_timestamped(key: str, body: bytes, given: str, hook_id: int | None) -> None:
+    fields = dict(part.partition("=")[::2] for part in given.split(","))
+    stamp, digest = fields.get("t", ""), fields.get("v1", "")
+    if not stamp.isdigit() or not digest:
+        raise Refused(401, f"{SIGNATURE_HEADER} must read t=<unix seconds>,v1=<hex HMAC-SHA256 of \"t.body\">.")
+    if not hmac.compare_digest(sign(key, stamp.encode() + b"." + body), digest):
+        raise Refused(401, f"Wrong {SIGNATURE_HEADER}: v1 must be the HMAC-SHA256 of \"<t>.<raw body>\".")
+    tolerance = settings.HOOK_SIGNATURE_TOLERANCE_S
+    if abs(time.time() - int(stamp)) > tolerance:
+        raise Refused(401, f"The signature's timestamp is outside the {tolerance} s tolerance window.")
+    # Remembered for the window (and a little more): past it the timestamp check refuses it anyway.
+    # cache.add is atomic (SET NX on Redis, shared by every process when REDIS_URL is set).
+    if not cache.add(f"hook-sig:{hook_id}:{digest}", 1, timeout=2 * tolerance + 1):
+        raise Refused(409, "This signed request was already received: sign each delivery with a new timestamp.")
 
 
 def sign(key: str, body: bytes) -> str:

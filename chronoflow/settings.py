@@ -331,6 +331,9 @@ for _handler in LOGGING.get("handlers", {}).values():
 # POST /hooks/<token>: bodies above this are refused with 413; ?wait=1 waits this long for the run.
 HOOK_MAX_BODY_BYTES = env_int("HOOK_MAX_BODY_BYTES", 262_144, minimum=64)
 HOOK_WAIT_SECONDS = env_int("HOOK_WAIT_SECONDS", 5, minimum=0)
+# A timestamped hook signature (t=<unix>,v1=...) is accepted this many seconds either side of
+# our clock, once; the plain sha256= form has no timestamp and so no replay guard.
+HOOK_SIGNATURE_TOLERANCE_S = env_int("HOOK_SIGNATURE_TOLERANCE_S", 300, minimum=1)
 # Email alerts go through Django's SMTP backend with these.
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)

@@ -1,12 +1,15 @@
 """Events WAHA posts to ChronoFlow: authenticate, store once, process after commit.
 
-``POST /whatsapp/webhooks/<channel token>``: the token names the channel. When the
-request carries ``X-Webhook-Hmac``, or WAHA_WEBHOOK_HMAC_KEY is set, the HMAC-SHA512 of
-the raw body must match the channel's key. Anything else is 401 and changes nothing.
-The event is stored (once per event id) and its work queued; the answer comes at once,
-because WAHA's retries are time-boxed and a slow answer reads as a failure.
+``POST /whatsapp/webhooks/<channel token>``: the token names the channel, and the
+request must always carry ``X-Webhook-Hmac``, the HMAC-SHA512 of the raw body under the
+channel's key (WAHA_WEBHOOK_HMAC_KEY when set): the token alone travels in URLs and logs.
+Anything else is 401 and changes nothing. The event is stored once per id taken from the
+signed body (the envelope id, else the body's SHA-256; never an unsigned header) and its
+work queued; the answer comes at once, because WAHA's retries are time-boxed and a slow
+answer reads as a failure.
 """
 
+import hashlib
 import logging
 
 from django.conf import settings
@@ -66,8 +69,6 @@ def compat_status_webhook(request: HttpRequest) -> JsonResponse:
 def _check_signature(request: HttpRequest, key: str) -> None:
     """Verify the raw body before anything parses it (a re-serialised body would not match)."""
     given = request.headers.get("X-Webhook-Hmac", "")
-    if not given and not settings.WAHA_WEBHOOK_HMAC_KEY:
-        return
     algorithm = request.headers.get("X-Webhook-Hmac-Algorithm", "sha512").lower()
     if algorithm != "sha512" or not signature.verify(key, request.body, given):
         raise Refused(401, "Missing or wrong X-Webhook-Hmac signature.")
@@ -86,9 +87,9 @@ def _envelope(request: HttpRequest) -> dict:
 def _accept(request: HttpRequest, channel: Channel, envelope: dict) -> JsonResponse:
     if envelope.get("session") not in (None, channel.session_name):
         raise Refused(400, "The event's session is not this channel's session.")
-    event_id = str(envelope.get("id") or request.headers.get("X-Webhook-Request-Id") or "")
-    if not event_id:
-        raise Refused(400, "The event has no id (envelope 'id' or X-Webhook-Request-Id).")
+    # Only signed content names the event: X-Webhook-Request-Id is not covered by the HMAC,
+    # so a replay under a fresh one would otherwise be stored and processed again.
+    event_id = str(envelope.get("id") or "") or "sha256:" + hashlib.sha256(request.body).hexdigest()
     with transaction.atomic():
         event, created = WebhookEvent.store(channel, event_id, envelope)
         if event.processed_at is None:

@@ -1,6 +1,7 @@
 """POST /hooks/<token>: an integrator starts a chrono with its JSON as the run's input."""
 
 import json
+import time
 
 import pytest
 import responses
@@ -176,3 +177,80 @@ def test_the_hook_url_is_built_from_the_public_base_url(hook, settings):
     settings.PUBLIC_BASE_URL = "https://flow.example.org"
 
     assert hook.url == f"https://flow.example.org/hooks/{hook.token}"
+
+
+# --- Timestamped signatures, replays, chunked bodies (issue 13.6) -------------------------------------
+
+
+def stamped(key: str, body: bytes, at: int | None = None) -> str:
+    from automations import hooks
+
+    at = int(time.time()) if at is None else at
+    return f"t={at},v1={hooks.sign(key, f'{at}.'.encode() + body)}"
+
+
+def test_a_timestamped_signature_is_accepted(hook, client):
+    key = IntegratorHook.rotate_signing_key(hook.chrono).signing_key
+    body = b'{"name": "Ana"}'
+
+    response = client.post(f"/hooks/{hook.token}", data=body, content_type="application/json",
+                           HTTP_X_CHRONOFLOW_SIGNATURE=stamped(key, body))
+
+    assert response.status_code == 202
+    assert ChronoRun.objects.get().input == {"name": "Ana"}
+
+
+def test_a_replayed_timestamped_request_is_refused_and_starts_nothing_more(hook, client):
+    key = IntegratorHook.rotate_signing_key(hook.chrono).signing_key
+    body = b'{"name": "Ana"}'
+    header = stamped(key, body)
+
+    answers = [client.post(f"/hooks/{hook.token}", data=body, content_type="application/json",
+                           HTTP_X_CHRONOFLOW_SIGNATURE=header).status_code for _ in range(3)]
+
+    assert answers == [202, 409, 409]
+    assert ChronoRun.objects.count() == 1
+
+
+def test_a_timestamp_outside_the_tolerance_window_is_a_401(hook, client, settings):
+    settings.HOOK_SIGNATURE_TOLERANCE_S = 300
+    key = IntegratorHook.rotate_signing_key(hook.chrono).signing_key
+    body = b'{"name": "Ana"}'
+    old, future = int(time.time()) - 301, int(time.time()) + 301
+
+    answers = [client.post(f"/hooks/{hook.token}", data=body, content_type="application/json",
+                           HTTP_X_CHRONOFLOW_SIGNATURE=stamped(key, body, at)) for at in (old, future)]
+
+    assert [a.status_code for a in answers] == [401, 401]
+    assert "tolerance" in answers[0].json()["error"]
+    assert not ChronoRun.objects.exists()
+
+
+def test_a_timestamped_signature_does_not_cover_another_timestamp(hook, client):
+    key = IntegratorHook.rotate_signing_key(hook.chrono).signing_key
+    body = b'{"name": "Ana"}'
+    now = int(time.time())
+    forged = stamped(key, body, now - 10).replace(f"t={now - 10}", f"t={now}")
+
+    response = client.post(f"/hooks/{hook.token}", data=body, content_type="application/json",
+                           HTTP_X_CHRONOFLOW_SIGNATURE=forged)
+
+    assert response.status_code == 401
+    assert not ChronoRun.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_chunked_body_without_content_length_is_a_411_not_a_run_with_empty_input(make_chrono, live_server):
+    import http.client
+    from urllib.parse import urlsplit
+
+    hook = IntegratorHook.rotate_token(make_chrono())
+    address = urlsplit(live_server.url)
+    connection = http.client.HTTPConnection(address.hostname, address.port, timeout=10)
+    connection.request("POST", f"/hooks/{hook.token}", body=iter([b'{"name": ', b'"Ana"}']),
+                       headers={"Content-Type": "application/json"}, encode_chunked=True)
+    response = connection.getresponse()
+
+    assert response.status == 411
+    assert "Content-Length" in json.loads(response.read())["error"]
+    assert not ChronoRun.objects.exists()

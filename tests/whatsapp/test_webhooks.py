@@ -104,15 +104,17 @@ def test_a_redelivery_of_a_processed_event_queues_nothing(channel, post_event, c
     assert channel.status_changes.count() == 1
 
 
-def test_an_event_without_an_envelope_id_is_deduplicated_on_the_request_id(channel, client):
+def test_an_event_without_an_envelope_id_is_deduplicated_on_its_signed_body(channel, client):
     body = json.dumps({"event": "message", "session": "front", "payload": inbound()}).encode()
-    headers = {**webhook_headers(body, channel.hmac_key), "X-Webhook-Request-Id": "req-1"}
+    url = f"/whatsapp/webhooks/{channel.webhook_token}"
 
-    raw_post(client, f"/whatsapp/webhooks/{channel.webhook_token}", body, headers)
-    again = raw_post(client, f"/whatsapp/webhooks/{channel.webhook_token}", body, headers)
+    raw_post(client, url, body, {**webhook_headers(body, channel.hmac_key), "X-Webhook-Request-Id": "req-1"})
+    # The request id is not signed: a replay under a fresh one is still the same event.
+    again = raw_post(client, url, body, {**webhook_headers(body, channel.hmac_key), "X-Webhook-Request-Id": "req-2"})
 
     assert again.json()["duplicate"] is True
-    assert WebhookEvent.objects.get().event_id == "req-1"
+    assert WebhookEvent.objects.count() == 1
+    assert WebhookEvent.objects.get().event_id.startswith("sha256:")
 
 
 def test_an_inbound_message_is_stored_with_chat_sender_and_time(channel, post_event, celery_eager,
@@ -237,10 +239,25 @@ def test_an_unsigned_post_is_refused_when_a_deployment_hmac_key_is_set(channel, 
     assert nothing_stored()
 
 
-def test_an_unsigned_post_with_the_right_token_is_accepted_when_no_deployment_key_is_set(channel, post_event):
+def test_an_unsigned_post_with_the_right_token_is_refused_even_without_a_deployment_key(channel, post_event):
     response = post_event(channel, "session.status", status_payload("WORKING"), key="")
 
-    assert response.status_code == 200
+    channel.refresh_from_db()
+    assert response.status_code == 401
+    assert channel.status == "STARTING"
+    assert nothing_stored()
+
+
+def test_an_unsigned_message_with_the_right_token_starts_no_run(channel, post_event, make_message_chrono,
+                                                                celery_eager, django_capture_on_commit_callbacks):
+    chrono = make_message_chrono(channel)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_event(channel, "message", inbound(body="pedido"), key="")
+
+    assert response.status_code == 401
+    assert not chrono.runs.exists()
+    assert nothing_stored()
 
 
 def test_malformed_json_is_refused(channel, client):
@@ -310,6 +327,16 @@ def test_the_compat_route_accepts_the_channel_token_in_the_query(channel, client
                         webhook_headers(body, channel.hmac_key))
 
     assert response.status_code == 200
+
+
+def test_the_compat_route_refuses_an_unsigned_event_even_with_the_channel_token(channel, client):
+    body = json.dumps(FakeWaha().envelope("front", "session.status", status_payload("WORKING"))).encode()
+
+    response = raw_post(client, f"/waha/webhooks/sessions/status?token={channel.webhook_token}", body,
+                        webhook_headers(body, None))
+
+    assert response.status_code == 401
+    assert nothing_stored()
 
 
 def test_the_compat_route_refuses_an_event_with_neither_token_nor_valid_signature(channel, client, settings):
