@@ -5,7 +5,7 @@ Two ways to reach it, sharing one ``FakeWaha``:
 - ``FakeWahaServer`` serves it on 127.0.0.1 and a free port (end-to-end tests), and can
   post signed webhooks to the URLs the sessions were configured with, as WAHA does.
 
-A request that ../shared/waha/openapi.fixed.json does not allow is answered 400 and
+A request that WAHA's spec (``spec/``, beside this file) does not allow is answered 400 and
 recorded in ``violations``; the fixtures fail the test when any were recorded, even if
 the code under test swallowed the 400.
 """
@@ -26,13 +26,13 @@ from typing import Any, Callable
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import requests
-from django.conf import settings
 from openapi_core import Config, OpenAPI
 from openapi_core.contrib.requests import RequestsOpenAPIRequest
 
 from whatsapp import signature
 
-SPEC_PATH = Path(settings.BASE_DIR).parent / "shared" / "waha" / "openapi.fixed.json"
+# Inside the repository, so a fresh clone tests as it is (provenance: spec/README.md).
+SPEC_PATH = Path(__file__).resolve().parent / "spec" / "waha-openapi-2026.7.1.fixed.json"
 API_KEY = "test-waha-key"
 # A real 1×1 PNG: what the QR endpoint hands out.
 QR_PNG = base64.b64decode(
@@ -40,25 +40,11 @@ QR_PNG = base64.b64decode(
 )
 
 
-# One more defect of WAHA's spec than openapi.fixed.json corrects: the voice and video file
-# schemas type `mimetype` and `filename` as objects (their defaults are strings, the docs'
-# examples send strings), so no real sendVoice/sendVideo request could pass. Typed as
-# strings here, and only these.
-MISTYPED_AS_OBJECT = {name: ("mimetype", "filename") for name in
-                      ("VoiceRemoteFile", "VoiceBinaryFile", "VideoRemoteFile", "VideoBinaryFile")}
-
-
 @functools.cache
 def spec() -> OpenAPI:
-    """WAHA's published spec with its known defects fixed (README, last section; see above)."""
+    """WAHA's published spec with its known defects fixed (spec/README.md lists them)."""
     with SPEC_PATH.open() as f:
         document = json.load(f)
-    schemas = document["components"]["schemas"]
-    for name, fields in MISTYPED_AS_OBJECT.items():
-        for field_name in fields:
-            prop = schemas[name]["properties"].get(field_name)
-            if prop and prop.get("type") == "object":
-                prop["type"] = "string"
     return OpenAPI.from_dict(document, config=Config(spec_validator_cls=None))
 
 

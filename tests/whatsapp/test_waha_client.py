@@ -1,10 +1,12 @@
 """whatsapp/waha.py against the fake WAHA, which checks every request against WAHA's spec."""
 
+from pathlib import Path
+
 import pytest
 import requests
 
 from tests.whatsapp.conftest import WAHA_URL
-from tests.whatsapp.fake_waha import API_KEY, QR_PNG, FakeWaha, spec_violation
+from tests.whatsapp.fake_waha import API_KEY, QR_PNG, SPEC_PATH, FakeWaha, spec_violation
 from whatsapp.waha import WahaClient, WahaError
 
 WEBHOOK = {"url": "http://chronoflow.test:8000/whatsapp/webhooks/t", "events": ["session.status", "message"],
@@ -138,3 +140,13 @@ def test_errors_never_carry_the_api_key(waha):
         WahaClient(WAHA_URL, "secret-key-123", timeout=2).list_sessions()
 
     assert "secret-key-123" not in str(error.value)
+
+
+def test_the_spec_lives_in_the_repository_and_admits_a_voice_note_with_a_string_mimetype():
+    repo = Path(__file__).resolve().parents[2]
+    voice = requests.Request("POST", f"{WAHA_URL}/api/sendVoice", headers={"X-Api-Key": "k"}, json={
+        "session": "shop", "chatId": "5511999999999@c.us",
+        "file": {"mimetype": "audio/ogg; codecs=opus", "url": "https://example.org/v.ogg"}, "convert": False}).prepare()
+
+    assert SPEC_PATH.resolve().is_relative_to(repo)
+    assert spec_violation(voice) is None
