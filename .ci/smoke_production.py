@@ -147,7 +147,8 @@ class Smoke:
         self.token = match.group(1)
 
         step("start web, worker and beat (docker-compose's command lines)")
-        self.start("web", BIN / "gunicorn", "chronoflow.wsgi", "-b", f"127.0.0.1:{self.port}", "--workers", "3")
+        self.start("web", BIN / "gunicorn", "chronoflow.wsgi", "-b", f"127.0.0.1:{self.port}", "--workers", "3",
+                   "--worker-class", "gthread", "--threads", "8")
         self.start("worker", BIN / "celery", "-A", "chronoflow", "worker", "-l", "info",
                    "--without-gossip", "--without-mingle")
         self.start("beat", BIN / "celery", "-A", "chronoflow", "beat", "-l", "info",
