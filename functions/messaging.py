@@ -23,19 +23,36 @@ class MessageFailed(Exception):
 
 
 def recipient_allowed(recipient: object, allowlist: list[str]) -> str | None:
-    """The chat id of `recipient` when an allowlist entry is a prefix of its number; else None.
+    """The chat id of `recipient` when an allowlist entry allows it; else None.
 
-    Entries are compared by their digits (``+55 11`` allows ``5511…``); ``*`` allows
-    everyone. An empty allowlist allows no one. A recipient that is not a phone number or
-    chat id raises recipients.InvalidRecipient.
+    An entry without ``@`` is a phone-number prefix, compared by its digits (``+55 11``
+    allows ``5511…``), and allows phone numbers only: a group (``…@g.us``) or a lid
+    (``…@lid``) whose id starts with the same digits is not a number there. Groups and
+    lids are allowed by an entry naming their chat id in full. ``*`` allows everyone; an
+    empty allowlist allows no one. A recipient that is not a phone number or chat id
+    raises recipients.InvalidRecipient.
     """
     chat_id = recipients.normalise(recipient)
-    number = chat_id.split("@", 1)[0]
+    number, _, server = chat_id.partition("@")
     for entry in allowlist:
+        entry = entry.strip()
+        if entry == "*":
+            return chat_id
+        if "@" in entry:
+            if entry.lower() == chat_id.lower() or _normalised(entry) == chat_id:
+                return chat_id
+            continue
         digits = re.sub(r"\D", "", entry)
-        if entry.strip() == "*" or (digits and number.startswith(digits)):
+        if digits and server == "c.us" and number.startswith(digits):
             return chat_id
     return None
+
+
+def _normalised(entry: str) -> str | None:
+    try:
+        return recipients.normalise(entry)
+    except recipients.InvalidRecipient:
+        return None
 
 
 def send_message(channel: Channel, chat_id: str, recipient: str, text: str, run=None) -> Message:

@@ -3,6 +3,7 @@
 import pytest
 
 from automations.models import Chrono, ChronoRun
+from functions.messaging import recipient_allowed
 from tests.whatsapp.fake_waha import API_KEY, FakeWahaServer
 from whatsapp.models import Channel, Message
 
@@ -102,3 +103,32 @@ def test_a_message_without_text_is_refused(waha, chrono_run):
     function, chrono, run = chrono_run("def run(ctx):\n    ctx.message.send({'to': '5511999990001'})\n")
     assert not function.run_once(chrono=chrono, run=run).ok
     assert waha.sent == []
+
+
+# --- Issue 13, item 4: number prefixes match phone numbers only -------------------------------
+
+@pytest.mark.parametrize("recipient", ["4930123-15550100@g.us", "49301234567@lid"])
+def test_a_number_prefix_does_not_allow_a_group_or_a_lid_that_starts_with_it(recipient):
+    assert recipient_allowed(recipient, ["+49 30"]) is None
+
+
+def test_a_group_or_a_lid_is_allowed_by_an_entry_naming_it_in_full():
+    allowlist = ["4930123-15550100@g.us", "49301234567@LID"]
+    assert recipient_allowed("4930123-15550100@g.us", allowlist) == "4930123-15550100@g.us"
+    assert recipient_allowed("49301234567@lid", allowlist) == "49301234567@lid"
+    assert recipient_allowed("4930123-15550199@g.us", allowlist) is None
+
+
+def test_a_number_prefix_still_allows_numbers_written_any_way():
+    assert recipient_allowed("+49 30 1234567", ["+49 30"]) == "49301234567@c.us"
+    assert recipient_allowed("49301234567@s.whatsapp.net", ["4930"]) == "49301234567@c.us"
+
+
+def test_a_function_cannot_message_a_group_through_a_number_prefix(waha, chrono_run, settings):
+    # Canary: the group chat must never receive the function's message.
+    settings.FUNCTION_MESSAGE_RECIPIENT_ALLOWLIST = ["+49 30"]
+    function, chrono, run = chrono_run(
+        "def run(ctx):\n    ctx.message.send({'to': '4930123-15550100@g.us', 'text': 'CANARY'})\n")
+    report = function.run_once(chrono=chrono, run=run)
+    assert not report.ok and "FUNCTION_MESSAGE_RECIPIENT_ALLOWLIST" in report.error_text
+    assert waha.sent == [] and not Message.objects.filter(text="CANARY").exists()
