@@ -152,7 +152,7 @@ class Smoke:
         self.start("worker", BIN / "celery", "-A", "chronoflow", "worker", "-l", "info",
                    "--without-gossip", "--without-mingle")
         self.start("beat", BIN / "celery", "-A", "chronoflow", "beat", "-l", "info",
-                   "-S", "automations.scheduler:ChronoScheduler")
+                   "-S", "automations.beat.scheduler:ChronoScheduler")
         self.wait("web answers /health", lambda: self.get("/health")[0] == 200, timeout=60)
         status, _ = self.get("/static/admin/css/base.css", auth=False)
         if status != 200:

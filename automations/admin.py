@@ -15,8 +15,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from automations import event_admin
 from automations.dashboard import status_badge
+from automations.events import admin as event_admin
 from automations.models import Chrono, ChronoRun
 from automations.serializers import SECRET_MAPPINGS
 from chronoflow import secrets
@@ -162,7 +162,7 @@ class ChronoAdmin(admin.ModelAdmin):
         return [*self.fieldsets, self.state_fieldset] if obj else self.fieldsets
 
     def get_inlines(self, request: HttpRequest, obj: Chrono | None):
-        # Triggers, webhook and alerts (automations/event_admin.py); runs once there can be some.
+        # Triggers, webhook and alerts (automations/events/admin.py); runs once there can be some.
         return [*event_admin.CHRONO_INLINES, *(self.inlines if obj else [])]
 
     def get_urls(self):

@@ -11,9 +11,8 @@ from rest_framework.response import Response
 
 from automations.filters import ChronoFilter, RunFilter, filter_runs, schema_parameters
 from automations.models import Chrono, ChronoRun
-from automations.serializers import ChronoRunSerializer
+from automations.serializers import ChronoRunSerializer, ChronoWithFunctionSerializer
 from chronoflow.permissions import StaffOrModelPermissions
-from functions.serializers import ChronoWithFunctionSerializer
 
 
 class IdsFirstPaginator(Paginator):

@@ -6,4 +6,6 @@ class AutomationsConfig(AppConfig):
     verbose_name = "Automations"
 
     def ready(self) -> None:
-        from automations import signals  # noqa: F401  (keeps beat in step with chronos)
+        # Receivers: beat kept in step with chronos, run tallies, and what the whatsapp app announces.
+        from automations import signals  # noqa: F401
+        from automations.events import receivers  # noqa: F401

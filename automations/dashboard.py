@@ -13,8 +13,8 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from automations import tallies
 from automations.models import Chrono, ChronoRun
+from automations.runs import tallies
 
 WINDOW = timedelta(hours=24)
 FAILING_LIMIT = 10
@@ -62,7 +62,7 @@ class Figures:
 def figures(now: datetime | None = None) -> Figures:
     """The dashboard's figures for the 24 hours before ``now`` (finished runs: from the start of that hour).
 
-    Finished runs are read from their tallies (automations/tallies.py), pending and
+    Finished runs are read from their tallies (automations/runs/tallies.py), pending and
     running ones from the runs table by its status index: no scan of the day's runs.
     """
     since = (now or timezone.now()) - WINDOW

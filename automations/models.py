@@ -1,17 +1,19 @@
 import secrets
-from datetime import datetime, timedelta
-from urllib.parse import urlsplit
+from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
-from django.db import models, transaction
+from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from automations import schedule as sched
+from automations import targets
+from automations.beat import sync as beat_sync
+from automations.events import matching
 
 # A target's timeout above this is a typo (timeoutMs: 1000000000), not a wait anyone means.
 MAX_TIMEOUT_MS = 900_000
@@ -24,14 +26,12 @@ def default_timezone() -> str:
 class ChronoQuerySet(models.QuerySet):
     def update(self, **kwargs):
         """Queryset updates bypass save(); keep beat's PeriodicTasks exact anyway."""
-        from automations import beat_sync
-
         if not beat_sync.FIELDS_THAT_MATTER.intersection(kwargs):
             return super().update(**kwargs)  # nothing beat reads: no need to know which rows
         pks = list(self.values_list("pk", flat=True))
         count = super().update(**kwargs)
         if pks:
-            beat_sync.sync_many(pks)
+            beat_sync.sync_many(self.model._base_manager.filter(pk__in=pks))
         return count
 
 
@@ -195,33 +195,8 @@ class Chrono(models.Model):
             errors.setdefault("timeout_ms", []).append(
                 _("The timeout must be between 1 and %(max)d ms (15 minutes).") % {"max": MAX_TIMEOUT_MS})
         self.method = (self.method or "").upper()
-        if self.target_type == self.TargetType.HTTP:
-            if not self.url:
-                errors.setdefault("url", []).append("An HTTP chrono needs a url.")
-            elif urlsplit(self.url).scheme.lower() not in ("http", "https"):
-                errors.setdefault("url", []).append(_("The url must start with http:// or https://."))
-            if self.method not in settings.ALLOWED_METHODS:
-                errors.setdefault("method", []).append(
-                    f"Method {self.method!r} is not allowed; use one of {', '.join(settings.ALLOWED_METHODS)}."
-                )
-            if not isinstance(self.headers, dict) or not all(
-                isinstance(k, str) and isinstance(v, str) for k, v in self.headers.items()
-            ):
-                errors.setdefault("headers", []).append("Headers must be an object of text names to text values.")
-        elif self.target_type == self.TargetType.MESSAGE:
-            if not self.channel_id:
-                errors.setdefault("channel", []).append("A MESSAGE chrono needs a channel.")
-            if not self.message_template.strip():
-                errors.setdefault("message_template", []).append("A MESSAGE chrono needs a message template.")
-            if not isinstance(self.recipients, list) or not self.recipients:
-                errors.setdefault("recipients", []).append("A MESSAGE chrono needs a list of recipients.")
-            else:
-                errors.update(self._recipient_errors())
-        # An unsaved function attached by the API (functionCode) counts: it is saved with the chrono.
-        elif self.target_type == self.TargetType.FUNCTION and not (
-            self.function_id or Chrono.function.field.get_cached_value(self, None)
-        ):
-            errors.setdefault("function", []).append("A FUNCTION chrono needs a function.")
+        for name, problems in targets.config_errors(self).items():  # the target's own fields
+            errors.setdefault(name, []).extend(problems)
         if errors:
             raise ValidationError(errors)
 
@@ -232,25 +207,10 @@ class Chrono(models.Model):
                                  % {"when": self.run_at.astimezone(ZoneInfo(self.timezone)).isoformat()}]}
         return {}
 
-    def _recipient_errors(self) -> dict[str, list[str]]:
-        from whatsapp import recipients
-
-        problems = []
-        for recipient in self.recipients:
-            if isinstance(recipient, str) and "{{" in recipient:
-                continue  # rendered per run ({{ input.from }}), checked then
-            try:
-                recipients.normalise(recipient)
-            except recipients.InvalidRecipient as exc:
-                problems.append(str(exc))
-        return {"recipients": problems} if problems else {}
-
     def save(self, *args, **kwargs) -> None:
         if self.schedule_changed():
             self.apply_schedule()
         super().save(*args, **kwargs)
-        from automations import beat_sync
-
         beat_sync.sync(self)
 
     # --- Operations ---------------------------------------------------------------------
@@ -266,7 +226,7 @@ class Chrono(models.Model):
 
     def trigger(self, trigger: str = "manual", input: dict | None = None) -> "ChronoRun":
         """Run now, outside the schedule. The task is enqueued once the transaction commits."""
-        from automations.tasks import enqueue_run
+        from automations.queue import enqueue_run
 
         run = ChronoRun.objects.create(chrono=self, scheduled_for=timezone.now(), trigger=trigger, input=input)
         enqueue_run(run)
@@ -346,7 +306,7 @@ class ChronoRun(models.Model):
     @classmethod
     def from_db(cls, db, field_names, values):
         instance = super().from_db(db, field_names, values)
-        # What the row said when read: a run is tallied once, when it becomes final (automations/tallies.py).
+        # What the row said when read: a run is tallied once, when it becomes final (automations/runs/tallies.py).
         instance._stored_status = instance.__dict__.get("status")
         return instance
 
@@ -361,7 +321,7 @@ class RunTally(models.Model):
     One row per (hour of ``scheduled_for``, target type, status, metric, value): ``metric``
     is "runs" (value 0), "lateness" or "duration" (value: milliseconds rounded up to two
     significant figures, so histogram buckets and percentiles are read from a few rows).
-    ``hour`` = ``ALL_TIME`` holds the totals since the start. Written by automations/tallies.py.
+    ``hour`` = ``ALL_TIME`` holds the totals since the start. Written by automations/runs/tallies.py.
     """
 
     ALL_TIME = datetime(1970, 1, 1, tzinfo=ZoneInfo("UTC"))
@@ -386,7 +346,7 @@ class RunTally(models.Model):
 # --- Event triggers and alerts -----------------------------------------------------------
 # How a chrono is started by something that happened (an integrator's POST, a WhatsApp
 # message), who hears about it when it keeps failing, and the log of every inbound event.
-# The behaviour lives in automations/hooks.py, triggers.py, alerts.py and events.py.
+# The behaviour lives in automations/events/hooks.py, triggers.py, alerts.py and events.py.
 
 
 def new_hook_secret() -> str:
@@ -450,9 +410,9 @@ class MessageTrigger(models.Model):
     """
 
     class Match(models.TextChoices):
-        EXACT = "exact", "The whole text is"
-        CONTAINS = "contains", "The text contains"
-        REGEX = "regex", "The text matches the regular expression"
+        EXACT = matching.EXACT, "The whole text is"
+        CONTAINS = matching.CONTAINS, "The text contains"
+        REGEX = matching.REGEX, "The text matches the regular expression"
 
     chrono = models.OneToOneField(Chrono, on_delete=models.CASCADE, related_name="message_trigger")
     channel = models.ForeignKey(
@@ -481,17 +441,15 @@ class MessageTrigger(models.Model):
         return f"{self.get_match_display()} {self.pattern!r}"
 
     def clean(self) -> None:
-        from automations import triggers
-
         errors = {}
         if not (self.pattern or "").strip():
             errors["pattern"] = "Write the text (or regular expression) to match."
         elif self.match == self.Match.REGEX:
-            problem = triggers.regex_problem(self.pattern)
+            problem = matching.regex_problem(self.pattern)
             if problem:
                 errors["pattern"] = problem
         try:
-            self.senders = triggers.normalise_senders(self.senders)
+            self.senders = matching.normalise_senders(self.senders)
         except ValueError as exc:
             errors["senders"] = str(exc)
         if errors:

@@ -4,65 +4,24 @@ Chronos are validated by the model itself (``Chrono.full_clean``), so the API re
 exactly what the admin refuses, with the errors keyed by the same field names.
 """
 
-import re
 from collections.abc import Mapping
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
-from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
-from automations.event_serializers import EVENT_FIELDS, EventConfigFields
+from automations.events.serializers import EVENT_FIELDS, EventConfigFields
 from automations.models import Chrono, ChronoRun
 from chronoflow import secrets
+from chronoflow.bodykeys import field_name, refuse_unknown_keys, snake_case_keys
+from functions.models import UserFunction
+from functions.serializers import LIMIT_FIELDS, keyed_errors
 
-# Keys of the original NestJS bodies whose snake_case spelling is not our field name.
-CAMEL_ALIASES = {"cron": "schedule", "channel_id": "channel", "function_id": "function"}
 # Mapping fields whose secret-named entries (Authorization, X-Api-Key, ...) are write-only.
 SECRET_MAPPINGS = ("headers", "extras")
-_CAMEL_HUMP = re.compile(r"(?<=[a-z0-9])([A-Z])")
-
-
-def field_name(key: str) -> str:
-    """`targetType` → `target_type`, `cron` → `schedule`; snake_case keys pass unchanged."""
-    name = _CAMEL_HUMP.sub(r"_\1", key).lower()
-    return CAMEL_ALIASES.get(name, name)
-
-
-def snake_case_keys(data: Mapping) -> Mapping:
-    """Top-level camelCase keys of an original-system body → our field names.
-
-    Only the top level: payload, headers and extras are the operator's data and keep
-    their keys. When a body names a field both ways, the snake_case key wins. A form
-    post (QueryDict) stays a QueryDict, so DRF still reads it as form input.
-    """
-    renamed = {key: field_name(key) if isinstance(key, str) else key for key in data}
-    if all(new == old for old, new in renamed.items()):
-        return data
-    keep = [old for old, new in renamed.items() if new == old or new not in data]
-    if isinstance(data, QueryDict):
-        converted = QueryDict(mutable=True)
-        for old in keep:
-            converted.setlist(renamed[old], data.getlist(old))
-        return converted
-    return {renamed[old]: data[old] for old in keep}
-
-
-# Form posts of the browsable API carry these beside the fields.
-FORM_KEYS = {"csrfmiddlewaretoken"}
-
-
-def refuse_unknown_keys(serializer: serializers.Serializer, data: Mapping, rename=field_name) -> None:
-    """A 400 listing the body's keys that name no field (a typo would otherwise be ignored)."""
-    unknown = [str(key) for key in data
-               if not (isinstance(key, str) and (rename(key) in serializer.fields or key in FORM_KEYS
-                                                 or key.startswith("_")))]
-    if unknown:
-        raise serializers.ValidationError({api_settings.NON_FIELD_ERRORS_KEY: [
-            _("Unknown field(s): %(names)s.") % {"names": ", ".join(unknown)}]})
 
 
 def refuse_two_schedules(data: Mapping) -> None:
@@ -138,7 +97,7 @@ class ChronoSerializer(EventConfigFields, serializers.ModelSerializer):
         Extension point: a subclass turning extra body keys (e.g. function code) into
         model values does it here, before the model validates the result.
         """
-        self.take_event_config(attrs)  # message trigger and alerts: saved after the chrono (event_serializers.py)
+        self.take_event_config(attrs)  # message trigger and alerts: saved after the chrono (events/serializers.py)
         chrono = self.instance if self.instance is not None else Chrono()
         for name, value in attrs.items():
             setattr(chrono, name, value)
@@ -188,3 +147,69 @@ class ChronoRunSerializer(serializers.ModelSerializer):
             "error_message", "result", "input", "attempts", "created_at",
         ]
         read_only_fields = fields
+
+
+class ChronoWithFunctionSerializer(ChronoSerializer):
+    """A chrono body that may carry its function's code (``function_code``/``functionCode``).
+
+    With code, the chrono's function is created (named after the chrono) or, when the
+    chrono already has one, updated (its version goes up); both are saved in the same
+    transaction as the chrono, and a refusal of either saves neither.
+    """
+
+    function_code = serializers.CharField(required=False, write_only=True, trim_whitespace=False)
+    function_limits = serializers.DictField(required=False, write_only=True)
+    function_name = serializers.CharField(required=False, write_only=True, max_length=120)
+
+    class Meta(ChronoSerializer.Meta):
+        fields = [*ChronoSerializer.Meta.fields, "function_code", "function_limits", "function_name"]
+
+    def chrono_from(self, attrs: dict):
+        code = attrs.pop("function_code", None)
+        limits = attrs.pop("function_limits", None)
+        name = attrs.pop("function_name", None)
+        chrono = super().chrono_from(attrs)
+        self._inline_function = None
+        if code is not None or limits is not None:
+            self._inline_function = self._function_for(chrono, code, limits or {}, name)
+            chrono.function = self._inline_function
+        return chrono
+
+    def save_chrono(self, chrono):
+        function = getattr(self, "_inline_function", None)
+        if function is not None:
+            with transaction.atomic():
+                function.save()
+                chrono.function = function
+                return super().save_chrono(chrono)
+        return super().save_chrono(chrono)
+
+    def _function_for(self, chrono, code: str | None, limits: dict, name: str | None) -> UserFunction:
+        function = chrono.function if chrono.function_id else UserFunction(name=name or _free_name(chrono.name))
+        if name:
+            function.name = name
+        if code is not None:
+            function.code = code
+        unknown = [key for key in limits if LIMIT_FIELDS.get(field_name(str(key))) is None]
+        if unknown:
+            raise serializers.ValidationError({"function_limits": [
+                f"Unknown limit(s) {', '.join(map(str, unknown))}; use timeoutMs, maxHttp, maxMessages, maxMemoryMb."]})
+        for key, value in limits.items():
+            setattr(function, LIMIT_FIELDS[field_name(str(key))], value)
+        try:
+            function.full_clean(exclude=["version", "checksum"])
+        except DjangoValidationError as exc:
+            rename = {"code": "function_code", "name": "function_name", **{f: "function_limits" for f in LIMIT_FIELDS.values()}}
+            raise serializers.ValidationError(keyed_errors(exc, rename)) from None
+        return function
+
+
+def _free_name(base: str) -> str:
+    """The chrono's name, or "name (2)", "name (3)"... when a function already has it."""
+    base = (base or "function")[:110]
+    taken = set(UserFunction.objects.filter(name__startswith=base).values_list("name", flat=True))
+    candidate, n = base, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{base} ({n})"
+    return candidate

@@ -1,13 +1,16 @@
-"""Celery tasks of the automations app: thin wrappers around execution, reaper and retention."""
+"""Celery entry points of the automations app: thin wrappers around runs/ and the event log.
+
+Imported by the worker only (enqueue with automations.queue.enqueue_run, which names the task)."""
 
 import logging
 import random
 from datetime import datetime
 
 from celery import shared_task
-from django.db import connections, transaction
+from django.db import connections
 
-from automations import events, execution, reaper, retention
+from automations.events import log as event_log
+from automations.runs import execution, reaper, retention
 
 log = logging.getLogger(__name__)
 DB_RETRY_CAP_S = 30.0
@@ -44,12 +47,6 @@ def _parse(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-def enqueue_run(run, attempt: int = 0, countdown: float = 0) -> None:
-    """Send a run to the workers once the surrounding transaction has committed."""
-    kwargs = {"chrono_id": run.chrono_id, "run_id": run.pk, "attempt": attempt}
-    transaction.on_commit(lambda: run_chrono.apply_async(kwargs=kwargs, countdown=countdown or None))
-
-
 @shared_task(name="automations.tasks.reap_runs", ignore_result=True)
 def reap_runs() -> dict:
     """Periodic (RUN_REAPER_INTERVAL_S): recover lost attempts, re-send overdue runs."""
@@ -64,6 +61,6 @@ def reap_runs() -> dict:
 def prune_runs() -> int:
     """Periodic (RUN_PRUNE_INTERVAL_S): delete runs past RUN_RETENTION_DAYS / _PER_CHRONO."""
     deleted = retention.prune()
-    pruned_events = events.prune()  # the event log (automations/events.py) follows RUN_RETENTION_DAYS
+    pruned_events = event_log.prune()  # the event log (automations/events/log.py) follows RUN_RETENTION_DAYS
     log.info("retention: %d run(s) pruned, %d event(s) pruned", deleted, pruned_events)
     return deleted

@@ -97,7 +97,7 @@ UPDATE automations_chronorun SET status = CASE WHEN id % 2 = 0 THEN 'pending' EL
 WHERE id IN (SELECT id FROM automations_chronorun ORDER BY scheduled_for DESC LIMIT 50)
 """
 
-# automations/tallies.py's counters, computed in SQL from the runs (bucket: ms rounded up to 2 significant figures).
+# automations/runs/tallies.py's counters, computed in SQL from the runs (bucket: ms rounded up to 2 significant figures).
 BUCKET = "(CASE WHEN v < 100 THEN v ELSE ceil(v / 10.0 ^ (length(v::text) - 2)) * 10 ^ (length(v::text) - 2) END)::bigint"
 TALLY_SQL = f"""
 INSERT INTO automations_runtally (hour, target_type, status, metric, value_ms, n, total_ms)

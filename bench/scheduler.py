@@ -45,7 +45,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SCHEDULERS = {
     "stock": "django_celery_beat.schedulers:DatabaseScheduler",
-    "chrono": "automations.scheduler:ChronoScheduler",
+    "chrono": "automations.beat.scheduler:ChronoScheduler",
 }
 LABELS = {"stock": "stock DatabaseScheduler", "chrono": "ChronoScheduler"}
 TAIL_S = 20  # the window ends this long after the last boundary it measures
@@ -313,7 +313,7 @@ def build_child(args) -> int:
     from django.db import connection
     from django_celery_beat.models import CrontabSchedule, PeriodicTask, PeriodicTasks
 
-    from automations.beat_sync import TASK, task_name
+    from automations.beat.sync import TASK, task_name
     from automations.models import Chrono
 
     call_command("migrate", verbosity=0)

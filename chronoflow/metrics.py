@@ -4,7 +4,7 @@ Web, worker and beat are separate processes (and may be many machines), so count
 in one process's memory would each tell part of the story. The rows are the truth: runs
 by status and target, lateness and duration histograms, queue depth, channels by status.
 
-Finished runs are read from their tallies (automations/tallies.py), kept as each run ends,
+Finished runs are read from their tallies (automations/runs/tallies.py), kept as each run ends,
 never from a scan of the runs table: histograms and ``chronoflow_runs_finished_total``
 only grow, pruning old runs included.
 """
@@ -24,8 +24,8 @@ from rest_framework.decorators import api_view, permission_classes
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from automations import tallies
 from automations.models import Chrono, ChronoRun
+from automations.runs import tallies
 
 # Seconds. Lateness: beat should dispatch within a second or two; minutes mean a backlog.
 LATENESS_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
@@ -99,7 +99,7 @@ def runs_by_status() -> Iterator[Metric]:
 
 
 def _histogram(name: str, help_text: str, metric: str, buckets_s: tuple) -> Metric:
-    """One histogram by target type, from the all-time tallies (exact: see automations/tallies.py)."""
+    """One histogram by target type, from the all-time tallies (exact: see automations/runs/tallies.py)."""
     by_type: dict[str, list[int]] = {}
     sums: dict[str, int] = {}
     bounds_ms = [round(b * 1000) for b in buckets_s]

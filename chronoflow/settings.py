@@ -195,7 +195,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_DB_REUSE_MAX = 1000
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULER = "automations.scheduler:ChronoScheduler"
+CELERY_BEAT_SCHEDULER = "automations.beat.scheduler:ChronoScheduler"
 CELERY_BEAT_SYNC_EVERY = 1
 
 # --- Execution policy -----------------------------------------------------------------
@@ -327,7 +327,7 @@ LOGGING.setdefault("filters", {})["redact_secrets"] = {"()": "chronoflow.secrets
 for _handler in LOGGING.get("handlers", {}).values():
     _handler.setdefault("filters", []).append("redact_secrets")
 
-# --- Event triggers and alerts (automations/hooks.py, alerts.py) ------------------------
+# --- Event triggers and alerts (automations/events/hooks.py, alerts.py) ------------------------
 # POST /hooks/<token>: bodies above this are refused with 413; ?wait=1 waits this long for the run.
 HOOK_MAX_BODY_BYTES = env_int("HOOK_MAX_BODY_BYTES", 262_144, minimum=64)
 HOOK_WAIT_SECONDS = env_int("HOOK_WAIT_SECONDS", 5, minimum=0)

@@ -6,8 +6,8 @@ from django.views.defaults import page_not_found
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from automations import hooks
 from automations.api import ChronoViewSet, ChronoRunViewSet
+from automations.events import hooks
 from functions.api import UserFunctionViewSet
 from chronoflow import health, schema  # noqa: F401  (schema: documents views drf-spectacular cannot read)
 from chronoflow.metrics import metrics

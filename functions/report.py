@@ -7,13 +7,9 @@ the user's own traceback lines. No request headers, env values or platform paths
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from automations.targets import Outcome
-
-SNIPPET_CHARS = 1000
 
 
 @dataclass
@@ -66,9 +62,3 @@ class FunctionReport:
             result.update(error=self.error or {"type": "Refused", "message": self.error_text, "traceback": []},
                           limit=self.limit, refused=self.refused)
         return result
-
-    def to_outcome(self) -> Outcome:
-        """A failed function is not retried (it may have sent messages), unless the sandbox itself failed."""
-        snippet = json.dumps(self.value, ensure_ascii=False)[:SNIPPET_CHARS] if self.ok else ""
-        return Outcome(ok=self.ok, error=self.error_text, retryable=self.platform_failure,
-                       result=self.as_result(), response_snippet=snippet, timed_out=self.limit == "timeout")

@@ -3,8 +3,9 @@
 A function is validated by the model (``UserFunction.full_clean``: RestrictedPython
 compile, limits), so the API refuses what the admin refuses, keyed by the same fields.
 
-``ChronoWithFunctionSerializer`` lets one request create a chrono *and* its function,
-as the original system's bodies do (DESIGN.md §8: ``functionCode``, ``functionLimits``).
+The chrono body that carries its function's code (``functionCode``, ``functionLimits``)
+is ``automations.serializers.ChronoWithFunctionSerializer``; it uses ``LIMIT_FIELDS`` and
+``keyed_errors`` from here.
 """
 
 from __future__ import annotations
@@ -12,11 +13,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
 from rest_framework import serializers
 
-from automations.serializers import ChronoSerializer, field_name, refuse_unknown_keys
 from chronoflow import secrets
+from chronoflow.bodykeys import field_name, refuse_unknown_keys
 from functions.models import UserFunction
 
 # functionLimits keys (camelCase or snake_case) → UserFunction fields.
@@ -26,7 +26,7 @@ LIMIT_FIELDS = {
 }
 
 
-def _keyed(exc: DjangoValidationError, rename: Mapping[str, str] | None = None) -> dict:
+def keyed_errors(exc: DjangoValidationError, rename: Mapping[str, str] | None = None) -> dict:
     if not hasattr(exc, "error_dict"):
         return {"non_field_errors": exc.messages}
     rename = rename or {}
@@ -70,75 +70,9 @@ class UserFunctionSerializer(serializers.ModelSerializer):
         try:
             function.full_clean(exclude=["version", "checksum"], validate_unique=False)
         except DjangoValidationError as exc:
-            raise serializers.ValidationError(_keyed(exc)) from None
+            raise serializers.ValidationError(keyed_errors(exc)) from None
         return attrs
 
 
 class RunRequestSerializer(serializers.Serializer):
     input = serializers.JSONField(required=False, allow_null=True, default=None)
-
-
-class ChronoWithFunctionSerializer(ChronoSerializer):
-    """A chrono body that may carry its function's code (``function_code``/``functionCode``).
-
-    With code, the chrono's function is created (named after the chrono) or, when the
-    chrono already has one, updated (its version goes up); both are saved in the same
-    transaction as the chrono, and a refusal of either saves neither.
-    """
-
-    function_code = serializers.CharField(required=False, write_only=True, trim_whitespace=False)
-    function_limits = serializers.DictField(required=False, write_only=True)
-    function_name = serializers.CharField(required=False, write_only=True, max_length=120)
-
-    class Meta(ChronoSerializer.Meta):
-        fields = [*ChronoSerializer.Meta.fields, "function_code", "function_limits", "function_name"]
-
-    def chrono_from(self, attrs: dict):
-        code = attrs.pop("function_code", None)
-        limits = attrs.pop("function_limits", None)
-        name = attrs.pop("function_name", None)
-        chrono = super().chrono_from(attrs)
-        self._inline_function = None
-        if code is not None or limits is not None:
-            self._inline_function = self._function_for(chrono, code, limits or {}, name)
-            chrono.function = self._inline_function
-        return chrono
-
-    def save_chrono(self, chrono):
-        function = getattr(self, "_inline_function", None)
-        if function is not None:
-            with transaction.atomic():
-                function.save()
-                chrono.function = function
-                return super().save_chrono(chrono)
-        return super().save_chrono(chrono)
-
-    def _function_for(self, chrono, code: str | None, limits: dict, name: str | None) -> UserFunction:
-        function = chrono.function if chrono.function_id else UserFunction(name=name or _free_name(chrono.name))
-        if name:
-            function.name = name
-        if code is not None:
-            function.code = code
-        unknown = [key for key in limits if LIMIT_FIELDS.get(field_name(str(key))) is None]
-        if unknown:
-            raise serializers.ValidationError({"function_limits": [
-                f"Unknown limit(s) {', '.join(map(str, unknown))}; use timeoutMs, maxHttp, maxMessages, maxMemoryMb."]})
-        for key, value in limits.items():
-            setattr(function, LIMIT_FIELDS[field_name(str(key))], value)
-        try:
-            function.full_clean(exclude=["version", "checksum"])
-        except DjangoValidationError as exc:
-            rename = {"code": "function_code", "name": "function_name", **{f: "function_limits" for f in LIMIT_FIELDS.values()}}
-            raise serializers.ValidationError(_keyed(exc, rename)) from None
-        return function
-
-
-def _free_name(base: str) -> str:
-    """The chrono's name, or "name (2)", "name (3)"... when a function already has it."""
-    base = (base or "function")[:110]
-    taken = set(UserFunction.objects.filter(name__startswith=base).values_list("name", flat=True))
-    candidate, n = base, 1
-    while candidate in taken:
-        n += 1
-        candidate = f"{base} ({n})"
-    return candidate

@@ -69,10 +69,10 @@ def test_extras_json_cannot_hold_are_written_as_text(capture):
 def test_the_default_format_stays_human_readable_with_the_context_at_the_end(capture):
     buffer = capture("plain")
     with log_context(chrono_id=7, run_id=42):
-        logging.getLogger("automations.execution").info("run %s done", 42)
+        logging.getLogger("automations.runs.execution").info("run %s done", 42)
     line = buffer.getvalue().strip()
     assert not line.startswith("{")
-    assert line.endswith("INFO automations.execution run 42 done [chrono_id=7 run_id=42]")
+    assert line.endswith("INFO automations.runs.execution run 42 done [chrono_id=7 run_id=42]")
 
 
 def test_an_unknown_log_format_stops_start_up_naming_the_variable():

@@ -9,6 +9,7 @@ from django.db import IntegrityError, models, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from whatsapp import signals
 from whatsapp.waha import SESSION_EVENTS, WahaClient, WahaError
 
 # What WAHA retries a webhook with when we do not answer 2xx: set explicitly because
@@ -515,10 +516,7 @@ class WebhookEvent(models.Model):
         payload = self.payload.get("payload")
         error = ""
         if handler and isinstance(payload, dict):
-            handler(payload)
-            from automations import events
-
-            events.record_whatsapp_event(self)  # the event log, and the chronos a message triggers
+            handler(payload)  # announces what it stored (whatsapp/signals.py): the event log and triggers listen
         elif handler:
             error = "The event has no payload object."
         self.processed_at, self.error = timezone.now(), error
@@ -530,9 +528,13 @@ class WebhookEvent(models.Model):
             self.channel.set_me(self.payload["me"])
         if payload.get("status"):
             self.channel.set_status(str(payload["status"])[:32], at=at, source=ChannelStatusChange.Source.WEBHOOK)
+        signals.session_status_changed.send(sender=Channel, channel=self.channel, status=str(payload.get("status") or ""),
+                                            payload=payload, event_id=self.event_id)
 
     def _message(self, payload: dict) -> None:
-        Message.record_inbound(self.channel, payload)
+        message = Message.record_inbound(self.channel, payload)
+        if message is not None:
+            signals.message_stored.send(sender=Message, message=message)
 
     def _message_ack(self, payload: dict) -> None:
         Message.apply_ack(self.channel, str(payload.get("id") or ""), payload.get("ack"))

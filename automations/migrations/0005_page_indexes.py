@@ -29,8 +29,8 @@ def drop_name_search_index(apps, schema_editor):
 
 
 def tally_existing_runs(apps, schema_editor):
-    """Count the runs already finished, as automations/tallies.py counts each new one."""
-    from automations import tallies
+    """Count the runs already finished, as automations/runs/tallies.py counts each new one."""
+    from automations.runs import tallies
     from automations.models import RunTally as Current
 
     ChronoRun, RunTally = apps.get_model("automations", "ChronoRun"), apps.get_model("automations", "RunTally")

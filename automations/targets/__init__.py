@@ -1,18 +1,26 @@
 """Targets: what a chrono does when it fires.
 
-Each target is one module with a function ``run(chrono, run, context) -> Outcome``.
-``run_chrono`` looks the function up here and never grows an if-chain.
+Each target is one module named in ``REGISTRY`` by its ``Chrono.target_type``, with:
+
+* ``run(chrono, run, context) -> Outcome``: one attempt;
+* ``deadline_s(chrono) -> float``: the longest one attempt can legitimately take (the
+  reaper counts an attempt running longer than that, plus its grace, as lost);
+* ``config_errors(chrono) -> dict[str, list[str]]``: what is missing or wrong in the
+  chrono's fields for this target, by field (``Chrono.clean`` reports them).
+
+``run_chrono``, the reaper and the model look the module up here and never branch on the
+target type: a new target is one module and one line in ``REGISTRY``.
 """
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
-
-from django.utils.module_loading import import_string
+from importlib import import_module
+from types import ModuleType
+from typing import Any
 
 REGISTRY: dict[str, str] = {
-    "HTTP": "automations.targets.http.run",
-    "MESSAGE": "whatsapp.target.run",
-    "FUNCTION": "functions.target.run",
+    "HTTP": "automations.targets.http",
+    "MESSAGE": "automations.targets.message",
+    "FUNCTION": "automations.targets.function",
 }
 
 
@@ -31,8 +39,25 @@ class Outcome:
     extra: dict = field(default_factory=dict)
 
 
-def resolve(target_type: str) -> Callable:
+def module(target_type: str) -> ModuleType:
+    """The module of ``target_type``; LookupError for a type no module is registered for."""
     try:
-        return import_string(REGISTRY[target_type])
+        return import_module(REGISTRY[target_type])
     except KeyError:
         raise LookupError(f"Unknown target type {target_type!r}") from None
+
+
+def run(chrono, run, context: dict) -> Outcome:
+    return module(chrono.target_type).run(chrono, run, context)
+
+
+def deadline_s(chrono) -> float:
+    return module(chrono.target_type).deadline_s(chrono)
+
+
+def config_errors(chrono) -> dict[str, list[str]]:
+    try:
+        target = module(chrono.target_type)
+    except LookupError:
+        return {}  # the field's own choices refuse an unknown type
+    return target.config_errors(chrono)

@@ -14,6 +14,7 @@ import uuid
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 from automations import payload_template
 from automations.models import Chrono, ChronoRun
@@ -25,6 +26,25 @@ RETRY_AFTER_STATUSES = (429, 503)
 MAX_RETRY_AFTER_S = 300.0  # a server asking for an hour must not park the run that long
 # Fixed forever: changing it would change the keys of runs still being retried.
 IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1c2a4e-9b0d-5c3e-8a71-2d4f6b8e0c13")
+
+
+def deadline_s(chrono: Chrono) -> float:
+    # chronoflow.http checks its deadline between reads, so one stalled read can add one more wait.
+    return 2 * (chrono.timeout_ms or settings.HTTP_REQUEST_TIMEOUT_MS) / 1000
+
+
+def config_errors(chrono: Chrono) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    if not chrono.url:
+        errors["url"] = [_("An HTTP chrono needs a url.")]
+    elif urlsplit(chrono.url).scheme.lower() not in ("http", "https"):
+        errors["url"] = [_("The url must start with http:// or https://.")]
+    if chrono.method not in settings.ALLOWED_METHODS:
+        errors["method"] = [f"Method {chrono.method!r} is not allowed; use one of {', '.join(settings.ALLOWED_METHODS)}."]
+    headers = chrono.headers
+    if not isinstance(headers, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items()):
+        errors["headers"] = ["Headers must be an object of text names to text values."]
+    return errors
 
 
 def run(chrono: Chrono, run: ChronoRun, context: dict) -> Outcome:

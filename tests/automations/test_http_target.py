@@ -7,8 +7,9 @@ from email.utils import formatdate
 import pytest
 import responses
 
-from automations import execution, tasks
+from automations import tasks
 from automations.models import Chrono, ChronoRun
+from automations.runs import execution
 from automations.targets import http as target
 from tests.localserver import Reply, closed_port
 

@@ -7,8 +7,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from automations import dashboard, execution, tallies
+from automations import dashboard
 from automations.models import ChronoRun, RunTally
+from automations.runs import execution, tallies
 from chronoflow import paginators
 from chronoflow.paginators import EstimatedCountPaginator
 

@@ -7,8 +7,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from automations import execution
 from automations.models import AlertPolicy, Chrono, ChronoRun
+from automations.runs import execution
 
 URL = "https://hooks.example.org/cost"
 

@@ -10,9 +10,9 @@ import time_machine
 from django.utils import timezone as dj_timezone
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
-from automations.beat_entries import from_us
+from automations.beat.entries import from_us
+from automations.beat.scheduler import ChronoScheduler
 from automations.models import Chrono
-from automations.scheduler import ChronoScheduler
 from chronoflow.celery import app
 
 UTC = timezone.utc
@@ -191,7 +191,7 @@ def test_an_edit_takes_effect_at_the_next_poll_and_only_for_later_occurrences(ma
 
 
 def chrono_us(hour: int, minute: int) -> int:
-    from automations.beat_entries import to_us
+    from automations.beat.entries import to_us
 
     return to_us(at(2026, 6, 1, hour, minute))
 

@@ -9,7 +9,7 @@ import pytest
 import responses
 from django.db import connection
 
-from automations import beat_lock
+from automations.beat import lock as beat_lock
 from automations.models import ChronoRun
 from tests.automations.test_scheduler import Held, at, beat, clock, run_until  # noqa: F401  (fixtures)
 

@@ -7,7 +7,7 @@ import uuid
 import pytest
 import responses
 
-from automations import hooks
+from automations.events import hooks
 from automations.models import Chrono, IntegratorHook, MessageTrigger
 from functions.models import UserFunction
 from tests.whatsapp.fake_waha import FakeWaha, install, webhook_headers

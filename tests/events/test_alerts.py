@@ -7,8 +7,9 @@ import responses
 from django.core import mail
 from django.core.exceptions import ValidationError
 
-from automations import alerts, execution
+from automations.events import alerts
 from automations.models import AlertPolicy, ChronoRun
+from automations.runs import execution
 from whatsapp.models import Message
 
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from automations import events
+from automations.events import log as event_log
 from automations.models import Event
 from automations.tasks import prune_runs
 from tests.whatsapp.fake_waha import FakeWaha, webhook_headers
@@ -60,8 +60,8 @@ def test_entries_older_than_the_run_retention_are_pruned(settings, channel):
     old = Event.objects.create(source="hook", outcome="refused", received_at=now - timedelta(days=31))
     recent = Event.objects.create(source="hook", outcome="refused", received_at=now - timedelta(days=29))
 
-    assert events.prune(now, dry_run=True) == 1
-    assert events.prune(now) == 1
+    assert event_log.prune(now, dry_run=True) == 1
+    assert event_log.prune(now) == 1
 
     assert list(Event.objects.all()) == [recent]
     assert not Event.objects.filter(pk=old.pk).exists()
@@ -71,7 +71,7 @@ def test_a_retention_of_zero_keeps_everything(settings):
     settings.RUN_RETENTION_DAYS = 0
     Event.objects.create(source="hook", outcome="refused", received_at=timezone.now() - timedelta(days=3650))
 
-    assert events.prune() == 0
+    assert event_log.prune() == 0
     assert Event.objects.count() == 1
 
 

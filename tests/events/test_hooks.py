@@ -111,7 +111,7 @@ def test_with_a_signing_key_a_signature_of_the_raw_body_is_accepted(hook, post_h
 
 
 def test_a_bare_hex_signature_is_accepted_too(hook, client):
-    from automations import hooks
+    from automations.events import hooks
 
     key = IntegratorHook.rotate_signing_key(hook.chrono).signing_key
     body = b'{"name": "Ana"}'
@@ -183,7 +183,7 @@ def test_the_hook_url_is_built_from_the_public_base_url(hook, settings):
 
 
 def stamped(key: str, body: bytes, at: int | None = None) -> str:
-    from automations import hooks
+    from automations.events import hooks
 
     at = int(time.time()) if at is None else at
     return f"t={at},v1={hooks.sign(key, f'{at}.'.encode() + body)}"

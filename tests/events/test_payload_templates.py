@@ -5,8 +5,9 @@ import json
 import pytest
 import responses
 
-from automations import execution, payload_template
+from automations import payload_template
 from automations.models import ChronoRun, IntegratorHook
+from automations.runs import execution
 
 pytestmark = pytest.mark.django_db
 

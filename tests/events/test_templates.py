@@ -11,8 +11,9 @@ import pytest
 from django.conf import settings as django_settings
 from django.core.management import CommandError, call_command
 
-from automations import execution, templates_catalog
+from automations import recipes
 from automations.models import Chrono, IntegratorHook, MessageTrigger
+from automations.runs import execution
 from functions.models import UserFunction
 from tests.processes import process_env
 from tests.whatsapp.fake_waha import API_KEY, FakeWahaServer
@@ -189,9 +190,9 @@ def test_an_unknown_template_is_refused_with_the_list(db):
 
 def test_a_failure_half_way_leaves_nothing_behind(channel, monkeypatch):
     def refuse(**fields):
-        raise templates_catalog.ValidationError({"schedule": "refused for the test"})
+        raise recipes.ValidationError({"schedule": "refused for the test"})
 
-    monkeypatch.setattr(templates_catalog, "_chrono", refuse)  # after the function was saved
+    monkeypatch.setattr(recipes, "_chrono", refuse)  # after the function was saved
 
     with pytest.raises(CommandError):
         call_command("install_template", "billing-reminder", channel="front", url="https://erp.test/x")

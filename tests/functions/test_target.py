@@ -1,10 +1,10 @@
-"""The FUNCTION target through run_chrono's body (automations.execution), as a worker runs it."""
+"""The FUNCTION target through run_chrono's body (automations.runs.execution), as a worker runs it."""
 
 import pytest
 from django.utils import timezone
 
-from automations import execution
 from automations.models import Chrono, ChronoRun
+from automations.runs import execution
 from tests.whatsapp.fake_waha import API_KEY, FakeWahaServer
 from whatsapp.models import Channel, Message
 

@@ -7,8 +7,9 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from automations import execution, reaper, tasks
+from automations import tasks
 from automations.models import Chrono, ChronoRun
+from automations.runs import execution, reaper
 from tests.processes import wait_until
 
 pytestmark = pytest.mark.django_db

@@ -13,8 +13,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from automations import retention
 from automations.models import Chrono, ChronoRun
+from automations.runs import retention
 from automations.tasks import prune_runs
 from tests.processes import process_env
 

@@ -5,8 +5,8 @@ from datetime import datetime
 
 import pytest
 
-from automations import execution
 from automations.models import Chrono
+from automations.runs import execution
 from tests.localserver import Reply
 from tests.processes import running, wait_until
 from tests.reliability.conftest import FAST, final_run

@@ -10,7 +10,7 @@ from django.urls import reverse
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from automations import hooks
+from automations.events import hooks
 from automations.models import ChronoRun, IntegratorHook
 from whatsapp import signature
 from whatsapp.models import WebhookEvent

@@ -8,8 +8,8 @@ import pytest
 from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
-from automations import execution
 from automations.models import Chrono, ChronoRun
+from automations.runs import execution
 from chronoflow.secrets import MASK, RedactingFilter
 from tests.automations.test_admin import page_form_data
 from tests.security.conftest import SECRET

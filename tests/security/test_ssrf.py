@@ -6,8 +6,8 @@ import socket
 
 import pytest
 
-from automations import execution
 from automations.models import Chrono, ChronoRun
+from automations.runs import execution
 from chronoflow import http
 from chronoflow.http import AddressPolicy, HttpError
 

@@ -5,9 +5,9 @@ from datetime import datetime, timezone
 import pytest
 import requests
 
-from automations.execution import execute
 from automations.models import ChronoRun
-from whatsapp import target
+from automations.runs.execution import execute
+from automations.targets import message as target
 from whatsapp.models import Message
 
 

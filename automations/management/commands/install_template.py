@@ -5,8 +5,8 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from automations import templates_catalog
-from automations.templates_catalog import RECIPES, InvalidOption
+from automations import recipes
+from automations.recipes import RECIPES, InvalidOption
 
 
 class Command(BaseCommand):
@@ -28,7 +28,7 @@ class Command(BaseCommand):
             return
         answers = {o.name: options.get(o.name) for r in RECIPES.values() for o in r.options}
         try:
-            installed = templates_catalog.install(name, answers)
+            installed = recipes.install(name, answers)
         except InvalidOption as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(self.style.SUCCESS(f"Installed {RECIPES[name].title}: {len(installed.chronos)} chrono(s)."))

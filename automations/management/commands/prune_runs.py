@@ -3,7 +3,8 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from automations import events, retention
+from automations.events import log as event_log
+from automations.runs import retention
 
 
 class Command(BaseCommand):
@@ -29,5 +30,5 @@ class Command(BaseCommand):
                           f"{settings.RUN_RETENTION_PER_CHRONO or 'no'} per-chrono limit.")
         total = retention.prune(dry_run=dry_run, batch_size=batch_size, progress=progress)
         self.stdout.write(self.style.SUCCESS(f"{'Dry run: would delete' if dry_run else 'Deleted'} {total} run(s)."))
-        logged = events.prune(dry_run=dry_run)  # the event log follows RUN_RETENTION_DAYS (automations/events.py)
+        logged = event_log.prune(dry_run=dry_run)  # the event log follows RUN_RETENTION_DAYS (automations/events/log.py)
         self.stdout.write(f"Event log: {'would prune' if dry_run else 'pruned'} {logged} event(s) past the run retention.")

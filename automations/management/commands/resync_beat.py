@@ -1,6 +1,6 @@
 """``manage.py resync_beat``: rebuild beat's PeriodicTasks from the chronos and report what it fixed.
 
-Through ``automations.beat_sync``, the code every save uses: each active chrono gets its
+Through ``automations.beat.sync``, the code every save uses: each active chrono gets its
 exact task, paused ones and tasks of deleted chronos lose theirs. ``--dry-run`` reports
 the same differences and writes nothing.
 """
@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django_celery_beat.models import PeriodicTask, PeriodicTasks
 
-from automations import beat_sync
+from automations.beat import sync as beat_sync
 from automations.models import Chrono
 
 # What beat reads from a chrono's task: if any of these differ, it fires differently.
@@ -60,7 +60,7 @@ class Command(BaseCommand):
         return failed
 
     def _remove_orphans(self) -> list[str]:
-        orphans = beat_sync.orphans()
+        orphans = beat_sync.orphans(Chrono._base_manager.filter(is_active=True).values_list("pk", flat=True))
         PeriodicTask.objects.filter(name__in=orphans).delete()
         return orphans
 

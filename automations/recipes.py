@@ -22,8 +22,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
 
+from automations.events.matching import regex_problem
 from automations.models import Chrono, IntegratorHook, MessageTrigger
-from automations.triggers import regex_problem
 
 
 class InvalidOption(ValueError):

@@ -1,6 +1,6 @@
 """Failure alerts: tell an operator when a chrono keeps failing, and when it works again.
 
-``after_run`` is called by automations/execution.py each time a run ends. For a chrono
+``after_run`` is called by automations/runs/execution.py each time a run ends. For a chrono
 with an AlertPolicy it counts consecutive failed runs (failed or timed out; skipped
 runs count neither way) under a row lock, so two workers finishing runs at once cannot
 both send the alert. Exactly one "failing" alert goes out when the count reaches

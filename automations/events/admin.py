@@ -13,7 +13,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html_join
 from django.utils.translation import ngettext
 
-from automations import templates_catalog
+from automations import recipes
 from automations.models import AlertPolicy, Chrono, Event, IntegratorHook, MessageTrigger
 from chronoflow.paginators import EstimatedCountPaginator
 
@@ -141,7 +141,7 @@ def ready_made_urls(model_admin: admin.ModelAdmin) -> list:
     return [path("ready-made/", view, name="automations_chrono_ready_made")]
 
 
-def recipe_form(recipe: templates_catalog.Recipe, data=None) -> forms.Form:
+def recipe_form(recipe: recipes.Recipe, data=None) -> forms.Form:
     """A form with one field per option the recipe asks for; checking is the catalog's job."""
     from whatsapp.models import Channel
 
@@ -160,25 +160,25 @@ def ready_made_view(model_admin: admin.ModelAdmin, request: HttpRequest) -> Http
     """GET: each template with its form. POST: install one; show its chronos, or the form's errors."""
     if not model_admin.has_add_permission(request):
         raise PermissionDenied
-    forms_by_name = {name: recipe_form(recipe) for name, recipe in templates_catalog.RECIPES.items()}
+    forms_by_name = {name: recipe_form(recipe) for name, recipe in recipes.RECIPES.items()}
     installed, status = None, 200
-    chosen = templates_catalog.RECIPES.get(request.POST.get("template", ""))
+    chosen = recipes.RECIPES.get(request.POST.get("template", ""))
     if request.method == "POST" and chosen is not None:
         form = forms_by_name[chosen.name] = recipe_form(chosen, request.POST)
         installed = _install(chosen, form)
         status = 200 if installed else 400
     context = {**model_admin.admin_site.each_context(request), "title": "Ready-made automations",
                "opts": Chrono._meta, "installed": installed,
-               "recipes": [(recipe, forms_by_name[name]) for name, recipe in templates_catalog.RECIPES.items()]}
+               "recipes": [(recipe, forms_by_name[name]) for name, recipe in recipes.RECIPES.items()]}
     return TemplateResponse(request, "admin/automations/chrono/ready_made.html", context, status=status)
 
 
-def _install(recipe: templates_catalog.Recipe, form: forms.Form) -> templates_catalog.Installed | None:
+def _install(recipe: recipes.Recipe, form: forms.Form) -> recipes.Installed | None:
     if not form.is_valid():
         return None
     answers = {name: (value.session_name if name == "channel" else value) for name, value in form.cleaned_data.items()}
     try:
         return recipe.install(answers)
-    except templates_catalog.InvalidOption as exc:
+    except recipes.InvalidOption as exc:
         form.add_error(exc.option if exc.option in form.fields else None, exc.message)
         return None

@@ -17,7 +17,9 @@ from django_celery_beat.models import (
     PeriodicTasks,
 )
 
-TASK = "automations.tasks.run_chrono"
+from automations.queue import RUN_TASK
+
+TASK = RUN_TASK
 PREFIX = "chrono:"
 # A queryset update() touching any of these re-syncs the chronos it changed.
 FIELDS_THAT_MATTER = frozenset({"is_active", "schedule", "schedule_kind", "schedule_expression", "run_at", "timezone"})
@@ -78,11 +80,9 @@ def unsync(chrono_pk: int) -> None:
         PeriodicTasks.update_changed()
 
 
-def sync_many(pks: Iterable[int]) -> None:
+def sync_many(chronos: Iterable) -> None:
     """Re-sync after a bulk change: one delete for the inactive ones, an upsert per active one."""
-    from automations.models import Chrono
-
-    chronos = list(Chrono._base_manager.filter(pk__in=list(pks)))
+    chronos = list(chronos)
     inactive = [task_name(c.pk) for c in chronos if not c.is_active]
     if inactive:
         PeriodicTask.objects.filter(name__in=inactive).delete()
@@ -92,10 +92,7 @@ def sync_many(pks: Iterable[int]) -> None:
     PeriodicTasks.update_changed()
 
 
-def orphans() -> list[str]:
-    """PeriodicTask names that claim a chrono which does not exist or is inactive."""
-    from automations.models import Chrono
-
+def orphans(active_pks: Iterable[int]) -> list[str]:
+    """PeriodicTask names that claim a chrono which is not among ``active_pks`` (deleted or inactive)."""
     names = set(PeriodicTask.objects.filter(name__startswith=PREFIX).values_list("name", flat=True))
-    active = {task_name(pk) for pk in Chrono._base_manager.filter(is_active=True).values_list("pk", flat=True)}
-    return sorted(names - active)
+    return sorted(names - {task_name(pk) for pk in active_pks})

@@ -30,7 +30,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from automations import events
+from automations.events import log as event_log
 from automations.models import ChronoRun, Event, IntegratorHook
 from chronoflow import jsonbody  # nesting-limited: deep bodies were a RecursionError
 from chronoflow.throttling import throttle_by_token
@@ -55,11 +55,11 @@ def hook(request: HttpRequest, token: str) -> JsonResponse:
         if not found.chrono.is_active:
             raise Refused(409, "The chrono is paused: no run was started.")
     except Refused as refused:
-        events.record_hook(found.chrono, Event.Outcome.REFUSED, detail=f"{refused.status}: {refused.reason}")
+        event_log.record_hook(found.chrono, Event.Outcome.REFUSED, detail=f"{refused.status}: {refused.reason}")
         return JsonResponse({"error": refused.reason}, status=refused.status)
     with transaction.atomic():
         run = found.chrono.trigger(trigger=ChronoRun.Trigger.WEBHOOK, input=data)
-        events.record_hook(found.chrono, Event.Outcome.TRIGGERED, payload=data, run=run)
+        event_log.record_hook(found.chrono, Event.Outcome.TRIGGERED, payload=data, run=run)
     if request.GET.get("wait") in ("1", "true", "yes"):
         run = wait_for(run, settings.HOOK_WAIT_SECONDS)
     return JsonResponse(run_answer(run), status=200 if run.is_final else 202)

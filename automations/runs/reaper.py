@@ -6,13 +6,14 @@ timeout; Celery's filesystem transport, the embedded default, acknowledges a mes
 the worker takes it, so after a crash nothing is redelivered at all. The reaper closes
 both gaps, from a periodic task (RUN_REAPER_INTERVAL_S):
 
-* an attempt still ``running`` past the longest it can take (``attempt_deadline_s``) plus
-  RUN_REAPER_GRACE_S was lost with its worker: it is recorded as lost and the run goes on
-  with its next attempt, or, when none is left, ends as ``timeout`` and the chrono's
-  last_error says so. A redelivered message that finds such a stale claim does the same;
+* an attempt still ``running`` past the longest it can take (its target's ``deadline_s``)
+  plus RUN_REAPER_GRACE_S was lost with its worker: it is recorded as lost and the run goes
+  on with its next attempt, or, when none is left, ends as ``timeout`` and the chrono's
+  last_error says so (``execution.recover_if_stale``, which a redelivered message that
+  finds such a stale claim calls too);
 * a ``pending`` run whose next attempt is overdue by the grace (its message was lost with
   a worker, or never reached a broker that was down) is sent again. Duplicate sends are
-  harmless: the claim in automations.execution lets one of them through.
+  harmless: the claim in automations.runs.execution lets one of them through.
 """
 
 from datetime import datetime, timedelta
@@ -21,56 +22,11 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from automations import execution
-from automations.models import Chrono, ChronoRun
+from automations.models import ChronoRun
+from automations.runs import execution
 
 Status = ChronoRun.Status
 BATCH = 500  # runs looked at per pass; the next pass takes the rest
-
-
-def attempt_deadline_s(chrono: Chrono) -> float:
-    """The longest one attempt at this chrono's target can legitimately take, in seconds."""
-    if chrono.target_type == Chrono.TargetType.HTTP:
-        # chronoflow.http checks its deadline between reads, so one stalled read can add one more wait.
-        return 2 * (chrono.timeout_ms or settings.HTTP_REQUEST_TIMEOUT_MS) / 1000
-    if chrono.target_type == Chrono.TargetType.MESSAGE:
-        return settings.WAHA_TIMEOUT_MS / 1000 * max(len(chrono.recipients or []), 1)
-    if chrono.target_type == Chrono.TargetType.FUNCTION and chrono.function is not None:
-        start_ms = getattr(settings, "FUNCTION_START_TIMEOUT_MS", 10_000)
-        return (start_ms + chrono.function.timeout_ms) / 1000
-    return settings.HTTP_REQUEST_TIMEOUT_MS / 1000
-
-
-def stale_at(run: ChronoRun) -> datetime:
-    """When a running attempt of this run counts as lost."""
-    return run.started_at + timedelta(seconds=attempt_deadline_s(run.chrono) + settings.RUN_REAPER_GRACE_S)
-
-
-def recover_if_stale(run: ChronoRun, now: datetime | None = None) -> str | None:
-    """If the run's running attempt is stale, recover it; returns what became of it, else None.
-
-    Call inside a transaction holding the chrono's row (execution.admit does), with the
-    run freshly read: the claim is then certainly the one that looked stale.
-    """
-    now = now or timezone.now()
-    if run.status != Status.RUNNING or (run.started_at and now < stale_at(run)):
-        return None
-    limit = attempt_deadline_s(run.chrono) + settings.RUN_REAPER_GRACE_S
-    error = (f"Attempt {run.attempt} was lost: no result {limit:g}s after it started "
-             "(its worker stopped or was killed mid-run).")
-    run.attempts = [*run.attempts, _lost_entry(run, now, error)]
-    run.duration_ms = None
-    if run.attempt < run.chrono.effective_max_attempts:
-        return execution.schedule_retry(run, error)
-    execution.finish(run, Status.TIMEOUT, error=f"Timed out: {error[0].lower()}{error[1:]}", now=now)
-    return Status.TIMEOUT
-
-
-def _lost_entry(run: ChronoRun, now: datetime, error: str) -> dict:
-    started = run.started_at or now
-    return {"attempt": run.attempt, "started_at": started.isoformat(), "finished_at": now.isoformat(),
-            "duration_ms": int((now - started).total_seconds() * 1000), "ok": False, "http_status": None,
-            "error": error, "lost": True}
 
 
 def reap(now: datetime | None = None) -> dict[str, int]:
@@ -98,12 +54,12 @@ def _recover(run_id: int, now: datetime) -> str | None:
         chrono_id = ChronoRun.objects.filter(pk=run_id).values_list("chrono_id", flat=True).first()
         execution.lock_chrono(chrono_id)
         run = ChronoRun.objects.select_related("chrono", "chrono__function").filter(pk=run_id).first()
-        return recover_if_stale(run, now) if run is not None else None
+        return execution.recover_if_stale(run, now) if run is not None else None
 
 
 def resend_overdue(now: datetime) -> int:
     """Send again the pending runs whose next attempt is overdue by the grace."""
-    from automations.tasks import enqueue_run
+    from automations.queue import enqueue_run
 
     cutoff = now - timedelta(seconds=settings.RUN_REAPER_GRACE_S)
     overdue = ChronoRun.objects.filter(status=Status.PENDING, next_attempt_at__lt=cutoff).order_by("next_attempt_at")
@@ -119,7 +75,7 @@ def resend_overdue(now: datetime) -> int:
 
 def release_orphaned_queued(now: datetime) -> int:
     """A run queued behind one that vanished (deleted by hand) would wait for ever: send it."""
-    from automations.tasks import enqueue_run
+    from automations.queue import enqueue_run
 
     queued = ChronoRun.objects.filter(status=Status.PENDING, attempt=0, next_attempt_at__isnull=True,
                                       created_at__lt=now - timedelta(seconds=settings.RUN_REAPER_GRACE_S))

@@ -1,9 +1,9 @@
 """The event log: every inbound event, with what it triggered, for audit.
 
-Integrator webhooks are logged by automations/hooks.py. WhatsApp events arrive through
-``record_whatsapp_event``, which the whatsapp app calls once it has processed a stored
-WAHA event: session status changes are logged, and messages are logged and matched
-against the message triggers (automations/triggers.py).
+Integrator webhooks are logged by automations/events/hooks.py. WhatsApp events arrive through
+the whatsapp app's signals (automations/events/receivers.py): session status events are
+logged, and stored inbound messages are logged and matched against the message triggers
+(automations/events/triggers.py).
 
 A message is logged, and can start runs, once: its key is the WhatsApp message id, so
 WAHA redelivering it (even under a new envelope id) finds the key taken.
@@ -18,25 +18,16 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from automations import triggers
+from automations.events import triggers
 from automations.models import Event
 
 SUMMARY_CHARS = 300
 
 
-def record_whatsapp_event(webhook_event) -> Event | None:
-    """Log a processed WAHA event (a whatsapp.WebhookEvent); run the triggers of a message."""
-    payload = webhook_event.payload.get("payload")
-    if not isinstance(payload, dict):
-        return None
-    if webhook_event.event == "session.status":
-        return _log(Event.Source.SESSION_STATUS, Event.Outcome.RECORDED, channel=webhook_event.channel,
-                    summary=str(payload.get("status") or ""), payload=payload,
-                    key=f"status:{webhook_event.channel_id}:{webhook_event.event_id}")
-    if webhook_event.event == "message":
-        message = _stored_message(webhook_event.channel, payload)
-        return record_message(message) if message is not None else None
-    return None
+def record_session_status(channel, status: str, payload: dict, event_id: str) -> Event | None:
+    """Log a WAHA session status event, once per delivered event."""
+    return _log(Event.Source.SESSION_STATUS, Event.Outcome.RECORDED, channel=channel, summary=status,
+                payload=payload, key=f"status:{channel.pk}:{event_id}")
 
 
 def record_message(message) -> Event | None:
@@ -83,20 +74,6 @@ def _outcome(triggered: list, notes: list) -> str:
     if triggered:
         return Event.Outcome.TRIGGERED
     return Event.Outcome.LIMITED if notes else Event.Outcome.NO_MATCH
-
-
-def _stored_message(channel, payload: dict):
-    """The Message the whatsapp app stored for this payload (None for our own, fromMe, messages)."""
-    from whatsapp.models import Message
-
-    inbound = Message.objects.select_related("channel").filter(channel=channel, direction=Message.Direction.IN)
-    waha_id = str(payload.get("id") or "")[:255]
-    if waha_id:
-        return inbound.filter(waha_message_id=waha_id).first()
-    if payload.get("fromMe") or not payload.get("from"):
-        return None
-    # No id to go by: the newest message of that chat with that text is the one just stored.
-    return inbound.filter(chat_id=str(payload["from"])[:128], text=str(payload.get("body") or "")).first()
 
 
 def _log(source: str, outcome: str, **fields) -> Event | None:

@@ -8,6 +8,7 @@ answering (a timeout, a crash mid-call) is marked ``unconfirmed`` and never repe
 
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.template import Context, Template, TemplateSyntaxError
 from django.utils import timezone
 
@@ -17,6 +18,32 @@ from whatsapp.models import Channel, Message
 from whatsapp.waha import WahaError
 
 Status = Message.Status
+
+
+def deadline_s(chrono) -> float:
+    return settings.WAHA_TIMEOUT_MS / 1000 * max(len(chrono.recipients or []), 1)
+
+
+def config_errors(chrono) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    if not chrono.channel_id:
+        errors["channel"] = ["A MESSAGE chrono needs a channel."]
+    if not chrono.message_template.strip():
+        errors["message_template"] = ["A MESSAGE chrono needs a message template."]
+    if not isinstance(chrono.recipients, list) or not chrono.recipients:
+        errors["recipients"] = ["A MESSAGE chrono needs a list of recipients."]
+    else:
+        problems = []
+        for recipient in chrono.recipients:
+            if isinstance(recipient, str) and "{{" in recipient:
+                continue  # rendered per run ({{ input.from }}), checked then
+            try:
+                recipients.normalise(recipient)
+            except recipients.InvalidRecipient as exc:
+                problems.append(str(exc))
+        if problems:
+            errors["recipients"] = problems
+    return errors
 
 
 def run(chrono, run, context: dict) -> Outcome:

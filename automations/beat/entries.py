@@ -21,7 +21,7 @@ from datetime import datetime, timedelta, timezone
 from django_celery_beat.models import ClockedSchedule, CrontabSchedule, IntervalSchedule, PeriodicTask
 
 from automations import schedule as sched
-from automations.beat_sync import PREFIX, TASK
+from automations.beat.sync import PREFIX, TASK
 
 log = logging.getLogger(__name__)
 

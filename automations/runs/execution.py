@@ -23,8 +23,10 @@ from django.db import IntegrityError, InterfaceError, OperationalError, connecti
 from django.db.models import Exists, Q
 from django.utils import timezone
 
-from automations import alerts, tallies, targets
+from automations import targets
+from automations.events import alerts
 from automations.models import Chrono, ChronoRun
+from automations.runs import tallies
 from chronoflow import secrets
 
 log = logging.getLogger(__name__)
@@ -146,15 +148,13 @@ def _claim(run: ChronoRun, attempt: int) -> bool:
 
 def _admit_locked(run: ChronoRun, attempt: int) -> str:
     """The slow path, for deliveries the conditional claim refused: why, with the chrono locked."""
-    from automations import reaper
-
     with transaction.atomic():
         lock_chrono(run.chrono_id)
         current = ChronoRun.objects.select_related("chrono").get(pk=run.pk)
         if current.status == Status.RUNNING and current.attempt == attempt + 1:
             # Our own attempt is marked running: a redelivery after its worker died, or a
             # plain duplicate. Only a claim past its deadline is taken back.
-            return reaper.recover_if_stale(current) or DUPLICATE
+            return recover_if_stale(current) or DUPLICATE
         if current.status != Status.PENDING or current.attempt != attempt:
             return DUPLICATE
         if attempt == 0:
@@ -215,7 +215,7 @@ def _attempt(run: ChronoRun) -> targets.Outcome:
     context = {"attempt": run.attempt, "input": run.input, "now": timezone.now()}
     started = time.monotonic()
     try:
-        outcome = targets.resolve(run.chrono.target_type)(run.chrono, run, context)
+        outcome = targets.run(run.chrono, run, context)
     except UNREACHABLE as exc:  # our database, not the target, failed: worth another attempt
         log.warning("target %s of chrono %s hit a database error: %s", run.chrono.target_type, run.chrono_id, exc)
         outcome = targets.Outcome(ok=False, error=f"Database error during the attempt: {type(exc).__name__}")
@@ -279,7 +279,7 @@ def schedule_retry(run: ChronoRun, reason: str, retry_after: float | None = None
     With ``claimed_attempt``, only while the run is still running that attempt (else
     Superseded); without, the caller holds the chrono's row.
     """
-    from automations.tasks import enqueue_run
+    from automations.queue import enqueue_run
 
     delay = retry_delay(run.chrono, run.attempt, retry_after)
     run.status = Status.PENDING
@@ -335,11 +335,11 @@ def finish(run: ChronoRun, status: str, error: str = "", now: datetime | None = 
         if status != Status.SKIPPED and chrono.overlap_policy == Chrono.Overlap.QUEUE:
             _release_queued(chrono, now)  # only the queue policy leaves runs waiting
     if alerts.has_policy(chrono):
-        alerts.after_run(run)  # failure alerts and auto-pause (automations/alerts.py)
+        alerts.after_run(run)  # failure alerts and auto-pause (automations/events/alerts.py)
 
 
 def _release_queued(chrono: Chrono, now: datetime) -> None:
-    from automations.tasks import enqueue_run
+    from automations.queue import enqueue_run
 
     queued = ChronoRun.objects.filter(chrono=chrono, status=Status.PENDING, attempt=0,
                                       next_attempt_at__isnull=True).first()
@@ -369,3 +369,37 @@ def with_database_retry(write, deadline_s: float | None = None):
             connections.close_all()  # a broken connection is not reused
             time.sleep(delay)
             delay = min(delay * 2, 5.0)
+
+
+# --- A claim whose worker was lost ----------------------------------------------------
+
+def stale_at(run: ChronoRun) -> datetime:
+    """When a running attempt of this run counts as lost."""
+    return run.started_at + timedelta(seconds=targets.deadline_s(run.chrono) + settings.RUN_REAPER_GRACE_S)
+
+
+def recover_if_stale(run: ChronoRun, now: datetime | None = None) -> str | None:
+    """If the run's running attempt is stale, recover it; returns what became of it, else None.
+
+    Call inside a transaction holding the chrono's row (admit and the reaper do), with the
+    run freshly read: the claim is then certainly the one that looked stale.
+    """
+    now = now or timezone.now()
+    if run.status != Status.RUNNING or (run.started_at and now < stale_at(run)):
+        return None
+    limit = targets.deadline_s(run.chrono) + settings.RUN_REAPER_GRACE_S
+    error = (f"Attempt {run.attempt} was lost: no result {limit:g}s after it started "
+             "(its worker stopped or was killed mid-run).")
+    run.attempts = [*run.attempts, _lost_entry(run, now, error)]
+    run.duration_ms = None
+    if run.attempt < run.chrono.effective_max_attempts:
+        return schedule_retry(run, error)
+    finish(run, Status.TIMEOUT, error=f"Timed out: {error[0].lower()}{error[1:]}", now=now)
+    return Status.TIMEOUT
+
+
+def _lost_entry(run: ChronoRun, now: datetime, error: str) -> dict:
+    started = run.started_at or now
+    return {"attempt": run.attempt, "started_at": started.isoformat(), "finished_at": now.isoformat(),
+            "duration_ms": int((now - started).total_seconds() * 1000), "ok": False, "http_status": None,
+            "error": error, "lost": True}

@@ -1,0 +1,20 @@
+"""automations listens to what the whatsapp app announces (whatsapp/signals.py).
+
+Connected in ``AutomationsConfig.ready``: a stored inbound message is logged and runs the
+message triggers; a session status event is logged.
+"""
+
+from django.dispatch import receiver
+
+from automations.events import log as event_log
+from whatsapp import signals
+
+
+@receiver(signals.message_stored, dispatch_uid="automations_message_stored")
+def message_stored(sender, message, **kwargs) -> None:
+    event_log.record_message(message)
+
+
+@receiver(signals.session_status_changed, dispatch_uid="automations_session_status")
+def session_status_changed(sender, channel, status: str, payload: dict, event_id: str, **kwargs) -> None:
+    event_log.record_session_status(channel, status, payload, event_id)

@@ -1,0 +1,67 @@
+"""WhatsApp message triggers: which chronos an inbound message starts, and with what input.
+
+Whether a text matches is automations/events/matching.py's business (pure functions).
+The message becomes the run's input (see ``message_input``): a MESSAGE chrono whose
+recipients are ``["{{ input.from }}"]`` answers whoever wrote.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from automations.events.matching import accepts_sender, matches
+from automations.models import Chrono, ChronoRun, MessageTrigger
+
+
+def message_input(message) -> dict:
+    """What a run started by ``message`` (a whatsapp.Message) gets as its input."""
+    channel = message.channel
+    return {
+        "from": message.sender or message.chat_id,
+        "chat": message.chat_id,
+        "text": message.text,
+        "media": message.media,
+        "is_group": message.is_group,
+        "message_id": message.waha_message_id,
+        "timestamp": message.timestamp.isoformat() if message.timestamp else None,
+        "channel": {"id": channel.pk, "name": channel.name, "session": channel.session_name},
+    }
+
+
+def fire(message) -> tuple[list[dict], list[str]]:
+    """Start every active chrono whose trigger matches the message.
+
+    Returns (triggered, notes): ``{"chrono", "name", "run"}`` per run started, and one
+    line per trigger that matched but was held back by its rate limit.
+    """
+    candidates = (MessageTrigger.objects.select_related("chrono")
+                  .filter(channel_id=message.channel_id, chrono__is_active=True).order_by("pk"))
+    triggered, notes = [], []
+    payload = message_input(message)
+    for trigger in candidates:
+        if not (accepts_sender(trigger.senders, payload["from"])
+                and matches(trigger.match, trigger.pattern, message.text)):
+            continue
+        run = _start(trigger, payload)
+        if run is None:
+            notes.append(f"{trigger.chrono.name}: rate limit ({trigger.max_runs} per {trigger.per_seconds}s "
+                         f"per contact) reached for {payload['from']}; not run.")
+        else:
+            triggered.append({"chrono": trigger.chrono_id, "name": trigger.chrono.name, "run": run.pk})
+    return triggered, notes
+
+
+def _start(trigger: MessageTrigger, payload: dict) -> ChronoRun | None:
+    """Create the run unless the contact used up its budget; counted under the chrono's lock."""
+    since = timezone.now() - timedelta(seconds=trigger.per_seconds)
+    with transaction.atomic():
+        # Two workers handling two messages of one contact must not both see room for one more.
+        chrono = Chrono.objects.select_for_update().get(pk=trigger.chrono_id)
+        recent = ChronoRun.objects.filter(chrono=chrono, trigger=ChronoRun.Trigger.MESSAGE,
+                                          created_at__gte=since, input__from=payload["from"]).count()
+        if recent >= trigger.max_runs:
+            return None
+        return chrono.trigger(trigger=ChronoRun.Trigger.MESSAGE, input=payload)
