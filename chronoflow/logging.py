@@ -23,6 +23,8 @@ from datetime import datetime, timezone
 
 from celery.signals import after_setup_logger, after_setup_task_logger, celeryd_init, task_postrun, task_prerun
 
+from chronoflow import secrets
+
 CONTEXT_FIELDS = ("chrono_id", "run_id", "channel", "event")
 _context: ContextVar[dict] = ContextVar("chronoflow_log_context", default={})  # noqa: B039 (never mutated)
 # LogRecord's own attributes: anything else on a record came from extra= and is shown.
@@ -109,9 +111,12 @@ def logging_config(log_format: str, level: str) -> dict:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"context": {"()": ContextFilter}},
+        # Secrets never reach a log line (chronoflow/secrets.py); Celery's own handlers get the
+        # filter from the signal chronoflow.secrets connects when imported (above).
+        "filters": {"context": {"()": ContextFilter}, "redact_secrets": {"()": secrets.RedactingFilter}},
         "formatters": {"default": formatter},
-        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "default", "filters": ["context"]}},
+        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "default",
+                                 "filters": ["context", "redact_secrets"]}},
         "root": {"handlers": ["console"], "level": level},
     }
 

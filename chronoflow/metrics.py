@@ -9,12 +9,11 @@ never from a scan of the runs table: histograms and ``chronoflow_runs_finished_t
 only grow, pruning old runs included.
 """
 
-import hmac
 from collections.abc import Iterator
-from django.conf import settings
-from django.http import HttpResponse
 
+from django.conf import settings
 from django.db.models import Count
+from django.http import HttpResponse
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
@@ -26,6 +25,7 @@ from rest_framework.request import Request
 
 from automations.models import Chrono, ChronoRun
 from automations.runs import tallies
+from chronoflow import signing
 
 # Seconds. Lateness: beat should dispatch within a second or two; minutes mean a backlog.
 LATENESS_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
@@ -45,7 +45,7 @@ class MetricsToken(BasePermission):
             return True
         expected = settings.METRICS_TOKEN
         scheme, _, given = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
-        return bool(expected) and scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), expected.encode())
+        return bool(expected) and scheme.lower() == "bearer" and signing.same(expected, given.strip())
 
 
 @extend_schema(

@@ -10,7 +10,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.utils import get_random_secret_key
 
-from chronoflow.env import env_bool, env_int, env_list, env_secret, env_str, env_timezone, env_url
+from chronoflow.env import env_bool, env_int, env_list, env_rate, env_secret, env_str, env_timezone, env_url
 from chronoflow.logging import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -215,26 +215,19 @@ FUNCTION_MESSAGE_RECIPIENT_ALLOWLIST = env_list("FUNCTION_MESSAGE_RECIPIENT_ALLO
 FUNCTION_RATE_LIMIT_PER_SECOND = env_int("FUNCTION_RATE_LIMIT_PER_SECOND", 10, minimum=1)
 # Sandbox caps (functions/sandbox.py, functions/sdk.py). Children pre-started per worker process.
 FUNCTION_POOL_SIZE = env_int("FUNCTION_POOL_SIZE", 2, minimum=0)
-FUNCTION_SANDBOX_USER = env_str("FUNCTION_SANDBOX_USER", "nobody")  # used when the worker runs as root
+FUNCTION_SANDBOX_USER = env_str("FUNCTION_SANDBOX_USER", "nobody")  # used when the worker runs as root (check functions.E001)
 FUNCTION_START_TIMEOUT_MS = env_int("FUNCTION_START_TIMEOUT_MS", 10000, minimum=100)
 FUNCTION_MAX_LOG_BYTES = env_int("FUNCTION_MAX_LOG_BYTES", 65536, minimum=1024)
 FUNCTION_MAX_RESULT_BYTES = env_int("FUNCTION_MAX_RESULT_BYTES", 65536, minimum=1024)
 FUNCTION_MAX_STATE_BYTES = env_int("FUNCTION_MAX_STATE_BYTES", 65536, minimum=1024)
 FUNCTION_MAX_HTTP_RESPONSE_BYTES = env_int("FUNCTION_MAX_HTTP_RESPONSE_BYTES", 1_000_000, minimum=1024)
 FUNCTION_MAX_OUTPUT_BYTES = env_int("FUNCTION_MAX_OUTPUT_BYTES", 8_000_000, minimum=65536)
-if FUNCTION_SANDBOX_USER:
-    import pwd
-
-    try:
-        pwd.getpwnam(FUNCTION_SANDBOX_USER)
-    except KeyError:
-        raise ImproperlyConfigured(f"FUNCTION_SANDBOX_USER names no user on this machine: {FUNCTION_SANDBOX_USER!r}") from None
 
 # --- WhatsApp (WAHA) ------------------------------------------------------------------
 WAHA_BASE_URL = env_url("WAHA_BASE_URL", "http://localhost:3000")
 WAHA_API_KEY = env_secret("WAHA_API_KEY")
 WAHA_WEBHOOK_HMAC_KEY = env_secret("WAHA_WEBHOOK_HMAC_KEY")
-PUBLIC_BASE_URL = env_url("PUBLIC_BASE_URL", f"http://localhost:{PORT}")
+PUBLIC_BASE_URL = env_url("PUBLIC_BASE_URL", f"http://localhost:{PORT}")  # WAHA must reach it (check whatsapp.W001)
 WAHA_TIMEOUT_MS = env_int("WAHA_TIMEOUT_MS", 15000, minimum=1)
 # Session health monitor: how often it compares channels with WAHA, and how it backs off
 # restarting a session that keeps failing (base delay doubles per try, then it gives up).
@@ -305,27 +298,15 @@ MAX_FUNCTION_CODE_BYTES = env_int("MAX_FUNCTION_CODE_BYTES", 100_000, minimum=25
 
 # API throttling (DRF rates: N/second|minute|hour|day): per user, per anonymous client,
 # and per webhook token on the inbound webhook endpoints.
-API_THROTTLE_USER = env_str("API_THROTTLE_USER", "1200/minute")
-API_THROTTLE_ANON = env_str("API_THROTTLE_ANON", "60/minute")
-WEBHOOK_THROTTLE = env_str("WEBHOOK_THROTTLE", "600/minute")
-for _name in ("API_THROTTLE_USER", "API_THROTTLE_ANON", "WEBHOOK_THROTTLE"):
-    import re as _re
-
-    if not _re.fullmatch(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)", globals()[_name]):
-        raise ImproperlyConfigured(f"{_name} must look like 100/minute (per second, minute, hour or day), got {globals()[_name]!r}")
+API_THROTTLE_USER = env_rate("API_THROTTLE_USER", "1200/minute")
+API_THROTTLE_ANON = env_rate("API_THROTTLE_ANON", "60/minute")
+WEBHOOK_THROTTLE = env_rate("WEBHOOK_THROTTLE", "600/minute")
 REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = [
     "rest_framework.throttling.UserRateThrottle",
     "rest_framework.throttling.AnonRateThrottle",
 ]
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"user": API_THROTTLE_USER, "anon": API_THROTTLE_ANON,
                                            "webhook": WEBHOOK_THROTTLE}
-
-# Secrets never reach a log line (chronoflow/secrets.py), whoever set up the handlers;
-# importing it here connects the filter to the handlers Celery installs, too.
-import chronoflow.secrets  # noqa: E402,F401
-LOGGING.setdefault("filters", {})["redact_secrets"] = {"()": "chronoflow.secrets.RedactingFilter"}
-for _handler in LOGGING.get("handlers", {}).values():
-    _handler.setdefault("filters", []).append("redact_secrets")
 
 # --- Event triggers and alerts (automations/events/hooks.py, alerts.py) ------------------------
 # POST /hooks/<token>: bodies above this are refused with 413; ?wait=1 waits this long for the run.

@@ -2,6 +2,7 @@
 
 import pytest
 
+from automations.models import Chrono
 from chronoflow.celery import app as celery_app
 from tests.api_client import token_client
 from tests.localserver import LocalServer
@@ -25,6 +26,23 @@ def celery_eager():
     celery_app.conf.task_always_eager = True
     yield
     celery_app.conf.task_always_eager = previous
+
+
+# --- Chronos ------------------------------------------------------------------------------
+
+CHRONO_DEFAULTS = {"name": "Ping", "schedule": "0 8 * * *", "timezone": "America/Sao_Paulo",
+                   "target_type": "HTTP", "url": "http://127.0.0.1:9/hook", "method": "POST"}
+
+
+@pytest.fixture
+def make_chrono(db):
+    """Create a chrono: an HTTP POST every day at 08:00 in São Paulo (to a closed port) unless
+    keyword arguments say otherwise. The one chrono factory of the suite."""
+
+    def make(**fields) -> Chrono:
+        return Chrono.objects.create(**{**CHRONO_DEFAULTS, **fields})
+
+    return make
 
 
 # --- API client ----------------------------------------------------------------------------

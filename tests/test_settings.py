@@ -53,3 +53,44 @@ def test_the_defaults_are_sqlite_and_the_filesystem_broker(monkeypatch):
         cwd=settings.BASE_DIR, capture_output=True, text=True, timeout=60,
     )
     assert result.stdout.split() == ["django.db.backends.sqlite3", "filesystem://"]
+
+
+# --- System checks (manage.py check): settings that depend on the machine or on each other ----
+
+def test_the_check_names_a_sandbox_user_this_machine_does_not_have(settings):
+    from functions.checks import sandbox_user_exists
+
+    settings.FUNCTION_SANDBOX_USER = "no-such-user-here"
+    [error] = sandbox_user_exists(None)
+    assert error.id == "functions.E001" and "no-such-user-here" in error.msg
+
+
+def test_an_existing_sandbox_user_passes_the_check(settings):
+    from functions.checks import sandbox_user_exists
+
+    settings.FUNCTION_SANDBOX_USER = "nobody"
+    assert sandbox_user_exists(None) == []
+
+
+def test_the_check_warns_when_a_remote_waha_is_told_to_call_localhost(settings):
+    from whatsapp.checks import waha_can_reach_us
+
+    settings.WAHA_BASE_URL, settings.PUBLIC_BASE_URL = "http://waha:3000", "http://localhost:8000"
+    [warning] = waha_can_reach_us(None)
+    assert warning.id == "whatsapp.W001" and "PUBLIC_BASE_URL" in warning.msg
+
+
+@pytest.mark.parametrize("waha, public", [("http://localhost:3000", "http://localhost:8000"),
+                                          ("http://waha:3000", "http://web:8000")])
+def test_addresses_waha_can_reach_pass_the_check(settings, waha, public):
+    from whatsapp.checks import waha_can_reach_us
+
+    settings.WAHA_BASE_URL, settings.PUBLIC_BASE_URL = waha, public
+    assert waha_can_reach_us(None) == []
+
+
+def test_manage_py_check_fails_on_a_missing_sandbox_user():
+    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=settings.BASE_DIR, capture_output=True,
+                            text=True, timeout=120,
+                            env={**os.environ, "DATA_DIR": str(settings.DATA_DIR), "FUNCTION_SANDBOX_USER": "no-such-user"})
+    assert result.returncode != 0 and "functions.E001" in result.stderr

@@ -4,17 +4,16 @@ Only the body is signed (not the URL, not the timestamp header), so it must be c
 against ``request.body`` before anything parses or re-serialises it.
 """
 
-import hashlib
-import hmac
+from chronoflow import signing
+
+ALGORITHM = "sha512"  # what WAHA sends in X-Webhook-Hmac-Algorithm
 
 
 def sign(key: str, body: bytes) -> str:
     """The hex digest WAHA sends in ``X-Webhook-Hmac`` for this body."""
-    return hmac.new(key.encode(), body, hashlib.sha512).hexdigest()
+    return signing.hex_hmac(key, body, ALGORITHM)
 
 
 def verify(key: str, body: bytes, signature: str) -> bool:
     """True when ``signature`` is the body's HMAC under ``key``; constant-time, case-insensitive hex."""
-    if not key or not signature:
-        return False
-    return hmac.compare_digest(sign(key, body), signature.strip().lower())
+    return signing.verify(key, body, signature, ALGORITHM)

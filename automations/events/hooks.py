@@ -18,8 +18,6 @@ Then the run is created and the answer is ``202 {"run_id": ...}`` at once. With
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import time
 
 from django.conf import settings
@@ -32,7 +30,7 @@ from django.views.decorators.http import require_POST
 
 from automations.events import log as event_log
 from automations.models import ChronoRun, Event, IntegratorHook
-from chronoflow import jsonbody  # nesting-limited: deep bodies were a RecursionError
+from chronoflow import jsonbody, signing  # nesting-limited: deep bodies were a RecursionError
 from chronoflow.throttling import throttle_by_token
 from chronoflow.webhooks import Refused
 
@@ -95,7 +93,7 @@ def check_signature(key: str, body: bytes, given: str, hook_id: int | None = Non
         _check_timestamped(key, body, given, hook_id)
         return
     given = given.removeprefix("sha256=")
-    if not given or not hmac.compare_digest(sign(key, body), given):
+    if not signing.verify(key, body, given):
         raise Refused(401, f"Missing or wrong {SIGNATURE_HEADER}: sign the raw body with HMAC-SHA256.")
 
 
@@ -104,7 +102,7 @@ def _check_timestamped(key: str, body: bytes, given: str, hook_id: int | None) -
     stamp, digest = fields.get("t", ""), fields.get("v1", "")
     if not stamp.isdigit() or not digest:
         raise Refused(401, f"{SIGNATURE_HEADER} must read t=<unix seconds>,v1=<hex HMAC-SHA256 of \"t.body\">.")
-    if not hmac.compare_digest(sign(key, stamp.encode() + b"." + body), digest):
+    if not signing.verify(key, stamp.encode() + b"." + body, digest):
         raise Refused(401, f"Wrong {SIGNATURE_HEADER}: v1 must be the HMAC-SHA256 of \"<t>.<raw body>\".")
     tolerance = settings.HOOK_SIGNATURE_TOLERANCE_S
     if abs(time.time() - int(stamp)) > tolerance:
@@ -117,7 +115,7 @@ def _check_timestamped(key: str, body: bytes, given: str, hook_id: int | None) -
 
 def sign(key: str, body: bytes) -> str:
     """The hex HMAC-SHA256 of ``body`` under ``key``: what integrators send as ``sha256=<hex>``."""
-    return hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
+    return signing.hex_hmac(key, body, "sha256")
 
 
 def _json(body: bytes):

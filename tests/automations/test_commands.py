@@ -62,7 +62,7 @@ def test_show_prints_the_normalised_schedule_both_descriptions_and_five_fire_tim
 def test_show_never_prints_header_values(make_chrono):
     chrono = make_chrono(headers={"Authorization": "Bearer top-secret"})
     out = run("chrono", "show", str(chrono.pk))
-    assert "Authorization: ****" in out and "top-secret" not in out
+    assert "Authorization: ********" in out and "top-secret" not in out
 
 
 @pytest.mark.parametrize("action", ["show", "pause", "resume", "trigger", "runs"])

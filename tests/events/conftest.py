@@ -35,16 +35,7 @@ def channel(db) -> Channel:
                                   me={"id": "5511888888888@c.us", "pushName": "Loja"})
 
 
-@pytest.fixture
-def make_chrono(db):
-    """A chrono that fires only when triggered; keyword arguments override the HTTP defaults."""
-
-    def make(**fields) -> Chrono:
-        defaults = {"name": "Ping", "schedule": "manual", "timezone": "UTC", "target_type": "HTTP",
-                    "url": "http://integrator.test/hook", "method": "POST"}
-        return Chrono.objects.create(**{**defaults, **fields})
-
-    return make
+INTEGRATOR_URL = "http://integrator.test/hook"  # faked with responses where a test needs an answer
 
 
 @pytest.fixture

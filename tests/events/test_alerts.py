@@ -11,6 +11,7 @@ from automations.events import alerts
 from automations.models import AlertPolicy, ChronoRun
 from automations.runs import execution
 from whatsapp.models import Message
+from tests.events.conftest import INTEGRATOR_URL
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +21,7 @@ OPERATOR = "5511955554444@c.us"
 
 @pytest.fixture
 def chrono(make_chrono):
-    return make_chrono(name="Billing sync", max_attempts=1)
+    return make_chrono(name="Billing sync", max_attempts=1, url=INTEGRATOR_URL)
 
 
 @pytest.fixture
@@ -31,7 +32,7 @@ def policy(chrono) -> AlertPolicy:
 @pytest.fixture
 def alert_hook():
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        rsps.post("http://integrator.test/hook", status=500, body="down")
+        rsps.post(INTEGRATOR_URL, status=500, body="down")
         rsps.post(ALERT_HOOK, status=200)
         yield rsps
 
@@ -43,7 +44,7 @@ def alerts_received(rsps) -> list[dict]:
 def run_once(chrono, django_capture_on_commit_callbacks, status: int | None = None, rsps=None) -> ChronoRun:
     """One run of the chrono, through the real execution path; `status` replaces the target's answer."""
     if status is not None:
-        rsps.replace(responses.POST, "http://integrator.test/hook", status=status)
+        rsps.replace(responses.POST, INTEGRATOR_URL, status=status)
     with django_capture_on_commit_callbacks(execute=True):
         run = chrono.trigger()
     with django_capture_on_commit_callbacks(execute=True):
@@ -93,7 +94,7 @@ def test_a_success_between_failures_resets_the_count(chrono, policy, alert_hook,
     run_once(chrono, django_capture_on_commit_callbacks)
     run_once(chrono, django_capture_on_commit_callbacks)
     run_once(chrono, django_capture_on_commit_callbacks, status=200, rsps=alert_hook)
-    alert_hook.replace(responses.POST, "http://integrator.test/hook", status=500)
+    alert_hook.replace(responses.POST, INTEGRATOR_URL, status=500)
     run_once(chrono, django_capture_on_commit_callbacks)
     run_once(chrono, django_capture_on_commit_callbacks)
 
@@ -131,7 +132,7 @@ def test_the_alert_can_go_by_email(chrono, django_capture_on_commit_callbacks):
     AlertPolicy.objects.create(chrono=chrono, after_failures=1, email="ops@example.org")
 
     with responses.RequestsMock() as rsps:
-        rsps.post("http://integrator.test/hook", status=500)
+        rsps.post(INTEGRATOR_URL, status=500)
         run_once(chrono, django_capture_on_commit_callbacks)
 
     [email] = mail.outbox
@@ -143,7 +144,7 @@ def test_a_destination_that_fails_is_noted_and_the_others_still_get_it(chrono, d
     policy = AlertPolicy.objects.create(chrono=chrono, after_failures=1, webhook_url=ALERT_HOOK, email="ops@example.org")
 
     with responses.RequestsMock() as rsps:
-        rsps.post("http://integrator.test/hook", status=500)
+        rsps.post(INTEGRATOR_URL, status=500)
         rsps.post(ALERT_HOOK, status=503)
         run_once(chrono, django_capture_on_commit_callbacks)
 

@@ -8,13 +8,14 @@ import responses
 from django.test import Client
 
 from automations.models import ChronoRun, Event, IntegratorHook
+from tests.events.conftest import INTEGRATOR_URL
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def hook(make_chrono) -> IntegratorHook:
-    return IntegratorHook.rotate_token(make_chrono())
+    return IntegratorHook.rotate_token(make_chrono(url=INTEGRATOR_URL))
 
 
 def test_a_posted_json_body_starts_a_webhook_run_with_it_as_input(hook, post_hook, django_capture_on_commit_callbacks):
@@ -143,7 +144,7 @@ def test_rotating_the_token_retires_the_old_url(hook, post_hook, client):
 @pytest.mark.django_db(transaction=True)  # the view's commit sends the run, here to an eager worker
 def test_wait_answers_with_the_result_of_the_finished_run(hook, post_hook, celery_eager):
     with responses.RequestsMock() as rsps:
-        rsps.post("http://integrator.test/hook", status=200, json={"ok": True})
+        rsps.post(INTEGRATOR_URL, status=200, json={"ok": True})
         response = post_hook(hook, {"name": "Ana"}, query="?wait=1")
 
     assert response.status_code == 200

@@ -8,6 +8,7 @@ import responses
 from automations import payload_template
 from automations.models import ChronoRun, IntegratorHook
 from automations.runs import execution
+from tests.events.conftest import INTEGRATOR_URL
 
 pytestmark = pytest.mark.django_db
 
@@ -50,11 +51,12 @@ def test_a_broken_template_names_where_it_is():
 
 def test_an_http_chrono_posts_the_rendered_payload(make_chrono, post_hook, celery_eager,
                                                    django_capture_on_commit_callbacks):
-    chrono = make_chrono(payload={"customer": "{{ input.name }}", "order": "{{ input.order.id }}", "source": "hook"})
+    chrono = make_chrono(url=INTEGRATOR_URL,
+                         payload={"customer": "{{ input.name }}", "order": "{{ input.order.id }}", "source": "hook"})
     hook = IntegratorHook.rotate_token(chrono)
 
     with responses.RequestsMock() as rsps:
-        rsps.post("http://integrator.test/hook", status=204)
+        rsps.post(INTEGRATOR_URL, status=204)
         with django_capture_on_commit_callbacks(execute=True):
             post_hook(hook, INPUT)
         sent = json.loads(rsps.calls[0].request.body)

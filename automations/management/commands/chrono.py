@@ -17,10 +17,7 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from automations.models import Chrono, ChronoRun
-
-# Header values may be credentials ("Authorization: Bearer ..."): shown masked.
-MASK = "****"
-
+from chronoflow.secrets import MASK  # header values may be credentials ("Authorization: Bearer ...")
 
 def chrono_serializer_class() -> type[serializers.Serializer]:
     """The serializer the REST API creates chronos with, so the shell takes the same fields."""
