@@ -346,7 +346,7 @@ class RunTally(models.Model):
 # --- Event triggers and alerts -----------------------------------------------------------
 # How a chrono is started by something that happened (an integrator's POST, a WhatsApp
 # message), who hears about it when it keeps failing, and the log of every inbound event.
-# The behaviour lives in automations/events/hooks.py, triggers.py, alerts.py and events.py.
+# The behaviour lives in automations/events/ (hooks.py, triggers.py, alerts.py, log.py).
 
 
 def new_hook_secret() -> str:
