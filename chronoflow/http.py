@@ -1,8 +1,9 @@
 """The only door for outbound HTTP (see STYLE.md).
 
 ``send()`` enforces what every caller needs and must not forget: http/https only, one
-deadline for the whole call, redirects followed by hand and capped (each hop checked
-against the caller's host policy), and a response body read in a stream and capped.
+deadline for the whole call (held inside blocking reads too), redirects followed by hand
+and capped (each hop checked against the caller's policy, and each connected socket's
+peer address against its address policy), and a response body read in a stream and capped.
 Failures to get a response raise one exception type, ``HttpError``, whose ``permanent``
 flag says whether trying again can help. A response with any status is returned, not
 raised: a 500 is an answer; call ``raise_for_status()`` to turn it into an ``HttpError``.
@@ -19,10 +20,11 @@ import ipaddress
 import json as jsonlib
 import socket
 import ssl
+import threading
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Protocol
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -48,17 +50,35 @@ class HttpError(Exception):
     ``permanent`` is True when trying again cannot help (bad URL, refused host, too many
     redirects, a TLS failure, a 4xx other than 408/429); False for connection failures,
     timeouts, 408, 429 and 5xx. ``retry_after`` is what the server asked for, in seconds.
+    ``refused`` is True when a policy refused the request (a host or address not
+    allowed) rather than the network failing: callers with sticky policy errors need it.
     """
 
     def __init__(self, message: str, *, permanent: bool, status: int | None = None,
-                 retry_after: float | None = None, timed_out: bool = False) -> None:
+                 retry_after: float | None = None, timed_out: bool = False, refused: bool = False) -> None:
         super().__init__(message)
         self.message = message
         self.permanent = permanent
         self.status = status
         self.retry_after = retry_after
         self.timed_out = timed_out
+        self.refused = refused
 
+
+class HostPolicy(Protocol):
+    """What ``send(address_policy=...)`` needs: AddressPolicy below, functions/netpolicy.py's.
+
+    ``check_host`` runs before every hop (resolve the name, raise if refused: a clear error
+    early); ``allows`` runs on the address and port the socket actually connected to, which
+    is what holds when DNS answers differently the second time. ``refusal_note`` ends the
+    message of a refused connection (which setting refused it).
+    """
+
+    refusal_note: str
+
+    def check_host(self, host: str, port: int) -> None: ...
+
+    def allows(self, address: str, port: int | None = None) -> bool: ...
 
 
 class AddressPolicy:
@@ -71,6 +91,8 @@ class AddressPolicy:
     the check and the connection (DNS rebinding) still cannot reach a refused address.
     """
 
+    refusal_note = "a private, loopback or link-local address (HTTP_TARGET_DENY_PRIVATE)"
+
     def __init__(self, allow_networks: tuple[str, ...] | list[str] = ()) -> None:
         self.allow_networks = tuple(ipaddress.ip_network(n, strict=False) for n in allow_networks)
 
@@ -81,7 +103,8 @@ class AddressPolicy:
             return None
         return cls(settings.HTTP_TARGET_ALLOW_NETWORKS)
 
-    def allows(self, address: str) -> bool:
+    def allows(self, address: str, port: int | None = None) -> bool:
+        """Whether `address` may be reached (on any port: HTTP_TARGET_ALLOW_NETWORKS has none)."""
         ip = ipaddress.ip_address(address.split("%", 1)[0])  # drop an IPv6 zone id
         if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
             ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
@@ -98,24 +121,71 @@ class AddressPolicy:
         for info in infos:
             address = info[4][0]
             if not self.allows(address):
-                raise HttpError(f"Host {host!r} resolves to {address}, a private, loopback or link-local "
-                                "address (HTTP_TARGET_DENY_PRIVATE).", permanent=True)
+                raise HttpError(f"Host {host!r} resolves to {address}, {self.refusal_note}.", permanent=True,
+                                refused=True)
 
 
 class _RefusedAddress(Exception):
     """Raised from inside urllib3 when a socket connected to a refused address."""
 
 
-def _guarded_adapter(policy: AddressPolicy) -> HTTPAdapter:
-    """A requests adapter whose connections check the peer address right after connecting."""
+class _Deadline:
+    """The total deadline of one send(), held inside blocking reads too.
+
+    A socket timeout bounds each wait for data, not their sum: a server sending one byte
+    a second never trips it, in the headers or the body. So when the deadline passes, a
+    timer shuts down every socket this call connected; the blocked read returns at once,
+    and ``expired`` tells send() to report a timeout rather than the short read it saw.
+    The sockets are watched through duplicates: TLS wrapping detaches the original, and a
+    duplicate cannot be reused by another connection after ours is closed.
+    """
+
+    def __init__(self, timeout_s: float) -> None:
+        self.expired = threading.Event()
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(timeout_s, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.append(sock.dup())
+            if self.expired.is_set():
+                _shut(self._sockets[-1])
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired.set()
+            for sock in self._sockets:
+                _shut(sock)
+
+    def close(self) -> None:
+        self._timer.cancel()
+        with self._lock:
+            for sock in self._sockets:
+                sock.close()
+            self._sockets.clear()
+
+
+def _shut(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # already closed by the other end or by us: nothing left to wake
+
+
+def _adapter(deadline: _Deadline, policy: HostPolicy | None) -> HTTPAdapter:
+    """A requests adapter whose new sockets are watched by `deadline` and checked by `policy`."""
 
     def guard(base: type) -> type:
         def _new_conn(self):
             sock = base._new_conn(self)
-            peer = sock.getpeername()[0]
-            if not policy.allows(peer):
+            peer = sock.getpeername()
+            if policy is not None and not policy.allows(peer[0], peer[1]):
                 sock.close()
-                raise _RefusedAddress(f"{self.host} connected to {peer}")
+                raise _RefusedAddress(f"{self.host} connected to {peer[0]}, {policy.refusal_note}")
+            deadline.watch(sock)
             return sock
 
         return type(f"Guarded{base.__name__}", (base,), {"_new_conn": _new_conn})
@@ -210,13 +280,15 @@ def send(method: str, url: str, *, headers: Mapping[str, str] | None = None, jso
          data: Any = None, params: Any = None, timeout_s: float, max_redirects: int = 5,
          max_bytes: int | None = None, follow_redirects: bool = True,
          allow_host: Callable[[str], bool] | None = None, retries: int | None = None,
-         address_policy: AddressPolicy | None = None) -> HttpResponse:
+         address_policy: HostPolicy | None = None, check_hop: Callable[[str], None] | None = None) -> HttpResponse:
     """Send one request and read its response.
 
-    - ``timeout_s`` bounds connecting and each wait for data, and is checked as a total
-      between connection retries, redirect hops and body chunks (so one stalled read can
-      overrun the total by at most one more wait).
+    - ``timeout_s`` bounds the whole call: connection retries, redirect hops, and every
+      read, a server trickling bytes included (the sockets are shut at the deadline).
     - Only http and https URLs, on the first hop and on every redirect.
+    - ``check_hop(url)``, when given, is called before every request is sent (the first
+      one and each redirect hop) and refuses it by raising: what it raises propagates from
+      send() unchanged. Callers count requests or apply their own URL policy here.
     - ``allow_host(hostname) -> bool``, when given, is asked before every hop, the first
       one included; False refuses the request (permanent). This is where SSRF policy goes.
     - Redirects are followed only when ``follow_redirects``, at most ``max_redirects``
@@ -227,8 +299,8 @@ def send(method: str, url: str, *, headers: Mapping[str, str] | None = None, jso
       that only wants the status and a snippet still gets them.
     - ``retries`` (default HTTP_MAX_RETRIES) retries failures to *connect* only: those
       never reached the server, so repeating them cannot duplicate a request.
-    - ``address_policy``, when given, refuses hosts that resolve to (or connect to) an
-      address it does not allow, on the first hop and on every redirect (permanent).
+    - ``address_policy`` (a HostPolicy), when given, is asked about the host before every
+      hop and about the address every socket actually connected to (permanent, refused).
     - Proxy variables and .netrc are ignored: calls go straight to the host that was
       checked, and no credentials are added that the caller did not pass.
     """
@@ -236,30 +308,41 @@ def send(method: str, url: str, *, headers: Mapping[str, str] | None = None, jso
     max_bytes = settings.HTTP_MAX_RESPONSE_BYTES if max_bytes is None else max_bytes
     retries = settings.HTTP_MAX_RETRIES if retries is None else retries
     request = _Request(method.upper(), url, dict(headers or {}), json, data, params)
-    with _session(address_policy) as session:
-        for _hop in range(max_redirects + 1):
-            _check_url(request.url, allow_host)
-            if address_policy is not None:
-                parts = urlsplit(request.url)
-                address_policy.check_host(parts.hostname, parts.port or _origin(request.url)[2])
-            response = _open(session, request, started, timeout_s, retries)
-            following = _redirect(request, response) if follow_redirects else None
-            if following is None:
-                return _read(response, started, timeout_s, max_bytes)
-            response.close()
-            request = following
+    deadline = _Deadline(timeout_s)
+    try:
+        with _session(deadline, address_policy) as session:
+            for _hop in range(max_redirects + 1):
+                _check_hop(request.url, check_hop, allow_host, address_policy)
+                response = _open(session, request, started, timeout_s, retries, deadline)
+                following = _redirect(request, response) if follow_redirects else None
+                if following is None:
+                    return _read(response, started, timeout_s, max_bytes, deadline)
+                response.close()
+                request = following
+    finally:
+        deadline.close()
     raise HttpError(f"Too many redirects (more than {max_redirects}) starting from {_hostport(url)}", permanent=True)
 
 
-def _session(address_policy: AddressPolicy | None = None) -> requests.Session:
+def _session(deadline: _Deadline, address_policy: HostPolicy | None) -> requests.Session:
     session = requests.Session()
     session.trust_env = False
-    if address_policy is not None:
-        adapter = _guarded_adapter(address_policy)
-        session.mount("http://", adapter)
-        session.mount("https://", adapter)
+    adapter = _adapter(deadline, address_policy)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
     session.headers["User-Agent"] = USER_AGENT
     return session
+
+
+def _check_hop(url: str, check_hop: Callable[[str], None] | None, allow_host: Callable[[str], bool] | None,
+               address_policy: HostPolicy | None) -> None:
+    """Every check one hop must pass before it is sent; the caller's own check goes first."""
+    if check_hop is not None:
+        check_hop(url)
+    _check_url(url, allow_host)
+    if address_policy is not None:
+        parts = urlsplit(url)
+        address_policy.check_host(parts.hostname, parts.port or _origin(url)[2])
 
 
 def _check_url(url: str, allow_host: Callable[[str], bool] | None) -> None:
@@ -273,11 +356,11 @@ def _check_url(url: str, allow_host: Callable[[str], bool] | None) -> None:
     if not parts.hostname:
         raise HttpError("Invalid URL: it has no host.", permanent=True)
     if allow_host is not None and not allow_host(parts.hostname):
-        raise HttpError(f"Host {parts.hostname!r} is not allowed.", permanent=True)
+        raise HttpError(f"Host {parts.hostname!r} is not allowed.", permanent=True, refused=True)
 
 
 def _open(session: requests.Session, request: _Request, started: float, timeout_s: float,
-          retries: int) -> requests.Response:
+          retries: int, deadline: _Deadline) -> requests.Response:
     """Send one hop; the body stays unread. Raises HttpError on any failure to get a response."""
     for attempt in range(retries + 1):
         remaining = _remaining(started, timeout_s)
@@ -289,11 +372,12 @@ def _open(session: requests.Session, request: _Request, started: float, timeout_
         except requests.RequestException as exc:
             delay = CONNECT_RETRY_DELAY_S * 2**attempt
             # Only failures to connect are retried: the request never left, so no duplicate.
+            if deadline.expired.is_set():
+                raise _timed_out(timeout_s) from None
             if attempt == retries or not _never_sent(exc) or delay >= _left(started, timeout_s):
                 raise _translate(exc, request.url, timeout_s) from None
         except _RefusedAddress as exc:
-            raise HttpError(f"Refused to connect: {exc}, a private, loopback or link-local address "
-                            "(HTTP_TARGET_DENY_PRIVATE).", permanent=True) from None
+            raise HttpError(f"Refused to connect: {exc}.", permanent=True, refused=True) from None
         except UnicodeError:  # http.client sends headers as latin-1; say so without echoing the value
             raise HttpError(f"Invalid request to {_hostport(request.url)}: a header has characters HTTP headers "
                             "cannot carry (use ASCII).", permanent=True) from None
@@ -315,8 +399,12 @@ def _remaining(started: float, timeout_s: float) -> float:
     """Seconds left before the deadline; raises the timeout HttpError when none are."""
     remaining = _left(started, timeout_s)
     if remaining <= 0:
-        raise HttpError(f"Timed out after {timeout_s * 1000:g} ms", permanent=False, timed_out=True)
+        raise _timed_out(timeout_s)
     return remaining
+
+
+def _timed_out(timeout_s: float) -> HttpError:
+    return HttpError(f"Timed out after {timeout_s * 1000:g} ms", permanent=False, timed_out=True)
 
 
 def _redirect(request: _Request, response: requests.Response) -> _Request | None:
@@ -336,20 +424,25 @@ def _redirect(request: _Request, response: requests.Response) -> _Request | None
     return replace(request, url=target, headers=headers, params=None)
 
 
-def _read(response: requests.Response, started: float, timeout_s: float, max_bytes: int) -> HttpResponse:
+def _read(response: requests.Response, started: float, timeout_s: float, max_bytes: int,
+          deadline: _Deadline) -> HttpResponse:
     body, truncated = bytearray(), False
     try:
         for chunk in response.iter_content(chunk_size=_CHUNK):
-            _remaining(started, timeout_s)  # a server trickling bytes must not outlast the deadline
+            _remaining(started, timeout_s)
             body += chunk
             if len(body) > max_bytes:
                 del body[max_bytes:]
                 truncated = True
                 break
     except requests.RequestException as exc:
+        if deadline.expired.is_set():  # the deadline shut the socket under the read
+            raise _timed_out(timeout_s) from None
         raise _translate(exc, response.url, timeout_s) from None
     finally:
         response.close()
+    if deadline.expired.is_set():  # a body without a length just ends when the socket is shut: it is short
+        raise _timed_out(timeout_s)
     return HttpResponse(
         status=response.status_code,
         headers=CaseInsensitiveDict(response.headers),

@@ -24,7 +24,8 @@ class UserFunction(models.Model):
         help_text="Wall-clock limit of one run, 100 ms to 15 min; ctx.sleep and ctx.http count toward it.",
     )
     max_http = models.PositiveIntegerField(
-        default=10, validators=[MaxValueValidator(1000)], help_text="ctx.http calls allowed per run.")
+        default=10, validators=[MaxValueValidator(1000)],
+        help_text="HTTP requests ctx.http may make per run; each redirect followed is one more.")
     max_messages = models.PositiveIntegerField(
         default=50, validators=[MaxValueValidator(1000)], help_text="ctx.message.send calls allowed per run.")
     max_memory_mb = models.PositiveIntegerField(

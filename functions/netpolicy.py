@@ -1,4 +1,9 @@
-"""Where ctx.http may go (SSRF policy), checked in the worker before every hop.
+"""Where ctx.http may go (SSRF policy): the rules only; chronoflow/http.py sends.
+
+ctx.http calls ``chronoflow.http.send`` with ``check_target`` as its per-hop URL check
+and an ``AllowlistPolicy`` as its address policy, so each hop (redirects included) is
+checked here before it is sent, and the address each socket actually connected to is
+checked here too.
 
 A URL passes when:
 
@@ -13,9 +18,9 @@ A URL passes when:
   itself an allowlist entry. IPv4-mapped, 6to4, Teredo and NAT64 IPv6 addresses are
   judged by the IPv4 address inside them.
 
-The check resolves the name, and the HTTP client resolves it again when it connects;
-a host on the allowlist whose DNS answers differently the second time (DNS rebinding)
-is the one gap left, and it is limited to hosts the operator chose to trust.
+The name is resolved for the check, and resolved again when the HTTP client connects;
+a DNS answer that changes in between (DNS rebinding) is caught by the second check, on
+the connected socket's peer address, before a byte of the request is sent.
 """
 
 from __future__ import annotations
@@ -84,15 +89,52 @@ def parse_allowlist(entries: Iterable[str]) -> list[Entry]:
 
 
 def check_url(url: object, allowlist: list[Entry], resolve: Callable[[str, int], list[str]] | None = None) -> Target:
-    """The canonical target of `url` if policy allows it; raises Refused otherwise."""
+    """The canonical target of `url` if policy allows it, its DNS answers included; raises Refused otherwise."""
+    target = check_target(url, allowlist)
+    check_addresses(target.host, target.port, allowlist, resolve)
+    return target
+
+
+def check_target(url: object, allowlist: list[Entry]) -> Target:
+    """`url`'s canonical target if its form and host:port pass (no DNS); raises Refused otherwise."""
     scheme, host, port, parts = _split(url)
     if not any(entry.matches(host, port) for entry in allowlist):
         raise Refused(f"Host {_hostport(host, port)} is not in FUNCTION_HTTP_ALLOWLIST.")
-    for address in _addresses(host, port, resolve or resolve_host):
-        if not is_public(address) and not _allowlisted_ip(address, port, allowlist):
-            raise Refused(f"Host {_hostport(host, port)} resolves to a non-public address ({address}).")
     netloc = _hostport(host, port) if port != DEFAULT_PORTS[scheme] else _bracketed(host)
     return Target(urlunsplit((scheme, netloc, parts.path, parts.query, "")), host, port)
+
+
+def check_addresses(host: str, port: int, allowlist: list[Entry],
+                    resolve: Callable[[str, int], list[str]] | None = None) -> None:
+    """Raise Refused unless every address `host` resolves to may be reached on `port`."""
+    for address in _addresses(host, port, resolve or resolve_host):
+        if not address_allowed(address, port, allowlist):
+            raise Refused(f"Host {_hostport(host, port)} resolves to a non-public address ({address}).")
+
+
+def address_allowed(address: IPAddress, port: int | None, allowlist: list[Entry]) -> bool:
+    """Public addresses may be reached; others only when they (and the port) are an allowlist entry."""
+    return is_public(address) or _allowlisted_ip(address, port, allowlist)
+
+
+class AllowlistPolicy:
+    """FUNCTION_HTTP_ALLOWLIST's address rules as chronoflow.http's address policy (a HostPolicy).
+
+    ``check_host`` raises Refused (not HttpError), so ctx.http can tell a policy refusal
+    from a network failure; a refused peer address comes back as HttpError(refused=True).
+    """
+
+    refusal_note = "a non-public address not on FUNCTION_HTTP_ALLOWLIST"
+
+    def __init__(self, allowlist: list[Entry]) -> None:
+        self.allowlist = allowlist
+
+    def check_host(self, host: str, port: int) -> None:
+        check_addresses(canonical_host(host) or host, port, self.allowlist)
+
+    def allows(self, address: str, port: int | None = None) -> bool:
+        ip = _ip_or_none(address.split("%", 1)[0])  # drop an IPv6 zone id
+        return ip is not None and address_allowed(ip, port, self.allowlist)
 
 
 def _split(url: object):
@@ -173,7 +215,7 @@ def is_public(address: IPAddress) -> bool:
     return all(a.is_global and not a.is_multicast and not a.is_unspecified for a in {address, inner})
 
 
-def _allowlisted_ip(address: IPAddress, port: int, allowlist: list[Entry]) -> bool:
+def _allowlisted_ip(address: IPAddress, port: int | None, allowlist: list[Entry]) -> bool:
     inner = embedded_ipv4(address)
     return any(entry.ip in (address, inner) and (entry.port is None or entry.port == port) for entry in allowlist)
 

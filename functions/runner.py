@@ -48,6 +48,9 @@ from restricted import (  # noqa: E402
 del sys.path[0]
 
 MAX_LINE_CHARS = 8_000  # one ctx.log line; the parent caps the total
+# Nesting levels a return value may have: deeper values could not be parsed by the parent
+# (or repr'd here) without running out of stack, so they end the run with a clear error.
+MAX_RESULT_DEPTH = 100
 MAX_TRACEBACK_LINES = 20
 
 
@@ -275,19 +278,45 @@ def run_job(pipe: Pipe, job: dict) -> dict:
         value = namespace["run"](ctx)
     except BaseException as exc:  # noqa: B036 - user code may raise anything, SystemExit included
         return failure(exc, job["code"])
-    return {"t": "done", "ok": True, "value": to_json(value, job.get("max_result_bytes", 65536))}
+    try:
+        result = to_json(value, job.get("max_result_bytes", 65536))
+    except RecursionError:
+        return {"t": "done", "ok": False, "error": {"type": "ResultError", "traceback": [], "message": (
+            f"The return value is nested more than {MAX_RESULT_DEPTH} levels deep and cannot be recorded; "
+            "return something flatter.")}}
+    return {"t": "done", "ok": True, "value": result}
 
 
 def to_json(value, max_bytes: int):
-    """The return value as JSON; other objects as their repr; too large becomes a marked preview."""
+    """The return value as JSON; other objects as their repr; too large becomes a marked preview.
+
+    Raises RecursionError for a value nested more than MAX_RESULT_DEPTH levels deep.
+    """
     try:
-        encoded = json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError, RecursionError):
+        encoded = _dumps_shallow(value)
+    except (TypeError, ValueError):
         value = as_text(value)
         encoded = json.dumps(value)
     if len(encoded) <= max_bytes:
         return value
     return {"truncated": True, "bytes": len(encoded), "preview": encoded[:max_bytes] + "…[truncated]"}
+
+
+def _dumps_shallow(value) -> str:
+    """json.dumps, with a recursion limit that lets it descend only MAX_RESULT_DEPTH levels.
+
+    The C encoder spends one level of the recursion limit per nested list or dict, so a
+    limit just above the frames already in use bounds the value's depth, cheaply.
+    """
+    frame, depth = sys._getframe(), 0
+    while frame is not None:
+        frame, depth = frame.f_back, depth + 1
+    previous = sys.getrecursionlimit()
+    sys.setrecursionlimit(depth + MAX_RESULT_DEPTH + 5)  # +5: json.dumps' own Python frames
+    try:
+        return json.dumps(value, allow_nan=False)
+    finally:
+        sys.setrecursionlimit(previous)
 
 
 def failure(exc: BaseException, code: str) -> dict:

@@ -18,7 +18,6 @@ import logging
 import time
 from collections import deque
 from typing import Any
-from urllib.parse import urljoin, urlsplit
 
 from django.conf import settings
 
@@ -30,9 +29,7 @@ from whatsapp.recipients import InvalidRecipient
 log = logging.getLogger(__name__)
 
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
-REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 MAX_REDIRECTS = 5
-CREDENTIAL_HEADERS = ("authorization", "proxy-authorization", "cookie")
 MAX_HEADERS = 50
 MAX_MESSAGE_CHARS = 4096
 MAX_STATE_KEY_CHARS = 200
@@ -96,6 +93,7 @@ class Session:
         self.refusals: list[str] = []
         self._sent_at: deque[float] = deque()
         self._allowlist = netpolicy.parse_allowlist(settings.FUNCTION_HTTP_ALLOWLIST)
+        self._addresses = netpolicy.AllowlistPolicy(self._allowlist)
 
     # --- the Handler protocol of functions/sandbox.py ----------------------------------
 
@@ -124,40 +122,36 @@ class Session:
     # --- ctx.http --------------------------------------------------------------------------
 
     def http(self, args: dict, deadline: float) -> dict:
+        """One ctx.http call: chronoflow.http.send follows its redirects, every hop checked and counted."""
         method, request = _http_request(args)
-        if self.http_calls >= self.function.max_http:
-            raise Refusal("LimitExceeded", f"max_http: this function may make {self.function.max_http} ctx.http calls per run.")
-        self.http_calls += 1
         timeout = args.get("timeout")
         timeout_s = float(timeout) if timeout is not None else settings.HTTP_REQUEST_TIMEOUT_MS / 1000
-        url = args.get("url")
-        for _hop in range(MAX_REDIRECTS + 1):
-            response = self._send_one(method, url, request, min(timeout_s, _left(deadline)), deadline)
-            location = response.headers.get("Location")
-            if response.status not in REDIRECT_STATUSES or not location:
-                return _response_for_child(response)
-            method, url, request = _follow(response.status, method, response.url, location, request)
-        raise Failure("HttpError", f"Too many redirects (more than {MAX_REDIRECTS}).")
-
-    def _send_one(self, method: str, url: str, request: dict, timeout_s: float, deadline: float) -> http.HttpResponse:
-        try:
-            target = netpolicy.check_url(url, self._allowlist)
-        except netpolicy.Refused as exc:
-            raise Refusal("PolicyError", str(exc)) from None
-        self._throttle(deadline)
-        if timeout_s <= 0 or _left(deadline) <= 0:
+        timeout_s = min(timeout_s, _left(deadline))
+        if timeout_s <= 0:
             raise Failure("HttpError", "No time left before the function's timeout.")
         try:
-            # One hop at a time: every redirect goes back through check_url above.
-            response = http.send(method, target.url, **request, timeout_s=timeout_s, follow_redirects=False,
+            response = http.send(method, args.get("url"), **request, timeout_s=timeout_s, max_redirects=MAX_REDIRECTS,
                                  max_bytes=settings.FUNCTION_MAX_HTTP_RESPONSE_BYTES, retries=0,
-                                 allow_host=lambda host: netpolicy.canonical_host(host) == target.host)
+                                 check_hop=lambda url: self._check_hop(url, deadline), address_policy=self._addresses)
+        except netpolicy.Refused as exc:
+            raise Refusal("PolicyError", str(exc)) from None
         except http.HttpError as exc:
+            if exc.refused:  # the connected socket's peer address: a policy refusal, sticky
+                raise Refusal("PolicyError", exc.message) from None
             raise Failure("HttpError", exc.message) from None
         if response.truncated:
             raise Failure("HttpError", f"The response is larger than {settings.FUNCTION_MAX_HTTP_RESPONSE_BYTES} bytes "
                                        "(FUNCTION_MAX_HTTP_RESPONSE_BYTES).")
-        return response
+        return _response_for_child(response)
+
+    def _check_hop(self, url: object, deadline: float) -> None:
+        """Before each request of a ctx.http call (redirect hops too): policy, max_http, rate limit."""
+        netpolicy.check_target(url, self._allowlist)  # form and host:port; DNS is the address policy's
+        if self.http_calls >= self.function.max_http:
+            raise Refusal("LimitExceeded", f"max_http: this function may make {self.function.max_http} HTTP requests "
+                                           "per run (each redirect followed counts).")
+        self._throttle(deadline)
+        self.http_calls += 1
 
     def _throttle(self, deadline: float) -> None:
         """At most FUNCTION_RATE_LIMIT_PER_SECOND requests in any second of this run: wait for a slot."""
@@ -264,18 +258,6 @@ def _http_request(args: dict) -> tuple[str, dict]:
     if args.get("json") is not None and data is not None:
         raise Refusal("PolicyError", "Pass json= or data=, not both.")
     return method, {"headers": headers, "params": params, "json": args.get("json"), "data": data}
-
-
-def _follow(status: int, method: str, current: str, location: str, request: dict) -> tuple[str, str, dict]:
-    """The next hop of a redirect, as browsers take it; credentials stay with their origin."""
-    target = urljoin(current, location)
-    headers = dict(request["headers"])
-    if urlsplit(target)[:2] != urlsplit(current)[:2]:
-        headers = {k: v for k, v in headers.items() if k.lower() not in CREDENTIAL_HEADERS}
-    if status == 303 or (status in (301, 302) and method == "POST"):
-        headers = {k: v for k, v in headers.items() if k.lower() not in ("content-type", "content-length")}
-        return "GET", target, {"headers": headers, "params": None, "json": None, "data": None}
-    return method, target, {**request, "headers": headers, "params": None}
 
 
 def _response_for_child(response: http.HttpResponse) -> dict:

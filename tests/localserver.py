@@ -6,6 +6,7 @@ Usage (or take the ``local_server`` fixture from tests/conftest.py)::
         server.reply("/hook", status=200, body={"ok": True})
         server.reply("/slow", delay=3)                       # wait before answering
         server.reply("/moved", redirect="/hook")             # 302 with a Location
+        server.reply("/drip", body="x" * 60, trickle=1)      # one body byte a second
         server.replies("/flaky", [Reply(status=500), Reply(status=200)])
         ...call server.url("/hook")...
         assert server.requests_to("/hook")[0].json() == {...}
@@ -33,6 +34,7 @@ class Reply:
     ``body`` may be bytes, text, or any other value (sent as JSON). ``redirect`` sets a
     Location header and, unless ``status`` is given as a 3xx, the status 302. ``delay``
     seconds pass before anything is sent (the stop of the server cuts it short).
+    ``trickle`` sends the body one byte at a time, that many seconds apart.
     """
 
     status: int | None = None
@@ -40,6 +42,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     redirect: str | None = None
+    trickle: float = 0.0
 
     def encoded_body(self) -> tuple[bytes, str | None]:
         if isinstance(self.body, bytes):
@@ -119,9 +122,9 @@ class LocalServer:
         return f"http://127.0.0.1:{self.port}{path}"
 
     def reply(self, path: str, status: int | None = None, body: Any = b"", headers: dict[str, str] | None = None,
-              delay: float = 0.0, redirect: str | None = None) -> None:
+              delay: float = 0.0, redirect: str | None = None, trickle: float = 0.0) -> None:
         """Answer every request to `path` the same way from now on."""
-        self.replies(path, [Reply(status, body, dict(headers or {}), delay, redirect)])
+        self.replies(path, [Reply(status, body, dict(headers or {}), delay, redirect, trickle)])
 
     def replies(self, path: str, replies: list[Reply]) -> None:
         """Answer successive requests with these replies in turn; the last one then repeats."""
@@ -203,8 +206,17 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in headers.items():
             self.send_header(name, value)
         self.end_headers()
-        if self.command != "HEAD":
+        if self.command == "HEAD":
+            return
+        if not reply.trickle:
             self.wfile.write(body)
+            return
+        self.wfile.flush()
+        for index in range(len(body)):
+            if self.owner._stopping.wait(reply.trickle if index else 0):
+                return
+            self.wfile.write(body[index:index + 1])
+            self.wfile.flush()
 
     def log_message(self, format: str, *args) -> None:
         pass  # keep test output clean

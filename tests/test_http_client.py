@@ -4,6 +4,7 @@ Unit tests fake the other side with `responses`; the network tests (timeouts, re
 connections, redirects, large bodies) talk to a real server on 127.0.0.1.
 """
 
+import socket
 import threading
 import time
 from datetime import datetime, timezone
@@ -127,6 +128,52 @@ def test_a_timed_out_request_is_not_sent_again_by_connection_retries(local_serve
     with pytest.raises(http.HttpError, match="Timed out"):
         http.send("POST", local_server.url("/slow"), json={"n": 1}, timeout_s=0.3, retries=3)
     assert len(local_server.requests_to("/slow")) == 1
+
+
+def test_a_server_trickling_its_body_cannot_hold_the_call_past_the_deadline(local_server):
+    # One byte every 0.3 s never trips a per-read timeout; the whole body would take 18 s.
+    local_server.reply("/drip", body="x" * 60, trickle=0.3)
+    started = time.monotonic()
+    with pytest.raises(http.HttpError, match="^Timed out after 1000 ms$") as raised:
+        http.send("GET", local_server.url("/drip"), timeout_s=1)
+    assert raised.value.timed_out and not raised.value.permanent
+    assert time.monotonic() - started < 1 + 1
+
+
+def test_a_server_trickling_its_headers_cannot_hold_the_call_past_the_deadline(trickling_headers):
+    started = time.monotonic()
+    with pytest.raises(http.HttpError, match="^Timed out after 1000 ms$"):
+        http.send("GET", f"http://127.0.0.1:{trickling_headers}/", timeout_s=1)
+    assert time.monotonic() - started < 1 + 1
+
+
+@pytest.fixture
+def trickling_headers():
+    """A raw server on 127.0.0.1 that sends its status line and headers one byte every 0.2 s."""
+    stopping = threading.Event()
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(5)
+
+    def serve():
+        try:
+            conn, _ = server.accept()
+        except OSError:
+            return
+        with conn:
+            for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Padding: " + b"p" * 100:
+                if stopping.wait(0.2):
+                    return
+                try:
+                    conn.sendall(bytes([byte]))
+                except OSError:
+                    return  # the client gave up: what the test wants
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield server.getsockname()[1]
+    stopping.set()
+    thread.join(timeout=2)
+    server.close()
 
 
 def test_a_closed_port_is_a_retryable_connection_refused_naming_host_and_port():

@@ -29,8 +29,9 @@ IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1c2a4e-9b0d-5c3e-8a71-2d4f6b8e0c13")
 
 
 def deadline_s(chrono: Chrono) -> float:
-    # chronoflow.http checks its deadline between reads, so one stalled read can add one more wait.
-    return 2 * (chrono.timeout_ms or settings.HTTP_REQUEST_TIMEOUT_MS) / 1000
+    # chronoflow.http holds its total deadline inside reads too (it shuts the sockets then),
+    # so an attempt takes its timeout at most; the reaper's RUN_REAPER_GRACE_S covers the rest.
+    return (chrono.timeout_ms or settings.HTTP_REQUEST_TIMEOUT_MS) / 1000
 
 
 def config_errors(chrono: Chrono) -> dict[str, list[str]]:

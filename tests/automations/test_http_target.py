@@ -1,6 +1,7 @@
 """The HTTP target (automations/targets/http.py), alone and through execution.execute()."""
 
 import json
+import time
 from datetime import datetime, timezone
 from email.utils import formatdate
 
@@ -207,6 +208,18 @@ def test_a_slow_receiver_times_out_after_the_chronos_timeout(local_server):
     outcome = fire(http_chrono(url=local_server.url("/hook"), timeout_ms=200))
     assert (outcome.ok, outcome.retryable, outcome.timed_out, outcome.error) == (False, True, True, "Timed out after 200 ms")
     assert outcome.http_status is None
+
+
+def test_a_receiver_trickling_its_answer_times_out_at_the_chronos_timeout(local_server):
+    local_server.reply("/hook", body="x" * 60, trickle=0.3)  # 18 s in all, one byte at a time
+    started = time.monotonic()
+    outcome = fire(http_chrono(url=local_server.url("/hook"), timeout_ms=500))
+    assert (outcome.ok, outcome.retryable, outcome.timed_out) == (False, True, True)
+    assert time.monotonic() - started < 0.5 + 2
+
+
+def test_the_reaper_gives_an_http_attempt_its_timeout_and_no_more():
+    assert target.deadline_s(http_chrono(timeout_ms=1500)) == 1.5
 
 
 def test_without_its_own_timeout_a_chrono_uses_the_setting(local_server, settings):

@@ -5,13 +5,16 @@ runs a normal function, and no sandbox process outlived its run.
 """
 
 import json
+import socket
 import time
+from types import SimpleNamespace
 
 import pytest
 
 from functions import netpolicy
 from functions.models import UserFunction
 from tests.functions.conftest import CANARY_ENV
+from tests.localserver import LocalServer
 
 pytestmark = pytest.mark.usefixtures("worker_survives")
 
@@ -146,6 +149,25 @@ def test_a_loop_over_max_http_reaches_the_host_max_http_times(run_code, allowed_
     assert report.http_calls == 4 and not report.ok
 
 
+def test_redirects_do_not_stretch_max_http(run_code, allowed_host):
+    # One ctx.http.get down a chain of five redirects: each hop is a request, and max_http=1 allows one.
+    for step in range(5):
+        allowed_host.reply(f"/hop{step}", redirect=f"/hop{step + 1}")
+    allowed_host.reply("/hop5", body="end")
+    report = run_code(f"def run(ctx):\n    return ctx.http.get({allowed_host.url('/hop0')!r}).text\n", max_http=1)
+    assert [r.path for r in allowed_host.requests] == ["/hop0"]
+    assert not report.ok and "max_http" in report.error_text and report.http_calls == 1
+
+
+def test_a_trickling_host_cannot_hold_the_worker_past_the_functions_timeout(run_code, allowed_host):
+    # One byte every 0.3 s never trips a per-read timeout; the whole body would take 18 s.
+    allowed_host.reply("/drip", body="x" * 60, trickle=0.3)
+    started = time.monotonic()
+    report = run_code(f"def run(ctx):\n    return ctx.http.get({allowed_host.url('/drip')!r}).text\n", timeout_ms=1500)
+    assert not report.ok
+    assert time.monotonic() - started < 1.5 + 2
+
+
 def test_the_rate_limit_spreads_requests_over_seconds(run_code, allowed_host, settings, monkeypatch):
     settings.FUNCTION_RATE_LIMIT_PER_SECOND = 2
     arrivals = []
@@ -224,6 +246,14 @@ def test_a_huge_return_value_is_truncated_with_a_marker(run_code, settings):
     assert len(json.dumps(report.as_result())) < settings.FUNCTION_MAX_RESULT_BYTES * 1.2
 
 
+@pytest.mark.parametrize("depth", [150, 950, 100_000])
+def test_a_deeply_nested_return_value_ends_the_run_with_a_clear_error(depth, run_code):
+    code = f"def run(ctx):\n    x = []\n    for i in range({depth}):\n        x = [x]\n    return x\n"
+    report = run_code(code)
+    assert not report.ok and report.error["type"] == "ResultError"
+    assert "nested more than 100 levels" in report.error_text
+
+
 # --- SSRF through ctx.http ---------------------------------------------------------------------
 
 SSRF_URLS = {
@@ -259,13 +289,71 @@ def test_a_redirect_from_the_allowed_host_to_loopback_is_not_followed(run_code, 
     assert not report.ok
 
 
+@pytest.fixture
+def canary_server():
+    """An HTTP server on 127.0.0.1 that no request of these tests may reach."""
+    with LocalServer() as server:
+        server.reply("/", body="canary")
+        yield server
+
+
+@pytest.fixture
+def dns(monkeypatch):
+    """Fake names for these tests: `dns.check` is what the policy's lookup sees, `dns.connect` what the socket's sees."""
+    fake = SimpleNamespace(check={}, connect={})
+    real_resolve, real_getaddrinfo = netpolicy.resolve_host, socket.getaddrinfo
+
+    def resolve(host, port):
+        return fake.check[host] if host in fake.check else real_resolve(host, port)
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        return real_getaddrinfo(fake.connect.get(host, host), port, *args, **kwargs)
+
+    monkeypatch.setattr(netpolicy, "resolve_host", resolve)
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return fake
+
+
+def test_a_redirect_to_an_allowlisted_name_that_resolves_to_loopback_is_refused_at_the_hop(
+        run_code, allowed_host, canary_server, dns, settings):
+    settings.FUNCTION_HTTP_ALLOWLIST = [*settings.FUNCTION_HTTP_ALLOWLIST, f"inner.test:{canary_server.port}"]
+    dns.check["inner.test"] = ["127.0.0.1"]
+    dns.connect["inner.test"] = "127.0.0.1"
+    allowed_host.reply("/go", redirect=f"http://inner.test:{canary_server.port}/")
+    report = run_code(f"def run(ctx):\n    return ctx.http.get({allowed_host.url('/go')!r}).text\n")
+    assert canary_server.requests == []
+    assert len(allowed_host.requests) == 1
+    assert not report.ok and report.refused and "non-public" in report.error_text
+
+
+def test_a_name_that_rebinds_to_loopback_after_the_check_is_refused_on_the_socket(
+        run_code, canary_server, dns, settings):
+    """DNS rebinding: the policy's lookup sees a public address, the connection gets 127.0.0.1.
+
+    The TCP connection is made and dropped at once: no byte of the request is sent.
+    """
+    settings.FUNCTION_HTTP_ALLOWLIST = [f"rebind.test:{canary_server.port}"]
+    dns.check["rebind.test"] = ["93.184.216.34"]
+    dns.connect["rebind.test"] = "127.0.0.1"
+    code = (f"def run(ctx):\n    try:\n        return ctx.http.get('http://rebind.test:{canary_server.port}/').text\n"
+            "    except Exception:\n        return 'caught'\n")
+    report = run_code(code)
+    assert canary_server.requests == []
+    assert not report.ok and report.refused and "connected to 127.0.0.1" in report.error_text
+
+
 @pytest.mark.parametrize("address", ["169.254.169.254", "10.0.0.5", "192.168.1.1", "127.0.0.1", "::1", "fd00::1",
                                      "100.64.0.1", "::ffff:10.0.0.1", "64:ff9b::a00:1"])
 def test_an_allowlisted_name_resolving_to_a_non_public_address_is_refused(address, run_code, settings, monkeypatch):
     settings.FUNCTION_HTTP_ALLOWLIST = ["api.partner.test"]
     monkeypatch.setattr(netpolicy, "resolve_host", lambda host, port: [address])
-    sent = []
-    monkeypatch.setattr("chronoflow.http.send", lambda *a, **k: sent.append(a))
+    sent = []  # every connection attempt, none of which may happen
+
+    def connect(address, *args, **kwargs):
+        sent.append(address)
+        raise OSError("no network in this test")
+
+    monkeypatch.setattr("urllib3.util.connection.create_connection", connect)
     report = run_code("def run(ctx):\n    return ctx.http.get('http://api.partner.test/meta-data/').text\n")
     assert sent == []
     assert not report.ok and "non-public" in report.error_text
