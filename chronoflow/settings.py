@@ -255,6 +255,13 @@ RUN_REAPER_INTERVAL_S = env_int("RUN_REAPER_INTERVAL_S", 30, minimum=1)
 RUN_MAX_BACKOFF_S = env_int("RUN_MAX_BACKOFF_S", 3600, minimum=1)
 # How long a worker keeps trying to record a finished attempt while the database is down.
 RUN_DB_RETRY_S = env_int("RUN_DB_RETRY_S", 120, minimum=0)
+# Hook and message-triggered runs arriving while a run of the same chrono is in progress wait
+# in line, up to this many per chrono; past it a hook answers 429 with Retry-After.
+EVENT_QUEUE_MAX = env_int("EVENT_QUEUE_MAX", 100, minimum=1)
+# A MESSAGE run whose channel is not WORKING waits for it (checking every
+# MESSAGE_CHANNEL_CHECK_S) up to this long before its attempts start to count.
+MESSAGE_CHANNEL_WAIT_S = env_int("MESSAGE_CHANNEL_WAIT_S", 900, minimum=0)
+MESSAGE_CHANNEL_CHECK_S = env_int("MESSAGE_CHANNEL_CHECK_S", 30, minimum=1)
 RUN_RETENTION_DAYS = env_int("RUN_RETENTION_DAYS", 30, minimum=0)  # 0: keep runs whatever their age
 RUN_RETENTION_PER_CHRONO = env_int("RUN_RETENTION_PER_CHRONO", 1000, minimum=0)  # 0: no per-chrono limit
 RUN_PRUNE_BATCH = env_int("RUN_PRUNE_BATCH", 1000, minimum=1)

@@ -10,8 +10,11 @@ Checks, in order, each answering with no run created:
   HOOK_SIGNATURE_TOLERANCE_S of our clock, and each one is accepted once, else 409), or the
   plain ``sha256=<hex of HMAC(raw body)>``, which cannot be told from a replay;
 - the body is JSON (an empty body counts as ``{}``), else 400;
-- the chrono is active, else 409.
-Then the run is created and the answer is ``202 {"run_id": ...}`` at once. With
+- the chrono is active, else 409;
+- fewer than EVENT_QUEUE_MAX runs of the chrono wait behind one in progress, else 429
+  with ``Retry-After`` (the longest a run in progress can still take).
+Then the run is created and the answer is ``202 {"run_id": ...}`` at once. A run in
+progress never turns the hook's run away: it waits its turn (automations/runs/execution.py). With
 ``?wait=1`` the request waits up to HOOK_WAIT_SECONDS for the run to end and answers
 ``200`` with its status and result, or still ``202`` if it has not ended by then.
 """
@@ -19,6 +22,7 @@ Then the run is created and the answer is ``202 {"run_id": ...}`` at once. With
 from __future__ import annotations
 
 import time
+from math import ceil
 
 from django.conf import settings
 from django.core.cache import cache
@@ -28,14 +32,17 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from automations import targets
 from automations.events import log as event_log
 from automations.models import ChronoRun, Event, IntegratorHook
+from automations.runs import execution
 from chronoflow import jsonbody, signing  # nesting-limited: deep bodies were a RecursionError
 from chronoflow.throttling import throttle_by_token
 from chronoflow.webhooks import Refused
 
 SIGNATURE_HEADER = "X-ChronoFlow-Signature"
 POLL_INTERVAL_S = 0.1
+MAX_RETRY_AFTER_S = 300
 
 
 @csrf_exempt
@@ -52,15 +59,32 @@ def hook(request: HttpRequest, token: str) -> JsonResponse:
         data = _json(body)
         if not found.chrono.is_active:
             raise Refused(409, "The chrono is paused: no run was started.")
+        with transaction.atomic():
+            run = _start(found.chrono, data)
+            event_log.record_hook(found.chrono, Event.Outcome.TRIGGERED, payload=data, run=run)
     except Refused as refused:
-        event_log.record_hook(found.chrono, Event.Outcome.REFUSED, detail=f"{refused.status}: {refused.reason}")
-        return JsonResponse({"error": refused.reason}, status=refused.status)
-    with transaction.atomic():
-        run = found.chrono.trigger(trigger=ChronoRun.Trigger.WEBHOOK, input=data)
-        event_log.record_hook(found.chrono, Event.Outcome.TRIGGERED, payload=data, run=run)
+        return _refusal(found.chrono, refused)
     if request.GET.get("wait") in ("1", "true", "yes"):
         run = wait_for(run, settings.HOOK_WAIT_SECONDS)
     return JsonResponse(run_answer(run), status=200 if run.is_final else 202)
+
+
+def _start(chrono, data) -> ChronoRun:
+    """The hook's run; 429 when EVENT_QUEUE_MAX runs already wait (counted under the chrono's lock)."""
+    execution.lock_chrono(chrono.pk)
+    if chrono.event_queue_full():
+        wait = max(1, min(ceil(targets.deadline_s(chrono)), MAX_RETRY_AFTER_S))  # a run in progress ends by then
+        raise Refused(429, f"{settings.EVENT_QUEUE_MAX} runs of this chrono are already waiting; "
+                           f"send it again in {wait} s.", retry_after=wait)
+    return chrono.trigger(trigger=ChronoRun.Trigger.WEBHOOK, input=data)
+
+
+def _refusal(chrono, refused: Refused) -> JsonResponse:
+    event_log.record_hook(chrono, Event.Outcome.REFUSED, detail=f"{refused.status}: {refused.reason}")
+    response = JsonResponse({"error": refused.reason}, status=refused.status)
+    if refused.retry_after is not None:
+        response["Retry-After"] = str(refused.retry_after)
+    return response
 
 
 def _body(request: HttpRequest) -> bytes:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -45,17 +46,16 @@ def fire(message) -> tuple[list[dict], list[str]]:
         if not (accepts_sender(trigger.senders, payload["from"])
                 and matches(trigger.match, trigger.pattern, message.text)):
             continue
-        run = _start(trigger, payload)
+        run, note = _start(trigger, payload)
         if run is None:
-            notes.append(f"{trigger.chrono.name}: rate limit ({trigger.max_runs} per {trigger.per_seconds}s "
-                         f"per contact) reached for {payload['from']}; not run.")
+            notes.append(note)
         else:
             triggered.append({"chrono": trigger.chrono_id, "name": trigger.chrono.name, "run": run.pk})
     return triggered, notes
 
 
-def _start(trigger: MessageTrigger, payload: dict) -> ChronoRun | None:
-    """Create the run unless the contact used up its budget; counted under the chrono's lock."""
+def _start(trigger: MessageTrigger, payload: dict) -> tuple[ChronoRun | None, str]:
+    """The run, unless the contact used up its budget or the chrono's queue is full; counted under its lock."""
     since = timezone.now() - timedelta(seconds=trigger.per_seconds)
     with transaction.atomic():
         # Two workers handling two messages of one contact must not both see room for one more.
@@ -63,5 +63,9 @@ def _start(trigger: MessageTrigger, payload: dict) -> ChronoRun | None:
         recent = ChronoRun.objects.filter(chrono=chrono, trigger=ChronoRun.Trigger.MESSAGE,
                                           created_at__gte=since, input__from=payload["from"]).count()
         if recent >= trigger.max_runs:
-            return None
-        return chrono.trigger(trigger=ChronoRun.Trigger.MESSAGE, input=payload)
+            return None, (f"{chrono.name}: rate limit ({trigger.max_runs} per {trigger.per_seconds}s "
+                          f"per contact) reached for {payload['from']}; not run.")
+        if chrono.event_queue_full():
+            return None, (f"{chrono.name}: {settings.EVENT_QUEUE_MAX} runs already wait behind the one in "
+                          f"progress; the message from {payload['from']} was not run.")
+        return chrono.trigger(trigger=ChronoRun.Trigger.MESSAGE, input=payload), ""

@@ -19,6 +19,7 @@ import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import IntegrityError, InterfaceError, OperationalError, connections, transaction
 from django.db.models import Exists, Q
 from django.utils import timezone
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 Status = ChronoRun.Status
 
 CLAIMED, DUPLICATE, QUEUED, RETRYING, SUPERSEDED = "claimed", "duplicate", "queued", "retrying", "superseded"
+WAITING = "waiting"  # the target could not start yet (a channel reconnecting): tried again, attempt not counted
 # Errors of a database we cannot reach (down, restarting, connection cut): worth waiting out.
 # Others (a bad query, a constraint) would fail the same way again, so they are not retried.
 UNREACHABLE = (OperationalError, InterfaceError)
@@ -43,7 +45,7 @@ def execute(chrono_id: int, scheduled_for: datetime | None, sent_at: datetime | 
             run_id: int | None, attempt: int) -> str:
     """Run attempt ``attempt + 1`` of an occurrence, unless another delivery already did.
 
-    Returns the run's final status, "retrying", "queued", "duplicate" or "no-op".
+    Returns the run's final status, "retrying", "waiting", "queued", "duplicate" or "no-op".
     """
     run = _load_run(run_id) if run_id else _scheduled_run(chrono_id, scheduled_for, sent_at)
     if run is None:
@@ -57,8 +59,8 @@ def execute(chrono_id: int, scheduled_for: datetime | None, sent_at: datetime | 
     def record() -> str:
         try:
             with transaction.atomic():
-                if run.chrono.overlap_policy == Chrono.Overlap.QUEUE:
-                    lock_chrono(run.chrono_id)  # releasing the queued run must not race its admission
+                if holds_a_queue(run.chrono):
+                    lock_chrono(run.chrono_id)  # releasing a queued run must not race its admission
                 run.attempts = list(before)  # a retried write must not append the attempt twice
                 return _record(run, outcome)
         except Superseded:
@@ -77,12 +79,14 @@ class Superseded(Exception):
 
 def _load_run(run_id: int) -> ChronoRun | None:
     # The alert policy comes along (or is known absent), so recording asks no more.
-    return ChronoRun.objects.select_related("chrono", "chrono__alert_policy").filter(pk=run_id).first()
+    # So do its event triggers: whether runs can queue behind this one is known without a query.
+    return (ChronoRun.objects.select_related(*(f"chrono__{name}" for name in CHRONO_RELATED))
+            .filter(pk=run_id).first())
 
 
 def _scheduled_run(chrono_id: int, scheduled_for: datetime | None, sent_at: datetime | None) -> ChronoRun | None:
     """Find or create the run of this occurrence; None when the chrono is gone or paused."""
-    chrono = Chrono.objects.filter(pk=chrono_id, is_active=True).first()
+    chrono = Chrono.objects.select_related(*CHRONO_RELATED).filter(pk=chrono_id, is_active=True).first()
     if chrono is None:
         return None
     occurrence = scheduled_for or occurrence_at(chrono, sent_at or timezone.now())
@@ -180,7 +184,9 @@ def _overlap_verdict(run: ChronoRun) -> str | None:
     """None to go ahead; otherwise the run was skipped or queued per the chrono's policy.
 
     A run is in progress while it runs and while it waits for a retry: its occurrence
-    is not over. Retries themselves (attempt > 0) are never held back.
+    is not over. Retries themselves (attempt > 0) are never held back. Runs a hook or a
+    message started are never skipped: they queue (hooks refuse with 429 past
+    EVENT_QUEUE_MAX, before a run exists), and each finished run releases the oldest.
     """
     chrono = run.chrono
     if chrono.overlap_policy == Chrono.Overlap.ALLOW:
@@ -188,18 +194,40 @@ def _overlap_verdict(run: ChronoRun) -> str | None:
     busy = in_progress(chrono.pk).exclude(pk=run.pk).order_by("pk").first()
     if busy is None:
         return None
+    if run.trigger in ChronoRun.EVENT_TRIGGERS:
+        return _queue(run, f"Queued behind run #{busy.pk}: started by a {run.trigger}, it waits its turn.")
     siblings = ChronoRun.objects.filter(chrono_id=chrono.pk).exclude(pk=run.pk)
     if chrono.overlap_policy == Chrono.Overlap.QUEUE:
         queued = siblings.filter(status=Status.PENDING, attempt=0, next_attempt_at__isnull=True).first()
         if queued is None:
-            ChronoRun.objects.filter(pk=run.pk).update(
-                next_attempt_at=None, error_message=f"Queued behind run #{busy.pk} (overlap policy: queue one).")
-            return QUEUED
+            return _queue(run, f"Queued behind run #{busy.pk} (overlap policy: queue one).")
         error = f"Skipped: run #{queued.pk} is already queued behind run #{busy.pk} (overlap policy: queue one)."
     else:
         error = f"Skipped: run #{busy.pk} is still in progress (overlap policy: skip)."
     finish(run, Status.SKIPPED, error=error)
     return Status.SKIPPED
+
+
+def _queue(run: ChronoRun, reason: str) -> str:
+    ChronoRun.objects.filter(pk=run.pk).update(next_attempt_at=None, error_message=reason)
+    return QUEUED
+
+
+CHRONO_RELATED = ("alert_policy", "hook", "message_trigger")
+
+
+def holds_a_queue(chrono: Chrono) -> bool:
+    """Whether runs may wait behind this chrono's runs: the queue policy, or a hook or message trigger."""
+    if chrono.overlap_policy == Chrono.Overlap.ALLOW:
+        return False
+    return chrono.overlap_policy == Chrono.Overlap.QUEUE or any(_has(chrono, name) for name in ("hook", "message_trigger"))
+
+
+def _has(chrono: Chrono, relation: str) -> bool:
+    try:
+        return getattr(chrono, relation) is not None  # select_related: known without a query
+    except ObjectDoesNotExist:
+        return False
 
 
 def in_progress(chrono_id: int):
@@ -230,6 +258,8 @@ def _record(run: ChronoRun, outcome: targets.Outcome) -> str:
     chrono = run.chrono
     now = timezone.now()
     _scrub(outcome, chrono)
+    if outcome.wait_s and not outcome.ok:
+        return wait(run, outcome.error, outcome.wait_s, claimed_attempt=run.attempt)
     run.attempts = [*run.attempts, {
         "attempt": run.attempt,
         "started_at": run.started_at.isoformat(),
@@ -292,6 +322,22 @@ def schedule_retry(run: ChronoRun, reason: str, retry_after: float | None = None
     return RETRYING
 
 
+def wait(run: ChronoRun, reason: str, wait_s: float, claimed_attempt: int) -> str:
+    """The target could not start (nothing was done): back to pending, the attempt not counted."""
+    from automations.queue import enqueue_run
+
+    run.status, run.attempt = Status.PENDING, claimed_attempt - 1
+    run.next_attempt_at = timezone.now() + timedelta(seconds=wait_s)
+    run.error_message = f"{reason} Checking again in {wait_s:g}s."
+    with transaction.atomic(savepoint=False):
+        fields = {"status": run.status, "attempt": run.attempt, "next_attempt_at": run.next_attempt_at,
+                  "error_message": run.error_message, "started_at": None}
+        if ChronoRun.objects.filter(pk=run.pk, status=Status.RUNNING, attempt=claimed_attempt).update(**fields) != 1:
+            raise Superseded
+        enqueue_run(run, attempt=run.attempt, countdown=wait_s)
+    return WAITING
+
+
 # The fields an attempt's outcome, a retry or a final status change.
 OUTCOME_FIELDS = ("status", "error_message", "finished_at", "next_attempt_at", "duration_ms",
                   "http_status", "response_snippet", "result", "attempts")
@@ -332,8 +378,8 @@ def finish(run: ChronoRun, status: str, error: str = "", now: datetime | None = 
         elif run.trigger == ChronoRun.Trigger.SCHEDULE:
             updates.update(is_active=False, next_run_at=None)
         Chrono.objects.filter(pk=chrono.pk).update(**updates)
-        if status != Status.SKIPPED and chrono.overlap_policy == Chrono.Overlap.QUEUE:
-            _release_queued(chrono, now)  # only the queue policy leaves runs waiting
+        if status != Status.SKIPPED and holds_a_queue(chrono):
+            _release_queued(chrono, now)
     if alerts.has_policy(chrono):
         alerts.after_run(run)  # failure alerts and auto-pause (automations/events/alerts.py)
 
@@ -341,8 +387,7 @@ def finish(run: ChronoRun, status: str, error: str = "", now: datetime | None = 
 def _release_queued(chrono: Chrono, now: datetime) -> None:
     from automations.queue import enqueue_run
 
-    queued = ChronoRun.objects.filter(chrono=chrono, status=Status.PENDING, attempt=0,
-                                      next_attempt_at__isnull=True).first()
+    queued = ChronoRun.objects.queued(chrono.pk).first()  # the oldest: events keep their order
     if queued is not None:
         ChronoRun.objects.filter(pk=queued.pk).update(next_attempt_at=now)
         enqueue_run(queued)

@@ -74,16 +74,20 @@ def resend_overdue(now: datetime) -> int:
 
 
 def release_orphaned_queued(now: datetime) -> int:
-    """A run queued behind one that vanished (deleted by hand) would wait for ever: send it."""
+    """A run queued behind one that vanished (deleted by hand, or its release was lost) would
+    wait for ever: send the oldest queued run of each chrono with nothing in progress."""
     from automations.queue import enqueue_run
 
-    queued = ChronoRun.objects.filter(status=Status.PENDING, attempt=0, next_attempt_at__isnull=True,
-                                      created_at__lt=now - timedelta(seconds=settings.RUN_REAPER_GRACE_S))
+    stale = now - timedelta(seconds=settings.RUN_REAPER_GRACE_S)
+    chrono_ids = (ChronoRun.objects.filter(status=Status.PENDING, attempt=0, next_attempt_at__isnull=True,
+                                           created_at__lt=stale)
+                  .order_by().values_list("chrono_id", flat=True).distinct()[:BATCH])
     released = 0
-    for run in queued[:BATCH]:
-        busy = execution.in_progress(run.chrono_id).exclude(pk=run.pk).exists()
-        if not busy and ChronoRun.objects.filter(pk=run.pk, next_attempt_at__isnull=True).update(
-                next_attempt_at=now):
+    for chrono_id in chrono_ids:
+        run = ChronoRun.objects.queued(chrono_id).first()  # the oldest: events keep their order
+        if run is None or execution.in_progress(chrono_id).exists():
+            continue
+        if ChronoRun.objects.filter(pk=run.pk, next_attempt_at__isnull=True).update(next_attempt_at=now):
             enqueue_run(run)
             released += 1
     return released

@@ -36,6 +36,9 @@ class Outcome:
     result: Any = None
     retry_after: float | None = None  # seconds the other side asked us to wait
     timed_out: bool = False  # the target ran out of time: a final failure is recorded as "timeout"
+    # Nothing was done and it cannot start yet (a channel reconnecting): not an attempt;
+    # the run waits this many seconds and tries again without using up its attempts.
+    wait_s: float | None = None
     extra: dict = field(default_factory=dict)
 
 

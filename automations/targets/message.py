@@ -52,7 +52,12 @@ def run(chrono, run, context: dict) -> Outcome:
     if channel is None:
         return Outcome(ok=False, error="This MESSAGE chrono has no channel.", retryable=False)
     if not channel.is_working:
-        return Outcome(ok=False, error=f"Channel '{channel.name}' is {channel.status}, not WORKING: nothing was sent.")
+        error = f"Channel '{channel.name}' is {channel.status}, not WORKING: nothing was sent."
+        if (timezone.now() - run.created_at).total_seconds() < settings.MESSAGE_CHANNEL_WAIT_S:
+            # A reconnecting channel must not burn the run's attempts in seconds: wait for it.
+            return Outcome(ok=False, error=f"{error} Waiting for it (MESSAGE_CHANNEL_WAIT_S).",
+                           wait_s=settings.MESSAGE_CHANNEL_CHECK_S)
+        return Outcome(ok=False, error=error)
     try:
         text = render(chrono, run, context)
     except TemplateSyntaxError as exc:

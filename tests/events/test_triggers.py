@@ -2,6 +2,7 @@
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from automations.events import matching
 from automations.models import ChronoRun, Event, MessageTrigger
@@ -198,3 +199,20 @@ def test_the_rate_limit_window_passes(reply_chrono, channel, post_message, celer
         post_message(channel, "menu")
 
     assert ChronoRun.objects.count() == 2
+
+
+def test_messages_during_a_running_run_wait_their_turn_up_to_the_cap(reply_chrono, channel, post_message, settings,
+                                                                       celery_eager, django_capture_on_commit_callbacks):
+    settings.EVENT_QUEUE_MAX = 1
+    MessageTrigger.objects.filter(chrono=reply_chrono).update(max_runs=10)
+    busy = ChronoRun.objects.create(chrono=reply_chrono, scheduled_for=timezone.now(), trigger="schedule",
+                                    status="running", attempt=1, started_at=timezone.now())
+    with django_capture_on_commit_callbacks(execute=True):
+        post_message(channel, "menu")  # its run is queued behind the busy one, not skipped
+    with django_capture_on_commit_callbacks(execute=True):
+        post_message(channel, "menu")  # the queue is full: logged, no run
+
+    [queued] = ChronoRun.objects.filter(trigger="message")
+    assert queued.status == "pending" and f"#{busy.pk}" in queued.error_message
+    refused = Event.objects.filter(source=Event.Source.MESSAGE).order_by("pk").last()
+    assert refused.outcome == Event.Outcome.LIMITED and "1 runs already wait" in refused.detail

@@ -86,7 +86,8 @@ def test_it_never_sends_when_the_channel_is_not_working_and_the_run_is_retried(m
 
 
 def test_after_the_last_attempt_a_channel_that_never_worked_fails_the_run_with_that_reason(
-        make_channel, make_message_chrono, make_run, waha):
+        make_channel, make_message_chrono, make_run, waha, settings):
+    settings.MESSAGE_CHANNEL_WAIT_S = 0  # the wait for the channel is over: attempts count
     channel = make_channel(status="FAILED")
     chrono = make_message_chrono(channel, max_attempts=1)
 
@@ -94,6 +95,32 @@ def test_after_the_last_attempt_a_channel_that_never_worked_fails_the_run_with_t
 
     assert run.status == "failed"
     assert "is FAILED, not WORKING" in run.error_message
+
+
+def test_a_run_waits_for_its_channel_without_using_up_its_attempts(make_channel, make_message_chrono, make_run,
+                                                                    waha, settings, django_capture_on_commit_callbacks):
+    settings.MESSAGE_CHANNEL_CHECK_S = 30
+    channel = make_channel(status="STARTING")
+    chrono = make_message_chrono(channel, max_attempts=1)
+    with django_capture_on_commit_callbacks(execute=False) as sent:
+        for _check in range(5):  # five checks while the channel reconnects
+            run = run_once(make_run(chrono) if _check == 0 else run)
+    assert run.status == "pending" and run.attempt == 0 and run.attempts == []
+    assert "Waiting for it" in run.error_message and waha.sent == []
+    assert 25 <= (run.next_attempt_at - run.created_at).total_seconds() <= 35 + 5
+    assert len(sent) == 5  # each check re-sends the run with a countdown, holding no worker
+
+
+def test_a_waiting_run_sends_once_its_channel_is_working_again(make_channel, make_message_chrono, make_run, waha):
+    waha.add_session("front", status="WORKING")
+    channel = make_channel(status="STARTING")
+    chrono = make_message_chrono(channel, max_attempts=1)
+    run = run_once(make_run(chrono))
+    assert run.status == "pending"
+    channel.status = "WORKING"
+    channel.save(update_fields=["status"])
+    run = run_once(run)
+    assert run.status == "success" and len(waha.sent) == 1 and run.attempt == 1
 
 
 def test_a_template_error_fails_the_run_without_retrying(channel, make_message_chrono, make_run, waha):
