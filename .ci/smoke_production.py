@@ -146,11 +146,13 @@ class Smoke:
             raise SmokeFailed(f"drf_create_token printed no token: {out!r}")
         self.token = match.group(1)
 
-        step("start web, worker and beat (docker-compose's command lines)")
+        step("start web, worker, housekeeping and beat (docker-compose's command lines)")
         self.start("web", BIN / "gunicorn", "chronoflow.wsgi", "-b", f"127.0.0.1:{self.port}", "--workers", "3",
                    "--worker-class", "gthread", "--threads", "8")
-        self.start("worker", BIN / "celery", "-A", "chronoflow", "worker", "-l", "info",
+        self.start("worker", BIN / "celery", "-A", "chronoflow", "worker", "-l", "info", "-Q", "celery",
                    "--without-gossip", "--without-mingle")
+        self.start("housekeeping", BIN / "celery", "-A", "chronoflow", "worker", "-l", "info", "-Q", "housekeeping",
+                   "-c", "2", "--without-gossip", "--without-mingle", "-n", "housekeeping@%h")
         self.start("beat", BIN / "celery", "-A", "chronoflow", "beat", "-l", "info",
                    "-S", "automations.beat.scheduler:ChronoScheduler")
         self.wait("web answers /health", lambda: self.get("/health")[0] == 200, timeout=60)

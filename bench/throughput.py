@@ -48,9 +48,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=1000, help="messages per scenario and round (default 1,000)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds; the median is reported (default 3)")
-    parser.add_argument("--concurrency", type=int, default=2, help="worker concurrency (default 2, the project's)")
-    parser.add_argument("--pool", default="", help="worker pool (-P): prefork (the default), threads, ...")
+    parser.add_argument("--concurrency", type=int, default=None,
+                        help="worker concurrency (default: WORKER_CONCURRENCY, the project's)")
+    parser.add_argument("--pool", default="", help="worker pool (-P): threads, prefork (default: WORKER_POOL)")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated subset")
+    parser.add_argument("--receiver-delay-ms", type=int, default=0,
+                        help="the receiver waits this long before answering (a slow webhook; default 0)")
     parser.add_argument("--pg-url", default="postgres://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/12", help="broker (flushed)")
     args = parser.parse_args(argv)
@@ -65,9 +68,10 @@ def main(argv: list[str] | None = None) -> int:
     import django
 
     django.setup()
-    receiver = Receiver()
+    receiver = Receiver(args.receiver_delay_ms / 1000)
     print(f"Throughput bench: {args.messages:,} messages a scenario, {args.rounds} round(s), "
-          f"worker -c {args.concurrency}, {os.cpu_count()} CPUs; receiver {receiver.url}")
+          f"worker -P {args.pool or 'WORKER_POOL'} -c {args.concurrency or 'WORKER_CONCURRENCY'}, {os.cpu_count()} CPUs; "
+          f"receiver {receiver.url} answering after {args.receiver_delay_ms} ms")
     rates: dict[str, list[float]] = {s: [] for s in scenarios}
     try:
         with_bench_table()
@@ -155,9 +159,8 @@ def drain(args, done_times, n: int, timeout: float = 600) -> float:
     """Start the worker, wait for n completions, stop it; (n - 1) / (last - first)."""
     from chronoflow.processes import worker_command
 
-    command = worker_command(concurrency=args.concurrency, loglevel="warning") + ["--include", "bench.throughput_tasks"]
-    if args.pool:
-        command += ["-P", args.pool]
+    command = worker_command(concurrency=args.concurrency, loglevel="warning", pool=args.pool) + [
+        "--include", "bench.throughput_tasks"]
     log = open(ROOT / "var" / "bench-throughput" / "worker.log", "a")
     worker = subprocess.Popen(command, cwd=ROOT, env=os.environ.copy(), stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -222,12 +225,13 @@ def drop_database(server_url: str) -> None:
 
 
 class Receiver(http.server.ThreadingHTTPServer):
-    """A loopback webhook receiver answering 200 at once."""
+    """A loopback webhook receiver answering 200, after ``delay_s``."""
 
     daemon_threads = True
 
-    def __init__(self):
+    def __init__(self, delay_s: float = 0.0):
         super().__init__(("127.0.0.1", 0), _Handler)
+        self.delay_s = delay_s
         threading.Thread(target=self.serve_forever, daemon=True).start()
 
     @property
@@ -240,6 +244,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def do_POST(self):
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.server.delay_s:
+            time.sleep(self.server.delay_s)
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", "2")

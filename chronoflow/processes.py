@@ -13,10 +13,17 @@ def celery(*args: str) -> list[str]:
     return [sys.executable, "-m", "celery", "-A", "chronoflow", *args]
 
 
-def worker_command(concurrency: int = 2, loglevel: str = "info") -> list[str]:
+def worker_command(concurrency: int | None = None, loglevel: str = "info",
+                   queues: tuple[str, ...] | None = None, pool: str | None = None) -> list[str]:
+    """One worker for runs and housekeeping (the embedded default); compose splits the two queues.
+
+    Pool and concurrency come from WORKER_POOL / WORKER_CONCURRENCY unless given.
+    """
+    queues = queues or (settings.RUN_QUEUE, settings.HOUSEKEEPING_QUEUE)
     # Gossip, mingle and heartbeats only matter across many workers; skipping them makes
     # start-up fast on the embedded default.
-    return celery("worker", "-l", loglevel, "-c", str(concurrency),
+    return celery("worker", "-l", loglevel, "-P", pool or settings.WORKER_POOL,
+                  "-c", str(concurrency or settings.WORKER_CONCURRENCY), "-Q", ",".join(queues),
                   "--without-gossip", "--without-mingle", "--without-heartbeat")
 
 

@@ -194,6 +194,21 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # older than CONN_MAX_AGE, as Django does per request.
 CELERY_DB_REUSE_MAX = 1000
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Workers wait on the network (webhooks, WAHA, functions' ctx.http): a pool of threads keeps
+# many runs in flight on two cores (README "Sizing"); function code still runs in its sandbox
+# child process. prefork stays available for CPU-heavy deployments.
+WORKER_POOL = env_str("WORKER_POOL", "threads")
+if WORKER_POOL not in ("threads", "prefork", "solo"):
+    raise ImproperlyConfigured(f"WORKER_POOL must be threads, prefork or solo, got {WORKER_POOL!r}")
+WORKER_CONCURRENCY = env_int("WORKER_CONCURRENCY", 16 if WORKER_POOL == "threads" else 2, minimum=1)
+CELERY_WORKER_POOL = WORKER_POOL
+CELERY_WORKER_CONCURRENCY = WORKER_CONCURRENCY
+# Housekeeping (the reaper, retention, the WhatsApp session monitor) has its own queue, so a
+# backlog of runs cannot delay the recovery of lost runs (docker-compose gives it its own worker).
+RUN_QUEUE, HOUSEKEEPING_QUEUE = "celery", "housekeeping"
+CELERY_TASK_DEFAULT_QUEUE = RUN_QUEUE
+CELERY_TASK_ROUTES = {name: {"queue": HOUSEKEEPING_QUEUE} for name in (
+    "automations.tasks.reap_runs", "automations.tasks.prune_runs", "whatsapp.tasks.check_sessions")}
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "automations.beat.scheduler:ChronoScheduler"
 CELERY_BEAT_SYNC_EVERY = 1
