@@ -308,9 +308,49 @@ class Channel(models.Model):
     # --- Sending ---------------------------------------------------------------------------
 
     def send_text(self, chat_id: str, text: str) -> str:
-        """Send one text; returns WAHA's message id ('' when the engine gives none)."""
+        """Send one text; returns WAHA's message id ('' when the engine gives none).
+
+        Sends without keeping a record: ChronoFlow's own messages go through send_and_record.
+        """
         answer = waha_client().send_text(self.session_name, chat_id, text)
         return message_id_from(answer, chat_id)
+
+    def send_and_record(self, chat_id: str, text: str, recipient: str = "", run=None,
+                        resume: bool = False) -> "Message":
+        """Send one text, kept as an outbound Message: how ChronoFlow messages anyone.
+
+        The rule that no WhatsApp user gets a message twice lives here. The row is marked
+        ``sending`` before WAHA is called; a send WAHA may have carried out without answering
+        ends ``unconfirmed`` and is never sent again. With a ``run``, the run keeps one row
+        per chat: another send to that chat raises AlreadyMessaged, unless ``resume`` (a
+        retry of the run going on where it stopped), which sends again only a row that
+        failed, returns one sent or unconfirmed as it is, and turns one an attempt left
+        ``sending`` (it died mid-call) into ``unconfirmed``.
+
+        Returns the row; raises SendFailed, a WahaError, once WAHA's refusal is on the row.
+        """
+        message, go = Message.claim(self, chat_id, text, recipient, run, resume)
+        if not go:
+            return message
+        try:
+            waha_id = self.send_text(chat_id, text)
+        except WahaError as exc:
+            message.record_refusal(exc)
+            raise SendFailed(message, exc) from None
+        message.mark(Message.Status.SENT, waha_message_id=waha_id)
+        return message
+
+
+class AlreadyMessaged(Exception):
+    """The run already has a message to this chat (one per run and chat), so none is sent."""
+
+
+class SendFailed(WahaError):
+    """WAHA did not take the message: WAHA's error, and ``row``, the Message that records it."""
+
+    def __init__(self, row: "Message", cause: WahaError) -> None:
+        super().__init__(cause.message, cause.status, cause.permanent, cause.delivery_unknown)
+        self.row = row
 
 
 def message_id_from(answer: object, chat_id: str) -> str:
@@ -417,6 +457,50 @@ class Message(models.Model):
         self.status, self.error = status, error[:2000]
         self.waha_message_id = waha_message_id or self.waha_message_id
         self.save(update_fields=["status", "error", "waha_message_id", "updated_at"])
+
+    # --- Outbound: the rows behind Channel.send_and_record -------------------------------
+
+    @classmethod
+    def claim(cls, channel: Channel, chat_id: str, text: str, recipient: str = "", run=None,
+              resume: bool = False) -> "tuple[Message, bool]":
+        """The outbound row for one send and whether to send it now (it is then ``sending``).
+
+        A run has one row per chat (one_message_per_run_and_chat): a second claim raises
+        AlreadyMessaged, or with ``resume`` returns the earlier row, to be sent only if it
+        failed before reaching WAHA.
+        """
+        try:
+            with transaction.atomic():
+                return cls.objects.create(
+                    channel=channel, direction=cls.Direction.OUT, chat_id=chat_id, recipient=str(recipient)[:128],
+                    text=text, run=run, status=cls.Status.SENDING, is_group=chat_id.endswith("@g.us"),
+                ), True
+        except IntegrityError:  # the run has a row for this chat already
+            if not resume:
+                raise AlreadyMessaged(f"This run already sent a message to {chat_id}; "
+                                      "one message per recipient per run.") from None
+        earlier = cls.objects.get(run=run, chat_id=chat_id)
+        return earlier, earlier._resend(text)
+
+    def _resend(self, text: str) -> bool:
+        """Whether an earlier attempt's row may be sent again, now with ``text``; marks it ``sending`` if so."""
+        if self.status in self.DONE or self.status == self.Status.UNCONFIRMED:
+            return False
+        if self.status == self.Status.SENDING:  # an attempt died between sending and recording
+            self.mark(self.Status.UNCONFIRMED,
+                      "An earlier attempt stopped mid-send; not sent again so nobody gets it twice.")
+            return False
+        # Mark before calling WAHA: if we die mid-call, the next attempt knows not to resend.
+        self.text, self.status, self.error = text, self.Status.SENDING, ""
+        self.save(update_fields=["text", "status", "error", "updated_at"])
+        return True
+
+    def record_refusal(self, exc: WahaError) -> None:
+        """A send that raised: ``unconfirmed`` when WAHA may have sent it anyway, else ``failed``."""
+        if exc.delivery_unknown:
+            self.mark(self.Status.UNCONFIRMED, f"{exc} — it may have been sent; not sent again so nobody gets it twice.")
+        else:
+            self.mark(self.Status.FAILED, str(exc))
 
     @classmethod
     def apply_ack(cls, channel: Channel, message_id: str, ack: object) -> int:
