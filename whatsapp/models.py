@@ -148,26 +148,32 @@ class Channel(models.Model):
         return True
 
     def provision(self, start: bool = True) -> None:
-        """Create the WAHA session, then save the channel and its first status in one go.
+        """Save the channel with its first status, then create its session in WAHA.
 
-        If WAHA refuses, WahaError propagates and nothing is saved. If our save fails
-        after WAHA created a new session, that session is deleted again: no orphan.
+        Saved first, and committed when called outside a transaction, because WAHA may
+        post the session's first status before it answers: the webhook must find the
+        channel's token. If WAHA refuses, the channel is deleted again and WahaError
+        propagates: nothing is left behind.
         """
-        created = self.create_session(start=start)
+        asked_at = timezone.now()
+        self.should_run, self.status_changed_at = start, asked_at
+        self.status = self.Status.STARTING if start else self.Status.STOPPED
+        with transaction.atomic():
+            self.save()
+            self.record_status_change("", self.status, asked_at, ChannelStatusChange.Source.CREATE)
         try:
-            with transaction.atomic():
-                self.save()
-                self.record_status_change("", self.status, self.status_changed_at, ChannelStatusChange.Source.CREATE)
+            self.create_session(start=start)
         except Exception:
-            if created:
-                self._delete_quietly()
+            self.delete()
             raise
+        self._store_created_status(asked_at)
 
-    def _delete_quietly(self) -> None:
-        try:
-            waha_client().delete_session(self.session_name)
-        except WahaError:
-            pass  # best effort while another error is on its way up; that one is what matters
+    def _store_created_status(self, asked_at: datetime) -> None:
+        """Keep the status WAHA answered the create with, unless a webhook already told us newer."""
+        answered = self.status
+        self.refresh_from_db(fields=["status", "status_changed_at", "me", "last_error"])
+        # As of asked_at: a status WAHA posted while we waited for its answer is newer and stays.
+        self.set_status(answered, at=asked_at, source=ChannelStatusChange.Source.CREATE)
 
     def push_config(self) -> None:
         """Send our session config (webhook, HMAC key, retries) to WAHA again; it restarts the session."""
