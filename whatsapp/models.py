@@ -424,6 +424,7 @@ class Message(models.Model):
     # Acks only move a message forward: a late SERVER ack never undoes DELIVERED.
     PROGRESS = [Status.SENT, Status.DELIVERED, Status.READ]
     ACK_STATUS = {1: Status.SENT, 2: Status.DELIVERED, 3: Status.READ, 4: Status.READ}
+    ACK_ERROR = -1  # WhatsApp refused the message after WAHA accepted it
     DONE = (Status.SENT, Status.DELIVERED, Status.READ)
 
     channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="messages")
@@ -510,13 +511,22 @@ class Message(models.Model):
 
     @classmethod
     def apply_ack(cls, channel: Channel, message_id: str, ack: object) -> int:
-        """Move our outbound message(s) with this WAHA id forward to the ack's status."""
-        status = cls.ACK_STATUS.get(ack) if isinstance(ack, int) else None
-        if status is None or not message_id:
+        """Move our outbound message(s) with this WAHA id forward to the ack's status.
+
+        An ERROR ack fails a message not yet delivered; one delivered or read stays so.
+        """
+        if not isinstance(ack, int) or not message_id:
+            return 0
+        mine = cls.objects.filter(channel=channel, direction=cls.Direction.OUT, waha_message_id__in=_id_forms(message_id))
+        if ack == cls.ACK_ERROR:
+            return mine.filter(status__in=[cls.Status.QUEUED, cls.Status.SENDING, cls.Status.SENT]).update(
+                status=cls.Status.FAILED, error="WhatsApp reported an error for this message (ack ERROR).",
+                updated_at=timezone.now())
+        status = cls.ACK_STATUS.get(ack)
+        if status is None:
             return 0
         earlier = [cls.Status.QUEUED, cls.Status.SENDING, *cls.PROGRESS[: cls.PROGRESS.index(status)]]
-        mine = cls.objects.filter(channel=channel, direction=cls.Direction.OUT, status__in=earlier)
-        return mine.filter(waha_message_id__in=_id_forms(message_id)).update(status=status, updated_at=timezone.now())
+        return mine.filter(status__in=earlier).update(status=status, updated_at=timezone.now())
 
     @classmethod
     def record_inbound(cls, channel: Channel, payload: dict) -> "Message | None":
@@ -547,9 +557,15 @@ class Message(models.Model):
 
 
 def _id_forms(message_id: str) -> list[str]:
-    """The ack's full id, and the bare id some engines answered a send with."""
+    """The ack's id as given, without a group member's ``_<participant>`` suffix, and bare.
+
+    A group ack names the member it is from (``true_<group>_<id>_<participant>``); the
+    bare id is what some engines answered a send with.
+    """
     parts = message_id.split("_")
-    return [message_id, parts[2]] if len(parts) >= 3 and parts[0] in ("true", "false") else [message_id]
+    if len(parts) < 3 or parts[0] not in ("true", "false"):
+        return [message_id]
+    return list(dict.fromkeys([message_id, "_".join(parts[:3]), parts[2]]))
 
 
 def _from_epoch_s(value: object) -> datetime | None:
@@ -602,7 +618,7 @@ class WebhookEvent(models.Model):
         if self.processed_at:
             return
         handler = {"session.status": self._session_status, "message": self._message,
-                   "message.ack": self._message_ack}.get(self.event)
+                   "message.ack": self._message_ack, "message.ack.group": self._message_ack}.get(self.event)
         payload = self.payload.get("payload")
         error = ""
         if handler and isinstance(payload, dict):

@@ -19,7 +19,8 @@ from urllib.parse import quote
 
 from chronoflow import http
 
-SESSION_EVENTS = ["session.status", "message", "message.ack"]
+# WAHA acks a message to a contact with message.ack, one to a group with message.ack.group.
+SESSION_EVENTS = ["session.status", "message", "message.ack", "message.ack.group"]
 
 
 class WahaError(Exception):

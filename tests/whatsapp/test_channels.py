@@ -18,12 +18,12 @@ def test_creating_a_channel_through_the_api_creates_and_starts_the_waha_session(
     assert waha.sessions["shop"]["status"] == "STARTING"
 
 
-def test_the_new_session_posts_session_message_and_ack_events_to_the_channels_secret_url(created, waha):
+def test_the_new_session_posts_session_message_and_ack_events_for_contacts_and_groups_to_the_secret_url(created, waha):
     channel = Channel.objects.get(session_name="shop")
     [hook] = waha.sessions["shop"]["config"]["webhooks"]
 
     assert hook["url"] == f"{PUBLIC_URL}/whatsapp/webhooks/{channel.webhook_token}"
-    assert hook["events"] == ["session.status", "message", "message.ack"]
+    assert hook["events"] == ["session.status", "message", "message.ack", "message.ack.group"]
 
 
 def test_the_new_session_signs_its_webhooks_with_the_channels_key_and_retries_explicitly(created, waha):
