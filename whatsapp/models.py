@@ -275,8 +275,12 @@ class Channel(models.Model):
 
     @property
     def connected_as(self) -> str:
-        """'Name (+5511999999999)' for the logged-in account, or '' before login."""
-        if not self.me:
+        """'Name (+5511999999999)' for the account of a WORKING session, else ''.
+
+        ``me`` outlives a stop or a failure (WAHA still reports the last account), but
+        nothing is connected as it until the session works again.
+        """
+        if not self.me or not self.is_working:
             return ""
         number = str(self.me.get("id", "")).split("@", 1)[0]
         name = self.me.get("pushName") or ""
@@ -296,7 +300,7 @@ class Channel(models.Model):
                 self.set_me(waha_client().get_me(self.session_name))
         except WahaError as exc:
             state["error"] = str(exc)
-        state["connected_as"] = self.connected_as if self.is_working else ""
+        state["connected_as"] = self.connected_as
         return state
 
     def qr_png(self) -> bytes:

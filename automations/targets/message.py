@@ -85,13 +85,21 @@ def render_recipients(chrono, run, context: dict) -> list:
 
 
 def _unique(items: list) -> list:
+    """Each recipient once by the chat it names: '+55 11 99999-9999' and '5511999999999@s.whatsapp.net' are one."""
     seen, unique = set(), []
     for item in items:
-        key = str(item)
+        key = _chat_or_text(item)
         if key not in seen:
             seen.add(key)
             unique.append(item)
     return unique
+
+
+def _chat_or_text(recipient) -> str:
+    try:
+        return recipients.normalise(recipient)
+    except recipients.InvalidRecipient:
+        return str(recipient)  # fails in _deliver, with its reason
 
 
 def _deliver(channel: Channel, run, recipient, text: str) -> tuple[Message, bool]:

@@ -304,3 +304,18 @@ def test_each_whatsapp_admin_list_opens(admin_client, make_channel, model):
     make_channel()
 
     assert admin_client.get(f"/admin/whatsapp/{model}/").status_code == 200
+
+
+@pytest.mark.parametrize("status", ["STOPPED", "FAILED", "SCAN_QR_CODE"])
+def test_the_api_shows_no_account_for_a_channel_that_is_not_working(admin_client, make_channel, status):
+    channel = make_channel(status=status)  # `me` is still the account last logged in
+
+    shown = admin_client.get(f"/api/channels/{channel.pk}/").json()
+
+    assert shown["connected_as"] == ""
+
+
+def test_the_api_shows_the_account_of_a_working_channel(admin_client, make_channel):
+    channel = make_channel(status="WORKING")
+
+    assert admin_client.get(f"/api/channels/{channel.pk}/").json()["connected_as"] == "Loja (+5511888888888)"
