@@ -1,21 +1,17 @@
 """ctx.message.send's way out: the recipient policy, and the one call into the WhatsApp app.
 
-Each send is an outbound ``whatsapp.Message`` row tied to the run, marked ``sending``
-before WAHA is called, then ``sent`` / ``failed`` / ``unconfirmed`` — the same record
-the MESSAGE target keeps, so operators find every message in one place.
+Each send goes through ``Channel.send_and_record``: an outbound ``whatsapp.Message`` row
+tied to the run, marked ``sending`` before WAHA is called, then ``sent`` / ``failed`` /
+``unconfirmed`` — the same record and the same no-message-twice rule as the MESSAGE
+target, so operators find every message in one place.
 """
 
 from __future__ import annotations
 
 import re
 
-from django.db import IntegrityError, transaction
-
 from whatsapp import recipients
-from whatsapp.models import Channel, Message
-from whatsapp.waha import WahaError
-
-Status = Message.Status
+from whatsapp.models import AlreadyMessaged, Channel, Message, SendFailed
 
 
 class MessageFailed(Exception):
@@ -60,20 +56,10 @@ def send_message(channel: Channel, chat_id: str, recipient: str, text: str, run=
     if not channel.is_working:
         raise MessageFailed(f"Channel '{channel.name}' is {channel.status}, not WORKING: nothing was sent.")
     try:
-        with transaction.atomic():
-            message = Message.objects.create(
-                channel=channel, direction=Message.Direction.OUT, chat_id=chat_id, recipient=recipient[:128],
-                text=text, run=run, status=Status.SENDING, is_group=chat_id.endswith("@g.us"),
-            )
-    except IntegrityError:  # Message keeps one row per run and chat (the MESSAGE target's retry guard)
-        raise MessageFailed(f"This run already sent a message to {chat_id}; one message per recipient per run.") from None
-    try:
-        waha_id = channel.send_text(chat_id, text)
-    except WahaError as exc:
+        return channel.send_and_record(chat_id, text, recipient=recipient, run=run)
+    except AlreadyMessaged as exc:
+        raise MessageFailed(str(exc)) from None
+    except SendFailed as exc:
         if exc.delivery_unknown:
-            message.mark(Status.UNCONFIRMED, f"{exc} — it may have been sent.")
             raise MessageFailed(f"WAHA did not answer; the message to {chat_id} may or may not have been sent.") from None
-        message.mark(Status.FAILED, str(exc))
         raise MessageFailed(f"WAHA refused the message to {chat_id}: {exc}") from None
-    message.mark(Status.SENT, waha_message_id=waha_id)
-    return message

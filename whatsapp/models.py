@@ -148,26 +148,32 @@ class Channel(models.Model):
         return True
 
     def provision(self, start: bool = True) -> None:
-        """Create the WAHA session, then save the channel and its first status in one go.
+        """Save the channel with its first status, then create its session in WAHA.
 
-        If WAHA refuses, WahaError propagates and nothing is saved. If our save fails
-        after WAHA created a new session, that session is deleted again: no orphan.
+        Saved first, and committed when called outside a transaction, because WAHA may
+        post the session's first status before it answers: the webhook must find the
+        channel's token. If WAHA refuses, the channel is deleted again and WahaError
+        propagates: nothing is left behind.
         """
-        created = self.create_session(start=start)
+        asked_at = timezone.now()
+        self.should_run, self.status_changed_at = start, asked_at
+        self.status = self.Status.STARTING if start else self.Status.STOPPED
+        with transaction.atomic():
+            self.save()
+            self.record_status_change("", self.status, asked_at, ChannelStatusChange.Source.CREATE)
         try:
-            with transaction.atomic():
-                self.save()
-                self.record_status_change("", self.status, self.status_changed_at, ChannelStatusChange.Source.CREATE)
+            self.create_session(start=start)
         except Exception:
-            if created:
-                self._delete_quietly()
+            self.delete()
             raise
+        self._store_created_status(asked_at)
 
-    def _delete_quietly(self) -> None:
-        try:
-            waha_client().delete_session(self.session_name)
-        except WahaError:
-            pass  # best effort while another error is on its way up; that one is what matters
+    def _store_created_status(self, asked_at: datetime) -> None:
+        """Keep the status WAHA answered the create with, unless a webhook already told us newer."""
+        answered = self.status
+        self.refresh_from_db(fields=["status", "status_changed_at", "me", "last_error"])
+        # As of asked_at: a status WAHA posted while we waited for its answer is newer and stays.
+        self.set_status(answered, at=asked_at, source=ChannelStatusChange.Source.CREATE)
 
     def push_config(self) -> None:
         """Send our session config (webhook, HMAC key, retries) to WAHA again; it restarts the session."""
@@ -269,8 +275,12 @@ class Channel(models.Model):
 
     @property
     def connected_as(self) -> str:
-        """'Name (+5511999999999)' for the logged-in account, or '' before login."""
-        if not self.me:
+        """'Name (+5511999999999)' for the account of a WORKING session, else ''.
+
+        ``me`` outlives a stop or a failure (WAHA still reports the last account), but
+        nothing is connected as it until the session works again.
+        """
+        if not self.me or not self.is_working:
             return ""
         number = str(self.me.get("id", "")).split("@", 1)[0]
         name = self.me.get("pushName") or ""
@@ -290,7 +300,7 @@ class Channel(models.Model):
                 self.set_me(waha_client().get_me(self.session_name))
         except WahaError as exc:
             state["error"] = str(exc)
-        state["connected_as"] = self.connected_as if self.is_working else ""
+        state["connected_as"] = self.connected_as
         return state
 
     def qr_png(self) -> bytes:
@@ -308,9 +318,49 @@ class Channel(models.Model):
     # --- Sending ---------------------------------------------------------------------------
 
     def send_text(self, chat_id: str, text: str) -> str:
-        """Send one text; returns WAHA's message id ('' when the engine gives none)."""
+        """Send one text; returns WAHA's message id ('' when the engine gives none).
+
+        Sends without keeping a record: ChronoFlow's own messages go through send_and_record.
+        """
         answer = waha_client().send_text(self.session_name, chat_id, text)
         return message_id_from(answer, chat_id)
+
+    def send_and_record(self, chat_id: str, text: str, recipient: str = "", run=None,
+                        resume: bool = False) -> "Message":
+        """Send one text, kept as an outbound Message: how ChronoFlow messages anyone.
+
+        The rule that no WhatsApp user gets a message twice lives here. The row is marked
+        ``sending`` before WAHA is called; a send WAHA may have carried out without answering
+        ends ``unconfirmed`` and is never sent again. With a ``run``, the run keeps one row
+        per chat: another send to that chat raises AlreadyMessaged, unless ``resume`` (a
+        retry of the run going on where it stopped), which sends again only a row that
+        failed, returns one sent or unconfirmed as it is, and turns one an attempt left
+        ``sending`` (it died mid-call) into ``unconfirmed``.
+
+        Returns the row; raises SendFailed, a WahaError, once WAHA's refusal is on the row.
+        """
+        message, go = Message.claim(self, chat_id, text, recipient, run, resume)
+        if not go:
+            return message
+        try:
+            waha_id = self.send_text(chat_id, text)
+        except WahaError as exc:
+            message.record_refusal(exc)
+            raise SendFailed(message, exc) from None
+        message.mark(Message.Status.SENT, waha_message_id=waha_id)
+        return message
+
+
+class AlreadyMessaged(Exception):
+    """The run already has a message to this chat (one per run and chat), so none is sent."""
+
+
+class SendFailed(WahaError):
+    """WAHA did not take the message: WAHA's error, and ``row``, the Message that records it."""
+
+    def __init__(self, row: "Message", cause: WahaError) -> None:
+        super().__init__(cause.message, cause.status, cause.permanent, cause.delivery_unknown)
+        self.row = row
 
 
 def message_id_from(answer: object, chat_id: str) -> str:
@@ -378,6 +428,7 @@ class Message(models.Model):
     # Acks only move a message forward: a late SERVER ack never undoes DELIVERED.
     PROGRESS = [Status.SENT, Status.DELIVERED, Status.READ]
     ACK_STATUS = {1: Status.SENT, 2: Status.DELIVERED, 3: Status.READ, 4: Status.READ}
+    ACK_ERROR = -1  # WhatsApp refused the message after WAHA accepted it
     DONE = (Status.SENT, Status.DELIVERED, Status.READ)
 
     channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="messages")
@@ -418,15 +469,68 @@ class Message(models.Model):
         self.waha_message_id = waha_message_id or self.waha_message_id
         self.save(update_fields=["status", "error", "waha_message_id", "updated_at"])
 
+    # --- Outbound: the rows behind Channel.send_and_record -------------------------------
+
+    @classmethod
+    def claim(cls, channel: Channel, chat_id: str, text: str, recipient: str = "", run=None,
+              resume: bool = False) -> "tuple[Message, bool]":
+        """The outbound row for one send and whether to send it now (it is then ``sending``).
+
+        A run has one row per chat (one_message_per_run_and_chat): a second claim raises
+        AlreadyMessaged, or with ``resume`` returns the earlier row, to be sent only if it
+        failed before reaching WAHA.
+        """
+        try:
+            with transaction.atomic():
+                return cls.objects.create(
+                    channel=channel, direction=cls.Direction.OUT, chat_id=chat_id, recipient=str(recipient)[:128],
+                    text=text, run=run, status=cls.Status.SENDING, is_group=chat_id.endswith("@g.us"),
+                ), True
+        except IntegrityError:  # the run has a row for this chat already
+            if not resume:
+                raise AlreadyMessaged(f"This run already sent a message to {chat_id}; "
+                                      "one message per recipient per run.") from None
+        earlier = cls.objects.get(run=run, chat_id=chat_id)
+        return earlier, earlier._resend(text)
+
+    def _resend(self, text: str) -> bool:
+        """Whether an earlier attempt's row may be sent again, now with ``text``; marks it ``sending`` if so."""
+        if self.status in self.DONE or self.status == self.Status.UNCONFIRMED:
+            return False
+        if self.status == self.Status.SENDING:  # an attempt died between sending and recording
+            self.mark(self.Status.UNCONFIRMED,
+                      "An earlier attempt stopped mid-send; not sent again so nobody gets it twice.")
+            return False
+        # Mark before calling WAHA: if we die mid-call, the next attempt knows not to resend.
+        self.text, self.status, self.error = text, self.Status.SENDING, ""
+        self.save(update_fields=["text", "status", "error", "updated_at"])
+        return True
+
+    def record_refusal(self, exc: WahaError) -> None:
+        """A send that raised: ``unconfirmed`` when WAHA may have sent it anyway, else ``failed``."""
+        if exc.delivery_unknown:
+            self.mark(self.Status.UNCONFIRMED, f"{exc} — it may have been sent; not sent again so nobody gets it twice.")
+        else:
+            self.mark(self.Status.FAILED, str(exc))
+
     @classmethod
     def apply_ack(cls, channel: Channel, message_id: str, ack: object) -> int:
-        """Move our outbound message(s) with this WAHA id forward to the ack's status."""
-        status = cls.ACK_STATUS.get(ack) if isinstance(ack, int) else None
-        if status is None or not message_id:
+        """Move our outbound message(s) with this WAHA id forward to the ack's status.
+
+        An ERROR ack fails a message not yet delivered; one delivered or read stays so.
+        """
+        if not isinstance(ack, int) or not message_id:
+            return 0
+        mine = cls.objects.filter(channel=channel, direction=cls.Direction.OUT, waha_message_id__in=_id_forms(message_id))
+        if ack == cls.ACK_ERROR:
+            return mine.filter(status__in=[cls.Status.QUEUED, cls.Status.SENDING, cls.Status.SENT]).update(
+                status=cls.Status.FAILED, error="WhatsApp reported an error for this message (ack ERROR).",
+                updated_at=timezone.now())
+        status = cls.ACK_STATUS.get(ack)
+        if status is None:
             return 0
         earlier = [cls.Status.QUEUED, cls.Status.SENDING, *cls.PROGRESS[: cls.PROGRESS.index(status)]]
-        mine = cls.objects.filter(channel=channel, direction=cls.Direction.OUT, status__in=earlier)
-        return mine.filter(waha_message_id__in=_id_forms(message_id)).update(status=status, updated_at=timezone.now())
+        return mine.filter(status__in=earlier).update(status=status, updated_at=timezone.now())
 
     @classmethod
     def record_inbound(cls, channel: Channel, payload: dict) -> "Message | None":
@@ -457,9 +561,15 @@ class Message(models.Model):
 
 
 def _id_forms(message_id: str) -> list[str]:
-    """The ack's full id, and the bare id some engines answered a send with."""
+    """The ack's id as given, without a group member's ``_<participant>`` suffix, and bare.
+
+    A group ack names the member it is from (``true_<group>_<id>_<participant>``); the
+    bare id is what some engines answered a send with.
+    """
     parts = message_id.split("_")
-    return [message_id, parts[2]] if len(parts) >= 3 and parts[0] in ("true", "false") else [message_id]
+    if len(parts) < 3 or parts[0] not in ("true", "false"):
+        return [message_id]
+    return list(dict.fromkeys([message_id, "_".join(parts[:3]), parts[2]]))
 
 
 def _from_epoch_s(value: object) -> datetime | None:
@@ -512,7 +622,7 @@ class WebhookEvent(models.Model):
         if self.processed_at:
             return
         handler = {"session.status": self._session_status, "message": self._message,
-                   "message.ack": self._message_ack}.get(self.event)
+                   "message.ack": self._message_ack, "message.ack.group": self._message_ack}.get(self.event)
         payload = self.payload.get("payload")
         error = ""
         if handler and isinstance(payload, dict):

@@ -46,8 +46,10 @@ def check_channel(channel: Channel, session: dict | None, now: datetime) -> list
         channel.set_me(session["me"])
     if reported != channel.status:
         detail = f"WAHA reports {reported}; ChronoFlow had {channel.status}."
-        channel.set_status(reported, at=now, source=SOURCE, detail=detail)
-        actions.append(_record(channel, Action.STATUS_REPAIRED, detail, now))
+        if channel.set_status(reported, at=now, source=SOURCE, detail=detail):
+            actions.append(_record(channel, Action.STATUS_REPAIRED, detail, now))
+        else:  # a webhook got there first: what we read at the start of the round is stale
+            channel.refresh_from_db(fields=["status", "status_changed_at"])
     if channel.should_run and channel.status in (Channel.Status.FAILED, Channel.Status.STOPPED):
         actions += _restart_with_backoff(channel, now)
     return actions
@@ -76,6 +78,7 @@ def _restart_with_backoff(channel: Channel, now: datetime) -> list[MonitorAction
             return []  # gave up before: said so once, waits for an operator
         Channel.objects.filter(pk=channel.pk).update(next_restart_at=None)
         detail = f"Still {channel.status} after {limit} restarts; waiting for an operator (restart, or log out and scan again)."
+        channel.record_error(f"The health monitor gave up: {detail}")  # so the API and health say why it is down
         return [_record(channel, Action.GAVE_UP, detail, now)]
     attempt = channel.restart_attempts + 1
     delay = timedelta(seconds=settings.WAHA_MONITOR_BACKOFF_S * 2 ** (attempt - 1))

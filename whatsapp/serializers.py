@@ -24,7 +24,7 @@ class ChannelSerializer(serializers.ModelSerializer):
         return value
 
     def create(self, validated_data: dict) -> Channel:
-        """Create the WAHA session first: if WAHA refuses, WahaError propagates and nothing is saved."""
+        """Save the channel and create its WAHA session (Channel.provision): if WAHA refuses, nothing stays."""
         start = validated_data.pop("start", True)
         channel = Channel(**validated_data)
         channel.provision(start=start)

@@ -19,7 +19,8 @@ from urllib.parse import quote
 
 from chronoflow import http
 
-SESSION_EVENTS = ["session.status", "message", "message.ack"]
+# WAHA acks a message to a contact with message.ack, one to a group with message.ack.group.
+SESSION_EVENTS = ["session.status", "message", "message.ack", "message.ack.group"]
 
 
 class WahaError(Exception):
@@ -186,19 +187,31 @@ def _media(session: str, chat_id: str, file: dict, **extra: Any) -> dict:
 
 
 def _reason(response: http.HttpResponse) -> str:
-    """WAHA's own words for a refusal: NestJS's `message`, or the 422 status-check `error`."""
+    """WAHA's own words for a refusal: NestJS's `message`, the 422 status-check `error`, or
+    the `exception.message` of an unexpected error (500)."""
     try:
         body = response.json()
     except http.HttpError:
         return response.text[:200] or "(empty body)"
     if isinstance(body, dict):
-        reason = body.get("message") or body.get("error") or body
+        reason = body.get("message") or body.get("error") or _exception_message(body) or _without_echo(body)
         if isinstance(reason, list):
             reason = "; ".join(map(str, reason))
         if body.get("expected") and body.get("status"):
             reason = f"{reason} (session is {body['status']}, expected {', '.join(body['expected'])})"
         return str(reason)[:300]
     return str(body)[:300]
+
+
+def _exception_message(body: dict) -> str:
+    exception = body.get("exception")
+    message = exception.get("message") if isinstance(exception, dict) else None
+    return message if isinstance(message, str) else ""
+
+
+def _without_echo(body: dict) -> dict:
+    # A 500 echoes our request (the text we sent) and a stack trace: neither helps the reader.
+    return {key: value for key, value in body.items() if key not in ("request", "exception")}
 
 
 def _json_or_none(response: http.HttpResponse) -> Any:

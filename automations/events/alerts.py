@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from automations.models import AlertPolicy, Chrono, ChronoRun
 from chronoflow import http
+from whatsapp import recipients
 from whatsapp.waha import WahaError
 
 log = logging.getLogger(__name__)
@@ -148,20 +149,11 @@ def _destinations(policy: AlertPolicy) -> list[tuple[str, callable]]:
 
 def _send_whatsapp(policy: AlertPolicy, notice: Notice) -> None:
     """One text through the policy's channel, kept as an outbound Message like any other."""
-    from whatsapp import recipients
-    from whatsapp.models import Message
-
     channel = policy.channel
     chat_id = recipients.normalise(policy.recipient)
     if not channel.is_working:
         raise ValueError(f"channel '{channel.name}' is {channel.status}, not WORKING")
-    message = Message.objects.create(channel=channel, direction=Message.Direction.OUT, chat_id=chat_id,
-                                     recipient=policy.recipient, text=notice.text, status=Message.Status.SENDING)
-    try:
-        message.mark(Message.Status.SENT, waha_message_id=channel.send_text(chat_id, notice.text))
-    except WahaError as exc:
-        message.mark(Message.Status.UNCONFIRMED if exc.delivery_unknown else Message.Status.FAILED, str(exc))
-        raise
+    channel.send_and_record(chat_id, notice.text, recipient=policy.recipient)  # SendFailed is a WahaError
 
 
 def _send_webhook(policy: AlertPolicy, notice: Notice) -> None:

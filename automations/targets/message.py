@@ -1,9 +1,10 @@
 """The MESSAGE target: render the chrono's template and send it to each recipient.
 
-Every recipient gets one outbound Message row per run (unique on run + chat id), and
-that row is the guard against duplicates: a retry of the run sends only to recipients
-whose row says the message was not sent. A send WAHA may have carried out without
-answering (a timeout, a crash mid-call) is marked ``unconfirmed`` and never repeated.
+Each recipient is sent to through ``Channel.send_and_record`` with ``resume``: the run
+keeps one outbound Message row per chat, and that row is the guard against duplicates,
+so a retry of the run sends only to recipients whose row says the message was not sent.
+A send WAHA may have carried out without answering (a timeout, a crash mid-call) is
+marked ``unconfirmed`` and never repeated.
 """
 
 from zoneinfo import ZoneInfo
@@ -14,8 +15,7 @@ from django.utils import timezone
 
 from automations.targets import Outcome
 from whatsapp import recipients
-from whatsapp.models import Channel, Message
-from whatsapp.waha import WahaError
+from whatsapp.models import Channel, Message, SendFailed
 
 Status = Message.Status
 
@@ -90,13 +90,21 @@ def render_recipients(chrono, run, context: dict) -> list:
 
 
 def _unique(items: list) -> list:
+    """Each recipient once by the chat it names: '+55 11 99999-9999' and '5511999999999@s.whatsapp.net' are one."""
     seen, unique = set(), []
     for item in items:
-        key = str(item)
+        key = _chat_or_text(item)
         if key not in seen:
             seen.add(key)
             unique.append(item)
     return unique
+
+
+def _chat_or_text(recipient) -> str:
+    try:
+        return recipients.normalise(recipient)
+    except recipients.InvalidRecipient:
+        return str(recipient)  # fails in _deliver, with its reason
 
 
 def _deliver(channel: Channel, run, recipient, text: str) -> tuple[Message, bool]:
@@ -104,43 +112,24 @@ def _deliver(channel: Channel, run, recipient, text: str) -> tuple[Message, bool
     try:
         chat_id = recipients.normalise(recipient)
     except recipients.InvalidRecipient as exc:
-        message = _row(channel, run, str(recipient)[:128], recipient, text)
-        message.mark(Status.FAILED, str(exc))
-        return message, False
-    message = _row(channel, run, chat_id, recipient, text)
-    if message.status in Message.DONE or message.status == Status.UNCONFIRMED:
-        return message, False
-    if message.status == Status.SENDING:  # an attempt died between sending and recording
-        message.mark(Status.UNCONFIRMED, "An earlier attempt stopped mid-send; not sent again so nobody gets it twice.")
-        return message, False
-    return _send(channel, message, text)
-
-
-def _row(channel: Channel, run, chat_id: str, recipient, text: str) -> Message:
-    message, _ = Message.objects.get_or_create(
-        run=run, chat_id=chat_id,
-        defaults={"channel": channel, "direction": Message.Direction.OUT, "recipient": str(recipient)[:128],
-                  "text": text, "is_group": chat_id.endswith("@g.us")},
-    )
-    return message
-
-
-def _send(channel: Channel, message: Message, text: str) -> tuple[Message, bool]:
-    # Mark before calling WAHA: if we die mid-call, the next attempt knows not to resend.
-    message.text = text
-    message.save(update_fields=["text", "updated_at"])
-    message.mark(Status.SENDING)
+        return _refused(channel, run, recipient, text, str(exc)), False
     try:
-        waha_id = channel.send_text(message.chat_id, text)
-    except WahaError as exc:
-        if exc.delivery_unknown:
-            message.mark(Status.UNCONFIRMED, f"{exc} — it may have been sent; not sent again so nobody gets it twice.")
-            return message, False
-        message.mark(Status.FAILED, str(exc))
+        # resume: a retry of the run sends only to those its earlier attempts did not reach.
+        return channel.send_and_record(chat_id, text, recipient=str(recipient), run=run, resume=True), False
+    except SendFailed as exc:
         # 422 on a send means "session not WORKING (yet)": worth another attempt later.
-        return message, (not exc.permanent) or exc.status == 422
-    message.mark(Status.SENT, waha_message_id=waha_id)
-    return message, False
+        return exc.row, not exc.delivery_unknown and (not exc.permanent or exc.status == 422)
+
+
+def _refused(channel: Channel, run, recipient, text: str, error: str) -> Message:
+    """The row of a recipient that is no phone number or chat id: failed, never sent."""
+    message, _ = Message.objects.get_or_create(
+        run=run, chat_id=str(recipient)[:128],
+        defaults={"channel": channel, "direction": Message.Direction.OUT, "recipient": str(recipient)[:128],
+                  "text": text},
+    )
+    message.mark(Status.FAILED, error)
+    return message
 
 
 def _outcome(results: list[tuple[Message, bool]]) -> Outcome:

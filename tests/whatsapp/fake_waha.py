@@ -93,6 +93,9 @@ class FakeWaha:
         self.posted: list[tuple[str, int]] = []  # webhooks posted: (event, our answer's status)
         self._lock = threading.Lock()
         self._counter = 0
+        # Real WAHA may post a started session's first session.status before it answers the
+        # create call; on here, the fake does that too (needs a server ChronoFlow can be reached at).
+        self.announce_start = False
 
     # --- test controls ---------------------------------------------------------------------
 
@@ -172,6 +175,8 @@ class FakeWaha:
             return Answer(422, {"statusCode": 422, "message": f"Session '{name}' already exists. Use PUT to update it."})
         status = "STARTING" if body.get("start", True) else "STOPPED"
         session = self.add_session(name, status, body.get("config") or {})
+        if self.announce_start and status == "STARTING":
+            self.set_status(name, status)
         return Answer(201, self._dto(session))
 
     def get_session(self, name, **_) -> Answer:

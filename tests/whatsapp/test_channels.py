@@ -18,12 +18,12 @@ def test_creating_a_channel_through_the_api_creates_and_starts_the_waha_session(
     assert waha.sessions["shop"]["status"] == "STARTING"
 
 
-def test_the_new_session_posts_session_message_and_ack_events_to_the_channels_secret_url(created, waha):
+def test_the_new_session_posts_session_message_and_ack_events_for_contacts_and_groups_to_the_secret_url(created, waha):
     channel = Channel.objects.get(session_name="shop")
     [hook] = waha.sessions["shop"]["config"]["webhooks"]
 
     assert hook["url"] == f"{PUBLIC_URL}/whatsapp/webhooks/{channel.webhook_token}"
-    assert hook["events"] == ["session.status", "message", "message.ack"]
+    assert hook["events"] == ["session.status", "message", "message.ack", "message.ack.group"]
 
 
 def test_the_new_session_signs_its_webhooks_with_the_channels_key_and_retries_explicitly(created, waha):
@@ -304,3 +304,18 @@ def test_each_whatsapp_admin_list_opens(admin_client, make_channel, model):
     make_channel()
 
     assert admin_client.get(f"/admin/whatsapp/{model}/").status_code == 200
+
+
+@pytest.mark.parametrize("status", ["STOPPED", "FAILED", "SCAN_QR_CODE"])
+def test_the_api_shows_no_account_for_a_channel_that_is_not_working(admin_client, make_channel, status):
+    channel = make_channel(status=status)  # `me` is still the account last logged in
+
+    shown = admin_client.get(f"/api/channels/{channel.pk}/").json()
+
+    assert shown["connected_as"] == ""
+
+
+def test_the_api_shows_the_account_of_a_working_channel(admin_client, make_channel):
+    channel = make_channel(status="WORKING")
+
+    assert admin_client.get(f"/api/channels/{channel.pk}/").json()["connected_as"] == "Loja (+5511888888888)"

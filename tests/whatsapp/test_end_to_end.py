@@ -36,7 +36,7 @@ def test_a_channel_goes_from_creation_to_a_delivered_message(admin_client, waha_
     channel = Channel.objects.get(session_name="loja")
     [hook] = waha.sessions["loja"]["config"]["webhooks"]
     assert hook["url"] == f"{live_server.url}/whatsapp/webhooks/{channel.webhook_token}"
-    assert hook["events"] == ["session.status", "message", "message.ack"]
+    assert hook["events"] == ["session.status", "message", "message.ack", "message.ack.group"]
     assert hook["hmac"]["key"] == channel.hmac_key
 
     # WAHA wants a scan: it says so through the webhook, signed; the admin page shows the QR.
@@ -75,3 +75,15 @@ def test_a_channel_goes_from_creation_to_a_delivered_message(admin_client, waha_
     assert waha.emit("loja", "message.ack", ack) == [200]
     message.refresh_from_db()
     assert message.status == "delivered"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_status_waha_posts_while_creating_the_session_finds_the_channel(admin_client, waha_server, celery_eager):
+    waha = waha_server.fake
+    waha.announce_start = True  # the first session.status arrives before WAHA answers the create call
+
+    response = admin_client.post("/api/channels/", {"name": "Loja", "session_name": "loja"},
+                                 content_type="application/json")
+
+    assert response.status_code == 201, response.content
+    assert waha.posted == [("session.status", 200)]

@@ -159,3 +159,29 @@ def test_beat_stores_the_monitor_as_a_periodic_task_every_interval(db, settings)
 
     task = PeriodicTask.objects.get(name="whatsapp-session-monitor")
     assert (task.task, task.interval.every, task.interval.period) == ("whatsapp.tasks.check_sessions", 300, "seconds")
+
+
+# --- Issue 13, item 18: record real changes only; giving up says why on the channel ----------
+
+
+def test_a_status_the_webhook_stored_first_is_not_recorded_as_repaired(make_channel, waha, now):
+    seen_by_the_monitor = make_channel(status="STARTING")
+    Channel.objects.get(pk=seen_by_the_monitor.pk).set_status("WORKING", source="webhook")  # got there first
+
+    monitor.check_channel(seen_by_the_monitor, {"name": "front", "status": "WORKING"}, now)
+
+    assert actions() == []
+    assert not seen_by_the_monitor.status_changes.filter(source="monitor").exists()
+
+
+def test_giving_up_sets_the_channels_last_error(make_channel, waha, now, settings, admin_client):
+    settings.WAHA_MONITOR_MAX_RESTARTS = 1
+    channel = make_channel(status="FAILED", restart_attempts=1, next_restart_at=now - timedelta(seconds=1))
+    waha.add_session("front", status="FAILED")
+
+    monitor.check_sessions(now)
+
+    assert actions() == ["gave_up"]
+    shown = admin_client.get(f"/api/channels/{channel.pk}/").json()
+    assert shown["status"] == "FAILED"
+    assert "waiting for an operator" in shown["last_error"]

@@ -190,6 +190,17 @@ def test_the_same_recipient_listed_twice_gets_one_message(channel, make_message_
     assert len(waha.sent) == 1
 
 
+def test_one_number_written_several_ways_is_sent_and_counted_once(channel, make_message_chrono, make_run, waha):
+    chrono = make_message_chrono(channel, recipients=["5511999999999@s.whatsapp.net", "+55 11 99999-9999",
+                                                      "5511999999999"])
+
+    run = run_once(make_run(chrono))
+
+    assert run.status == "success"
+    assert len(waha.sent) == 1
+    assert (run.result["sent"], run.result["not_sent"], len(run.result["messages"])) == (1, 0, 1)
+
+
 def test_waha_refusing_because_the_session_just_stopped_working_is_retried(channel, make_message_chrono, make_run,
                                                                            waha):
     chrono = make_message_chrono(channel, max_attempts=2)

@@ -113,6 +113,21 @@ def test_a_server_error_can_be_retried(client, waha):
     assert (error.value.status, error.value.permanent, error.value.delivery_unknown) == (503, False, False)
 
 
+def test_an_unexpected_waha_error_shows_waha_s_exception_message(client, waha):
+    waha.add_session("shop")
+    # WAHA's shape for an unexpected error (WhatsApp's 463 on a send arrives like this).
+    waha.fail("POST", "/api/sendText", status=500, body={
+        "statusCode": 500, "timestamp": "2026-12-01T11:00:00.000Z",
+        "exception": {"message": "Failed to send message: 463", "name": "Error", "stack": "Error: at send (x.js:1)"},
+        "request": {"path": "/api/sendText", "method": "POST", "body": {"text": "hi"}},
+        "version": {"version": "2026.7.1", "engine": "NOWEB"}})
+
+    with pytest.raises(WahaError) as error:
+        client.send_text("shop", "5511999999999@c.us", "hi")
+
+    assert str(error.value) == "WAHA POST /api/sendText answered 500: Failed to send message: 463"
+
+
 def test_a_timeout_can_be_retried_but_may_have_been_carried_out(client, waha):
     waha.add_session("shop")
     waha.fail("POST", "/api/sendText", exception=requests.exceptions.ReadTimeout("read timed out"))

@@ -150,7 +150,7 @@ def outbound(channel):
 
 def ack(ack: int, message_id: str = "true_5511999999999@c.us_3EB0AAA") -> dict:
     return {"id": message_id, "from": "5511999999999@c.us", "to": "5511888888888@c.us", "participant": None,
-            "fromMe": True, "ack": ack, "ackName": {2: "DEVICE", 3: "READ", 1: "SERVER"}[ack]}
+            "fromMe": True, "ack": ack, "ackName": {-1: "ERROR", 2: "DEVICE", 3: "READ", 1: "SERVER"}[ack]}
 
 
 def test_an_ack_moves_an_outbound_message_to_delivered_then_read(outbound, post_event, celery_eager,
@@ -187,6 +187,44 @@ def test_an_ack_matches_a_message_whose_send_answered_only_the_bare_id(outbound,
 
     outbound.refresh_from_db()
     assert outbound.status == "delivered"
+
+
+def test_an_error_ack_marks_the_sent_message_failed(outbound, post_event, celery_eager,
+                                                   django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        post_event(outbound.channel, "message.ack", ack(-1))
+
+    outbound.refresh_from_db()
+    assert outbound.status == "failed"
+    assert "ERROR" in outbound.error
+
+
+def test_an_error_ack_never_undoes_a_delivered_message(outbound, post_event, celery_eager,
+                                                       django_capture_on_commit_callbacks):
+    outbound.mark("delivered")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        post_event(outbound.channel, "message.ack", ack(-1))
+
+    outbound.refresh_from_db()
+    assert outbound.status == "delivered"
+
+
+def test_a_group_ack_moves_the_group_message_forward(channel, post_event, celery_eager,
+                                                     django_capture_on_commit_callbacks):
+    group = "120363025246125486@g.us"
+    sent = Message.objects.create(channel=channel, direction="out", chat_id=group, is_group=True, status="sent",
+                                  waha_message_id=f"true_{group}_3EB0GGG")
+    # A member's ack names the member after the id: true_<group>_<id>_<participant>.
+    payload = {**ack(2, f"true_{group}_3EB0GGG_5511977777777@c.us"), "from": group,
+               "participant": "5511977777777@c.us"}
+
+    with django_capture_on_commit_callbacks(execute=True):
+        post_event(channel, "message.ack.group", payload)
+
+    sent.refresh_from_db()
+    assert sent.status == "delivered"
+    assert WebhookEvent.objects.get(event="message.ack.group").error == ""
 
 
 # --- Refused requests: 4xx, nothing stored ---------------------------------------------------------
