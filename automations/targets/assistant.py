@@ -66,12 +66,13 @@ def _finish(chrono, run, channel: Channel, chat_id: str, turn: conversation.Turn
         # The contact gets nothing: provider errors stay on the run.
         return Outcome(ok=False, error=_scrubbed(turn.error, chrono.assistant), retryable=turn.retryable,
                        timed_out=turn.timed_out, result=result)
-    message, retry = send_reply(channel, run, chat_id, turn.reply)
+    reply = _scrubbed(turn.reply, chrono.assistant)  # not even a model that echoes the key sends it on
+    message, retry = send_reply(channel, run, chat_id, reply)
     if turn.escalation:
         transaction.on_commit(lambda: alerts.escalated(chrono, run, chat_id, turn.escalation))
     result["sent"] = {"status": message.status, "waha_message_id": message.waha_message_id, "error": message.error}
     if message.status in Message.DONE:
-        return Outcome(ok=True, result=result, response_snippet=turn.reply[:1000])
+        return Outcome(ok=True, result=result, response_snippet=reply[:1000])
     return Outcome(ok=False, error=f"The reply was not sent: {message.error}", retryable=retry, result=result)
 
 
