@@ -76,3 +76,11 @@ def test_an_assistant_chrono_is_created_through_the_api(api, assistant):
 
     assert response.status_code == 201, response.json()
     assert response.json()["assistant"] == assistant.pk
+
+
+def test_deleting_an_assistant_a_chrono_uses_is_refused_with_409_naming_the_chrono(api, assistant_chrono, assistant):
+    response = api.delete(f"/api/assistants/{assistant.pk}/")
+
+    assert response.status_code == 409
+    assert "Atendimento" in response.json()["detail"]
+    assert Assistant.objects.filter(pk=assistant.pk).exists()
