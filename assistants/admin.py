@@ -48,6 +48,7 @@ class AssistantAdmin(admin.ModelAdmin):
         (_("Limits"), {"fields": ["temperature", "max_tokens", "daily_token_budget", "used_today", "history_length",
                                   "max_tool_rounds"]}),
         (_("Handover"), {"fields": ["pause_minutes", "handover_text"]}),
+        (_("Owners"), {"fields": ["owner_numbers", "owner_assistant"]}),
         (_("Dates"), {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
     ]
 

@@ -77,10 +77,14 @@ def contact_lines(inbound: dict) -> str:
     return "\n".join(lines)
 
 
-def reply(assistant: Assistant, channel_id: int, inbound: dict, chrono=None, run=None) -> Turn:
-    """Ask the model until it answers in text (or hands over), running the tools it calls."""
+def reply(assistant: Assistant, channel_id: int, inbound: dict, chrono=None, run=None,
+          builtins: dict[str, toolbox.Builtin] | None = None) -> Turn:
+    """Ask the model until it answers in text (or hands over), running the tools it calls.
+
+    ``builtins``: extra tools the caller implements (the owner assistant's read-only ones).
+    """
     turn = Turn(messages=chat_messages(assistant, channel_id, inbound, exclude_run_id=getattr(run, "pk", None)))
-    offered = toolbox.offered(assistant)
+    offered = {**toolbox.offered(assistant), **(builtins or {})}
     definitions = toolbox.definitions(offered)
     for round_ in range(assistant.max_tool_rounds + 1):
         completion = _ask(assistant, turn, definitions)
@@ -132,7 +136,10 @@ def _assistant_message(message: dict) -> dict:
 
 def _run_tool(offered: dict, call: provider.ToolCall, turn: Turn, chrono, run) -> dict:
     tool = offered.get(call.name)
-    if tool is None:
+    if isinstance(tool, toolbox.Builtin):
+        content, record = toolbox.call_builtin(tool, call.name, call.arguments)
+        turn.tool_calls.append(record)
+    elif tool is None:
         content = {"error": f"There is no tool named {call.name!r}."}
         turn.tool_calls.append({"tool": call.name, "arguments": call.arguments, "ok": False,
                                 "error": content["error"]})

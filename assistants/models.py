@@ -12,6 +12,8 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from whatsapp import recipients
+
 # OpenAI's rule for a function's name; other compatible servers follow it.
 TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 ESCALATE = "escalate"  # the built-in tool's name; no user function may take it
@@ -55,6 +57,14 @@ class Assistant(models.Model):
     handover_text = models.TextField(
         _("handover text"), default=DEFAULT_HANDOVER_TEXT,
         help_text=_("What the contact is told when the assistant hands the chat over to a person."))
+    owner_numbers = models.JSONField(
+        _("owner numbers"), default=list, blank=True,
+        help_text=_('Phone numbers of the business\'s owners, e.g. ["+55 11 99999-9999"]: their messages go to '
+                    'the owner assistant below instead.'))
+    owner_assistant = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("owner assistant"),
+        help_text=_("Answers the owner numbers, with read-only tools over ChronoFlow (runs today, failing chronos, "
+                    "channels not working)."))
     tools = models.ManyToManyField("functions.UserFunction", through="AssistantTool", blank=True, related_name="assistants")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -66,6 +76,20 @@ class Assistant(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        try:
+            self.owner_numbers = [recipients.normalise(n) for n in self.owner_numbers or []]
+        except (recipients.InvalidRecipient, TypeError) as exc:
+            raise ValidationError({"owner_numbers": str(exc)}) from None
+        if self.owner_assistant_id and self.owner_assistant_id == self.pk:
+            raise ValidationError({"owner_assistant": _("Choose another assistant for the owners.")})
+
+    def for_sender(self, sender: str) -> "tuple[Assistant, bool]":
+        """Who answers ``sender``: (the owner assistant, True) for an owner number, else (self, False)."""
+        if self.owner_assistant_id and sender in (self.owner_numbers or []):
+            return self.owner_assistant, True
+        return self, False
 
     @property
     def completions_url(self) -> str:

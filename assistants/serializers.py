@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from assistants.models import Assistant, AssistantTool
 from chronoflow import secrets
+from whatsapp import recipients
 
 
 class AssistantToolSerializer(serializers.ModelSerializer):
@@ -32,7 +33,7 @@ class AssistantSerializer(serializers.ModelSerializer):
         model = Assistant
         fields = ["id", "name", "system_prompt", "model", "base_url", "api_key", "temperature", "max_tokens",
                   "daily_token_budget", "tokens_used_today", "history_length", "max_tool_rounds", "timeout_ms",
-                  "pause_minutes", "handover_text", "tools", "created_at", "updated_at"]
+                  "pause_minutes", "handover_text", "owner_numbers", "owner_assistant", "tools", "created_at", "updated_at"]
         read_only_fields = ["created_at", "updated_at"]
         extra_kwargs = {"system_prompt": {"trim_whitespace": False}}
 
@@ -48,6 +49,14 @@ class AssistantSerializer(serializers.ModelSerializer):
         if value == secrets.MASK:  # a GET → PUT round trip keeps the stored key
             return self.instance.api_key if self.instance is not None else ""
         return value
+
+    def validate_owner_numbers(self, numbers) -> list[str]:
+        if not isinstance(numbers, list):
+            raise serializers.ValidationError("A list of phone numbers.")
+        try:
+            return [recipients.normalise(n) for n in numbers]
+        except recipients.InvalidRecipient as exc:
+            raise serializers.ValidationError(str(exc)) from None
 
     def validate_tools(self, tools: list[dict]) -> list[dict]:
         names = [(t.get("name") or t["function"].name) for t in tools]

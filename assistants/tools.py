@@ -7,6 +7,9 @@ to the model. ``escalate`` is built in: the conversation hands the chat to a per
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any, Callable
+
 import jsonschema
 
 from assistants.models import ESCALATE, Assistant, AssistantTool
@@ -29,20 +32,33 @@ ESCALATE_TOOL = {
 TOOL_FAILED = {"error": "The tool failed. Tell the contact you could not do it right now."}
 
 
+@dataclass
+class Builtin:
+    """A tool the caller implements in-process: read-only helpers, never user code."""
+
+    description: str
+    handler: Callable[[dict], Any]
+    parameters: dict | None = None
+
+    @property
+    def schema(self) -> dict:
+        return self.parameters or {"type": "object", "properties": {}}
+
+
 def offered(assistant: Assistant) -> dict[str, AssistantTool]:
     """The assistant's function tools by the name the model calls them."""
     tools = assistant.assistant_tools.select_related("function").order_by("pk")
     return {tool.tool_name: tool for tool in tools}
 
 
-def definitions(tools: dict[str, AssistantTool]) -> list[dict]:
+def definitions(tools: dict[str, "AssistantTool | Builtin"]) -> list[dict]:
     """The ``tools`` array of the chat-completions request: each function, then escalate."""
     return [*({"type": "function", "function": {"name": name, "description": tool.description,
                                                 "parameters": tool.schema}}
               for name, tool in tools.items()), ESCALATE_TOOL]
 
 
-def arguments_problem(tool: AssistantTool, arguments) -> str:
+def arguments_problem(tool: "AssistantTool | Builtin", arguments) -> str:
     """Why the model's arguments do not fit the tool's schema ('' when they do)."""
     if not isinstance(arguments, dict):
         return "The arguments must be a JSON object."
@@ -65,3 +81,11 @@ def call_function(tool: AssistantTool, arguments, chrono=None, run=None) -> tupl
               "result": report.value, "error": report.error_text, "logs": report.logs[-20:],
               "duration_ms": report.duration_ms}
     return (report.value if report.ok else TOOL_FAILED), record
+
+
+def call_builtin(tool: Builtin, name: str, arguments) -> tuple[object, dict]:
+    problem = arguments_problem(tool, arguments)
+    if problem:
+        return {"error": problem}, {"tool": name, "arguments": arguments, "ok": False, "error": problem}
+    value = tool.handler(arguments)
+    return value, {"tool": name, "arguments": arguments, "ok": True, "result": value}

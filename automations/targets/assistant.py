@@ -12,6 +12,7 @@ from django.db import transaction
 
 from assistants import conversation
 from assistants.models import Assistant
+from automations import owner_tools
 from automations.events import alerts
 from automations.targets import Outcome
 from chronoflow import secrets
@@ -39,9 +40,11 @@ def config_errors(chrono) -> dict[str, list[str]]:
 
 def run(chrono, run, context: dict) -> Outcome:
     """Answer the message in run.input through the chrono's channel (or the one it came in on)."""
-    assistant, inbound = chrono.assistant, run.input if isinstance(run.input, dict) else {}
-    if assistant is None:
+    inbound = run.input if isinstance(run.input, dict) else {}
+    if chrono.assistant is None:
         return Outcome(ok=False, error="This ASSISTANT chrono has no assistant.", retryable=False)
+    # An owner's message goes to the owner assistant, with read-only tools over ChronoFlow.
+    assistant, owner = chrono.assistant.for_sender(str(inbound.get("from") or ""))
     chat_id = str(inbound.get("chat") or "")
     channel = chrono.channel or Channel.objects.filter(pk=(inbound.get("channel") or {}).get("id")).first()
     if not chat_id or channel is None:
@@ -56,17 +59,18 @@ def run(chrono, run, context: dict) -> Outcome:
     if pause is not None:
         return Outcome(ok=True, result={"paused_until": pause.until.isoformat(), "reason": pause.reason,
                                         "reply": ""})
-    turn = conversation.reply(assistant, channel.pk, {**inbound, "chat": chat_id}, chrono=chrono, run=run)
-    return _finish(chrono, run, channel, chat_id, turn)
+    turn = conversation.reply(assistant, channel.pk, {**inbound, "chat": chat_id}, chrono=chrono, run=run,
+                              builtins=owner_tools.TOOLS if owner else None)
+    return _finish(chrono, run, channel, chat_id, turn, assistant)
 
 
-def _finish(chrono, run, channel: Channel, chat_id: str, turn: conversation.Turn) -> Outcome:
-    result = _scrubbed(turn.as_result(), chrono.assistant)
+def _finish(chrono, run, channel: Channel, chat_id: str, turn: conversation.Turn, assistant: Assistant) -> Outcome:
+    result = {**_scrubbed(turn.as_result(), assistant), "assistant": assistant.name}
     if not turn.ok:
         # The contact gets nothing: provider errors stay on the run.
-        return Outcome(ok=False, error=_scrubbed(turn.error, chrono.assistant), retryable=turn.retryable,
+        return Outcome(ok=False, error=_scrubbed(turn.error, assistant), retryable=turn.retryable,
                        timed_out=turn.timed_out, result=result)
-    reply = _scrubbed(turn.reply, chrono.assistant)  # not even a model that echoes the key sends it on
+    reply = _scrubbed(turn.reply, assistant)  # not even a model that echoes the key sends it on
     message, retry = send_reply(channel, run, chat_id, reply)
     if turn.escalation:
         transaction.on_commit(lambda: alerts.escalated(chrono, run, chat_id, turn.escalation))
