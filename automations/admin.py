@@ -145,7 +145,7 @@ class ChronoAdmin(admin.ModelAdmin):
         ("Schedule", {"fields": ["schedule", "timezone", "schedule_preview"]}),
         ("Target", {
             "fields": ["target_type", "method", "url", "headers", "payload", "timeout_ms",
-                       "channel", "message_template", "recipients", "function", "extras"],
+                       "channel", "message_template", "recipients", "function", "extras", "assistant"],
             "description": "Fill in the fields of the chosen target type; the others are ignored.",
         }),
         ("Policies", {

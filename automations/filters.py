@@ -38,7 +38,7 @@ class UtcDateTimeFilter(filters.IsoDateTimeFilter):
 
 
 class ChronoFilter(filters.FilterSet):
-    target_type = ChoiceInFilter(choices=Chrono.TargetType.choices, help_text="HTTP, MESSAGE or FUNCTION; several with commas.")
+    target_type = ChoiceInFilter(choices=Chrono.TargetType.choices, help_text="HTTP, MESSAGE, FUNCTION or ASSISTANT; several with commas.")
     is_active = filters.BooleanFilter(help_text="true: active chronos; false: paused ones.")
     channel = filters.NumberFilter(field_name="channel", help_text="The WhatsApp channel's id.")
     search = filters.CharFilter(field_name="name", lookup_expr="icontains", help_text="Part of the name, any case.")

@@ -42,6 +42,7 @@ class Chrono(models.Model):
         HTTP = "HTTP", "HTTP webhook"
         MESSAGE = "MESSAGE", "WhatsApp message"
         FUNCTION = "FUNCTION", "Python function"
+        ASSISTANT = "ASSISTANT", _("AI assistant")
 
     class ScheduleKind(models.TextChoices):
         CRON = "cron", "Cron"
@@ -73,7 +74,7 @@ class Chrono(models.Model):
     timezone = models.CharField(max_length=64, default=default_timezone, help_text="IANA zone the schedule is read in.")
 
     # --- Target.
-    target_type = models.CharField(max_length=8, choices=TargetType.choices, default=TargetType.HTTP)
+    target_type = models.CharField(max_length=16, choices=TargetType.choices, default=TargetType.HTTP)
     method = models.CharField(max_length=8, default="POST", help_text="HTTP: one of ALLOWED_METHODS.")
     url = models.URLField(max_length=2000, blank=True, help_text="HTTP: the URL to call.")
     headers = models.JSONField(default=dict, blank=True, help_text="HTTP: request headers.")
@@ -90,6 +91,10 @@ class Chrono(models.Model):
         help_text="FUNCTION: the function to run.",
     )
     extras = models.JSONField(default=dict, blank=True, help_text="FUNCTION: values exposed as ctx.env.")
+    assistant = models.ForeignKey(
+        "assistants.Assistant", null=True, blank=True, on_delete=models.PROTECT, related_name="chronos",
+        help_text=_("ASSISTANT: the assistant that answers the message that started the run."),
+    )
 
     # --- State.
     is_active = models.BooleanField(default=True)
@@ -362,7 +367,7 @@ class RunTally(models.Model):
     ALL_TIME = datetime(1970, 1, 1, tzinfo=ZoneInfo("UTC"))
 
     hour = models.DateTimeField()
-    target_type = models.CharField(max_length=8)
+    target_type = models.CharField(max_length=16)
     status = models.CharField(max_length=10)
     metric = models.CharField(max_length=8)
     value_ms = models.BigIntegerField(default=0)

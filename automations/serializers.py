@@ -43,7 +43,7 @@ class ChronoSerializer(EventConfigFields, serializers.ModelSerializer):
             "schedule", "timezone", "schedule_kind", "schedule_expression", "run_at",
             "schedule_description", "next_fire_times",
             "target_type", "method", "url", "headers", "payload", "timeout_ms",
-            "channel", "message_template", "recipients", "function", "extras",
+            "channel", "message_template", "recipients", "function", "extras", "assistant",
             "is_active", "is_recurring", "next_run_at", "last_run_at", "last_run_status", "last_error",
             "max_attempts", "backoff_ms", "misfire_policy", "catchup_window_s", "overlap_policy",
             "created_at", "updated_at", *EVENT_FIELDS,

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "automations",
     "whatsapp",
     "functions",
+    "assistants",
 ]
 
 MIDDLEWARE = [

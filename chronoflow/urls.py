@@ -6,6 +6,7 @@ from django.views.defaults import page_not_found
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from assistants.api import AssistantViewSet
 from automations.api import ChronoViewSet, ChronoRunViewSet
 from automations.events import hooks
 from functions.api import UserFunctionViewSet
@@ -19,6 +20,7 @@ router.register("runs", ChronoRunViewSet, basename="run")
 router.register("channels", ChannelViewSet, basename="channel")
 router.register("messages", MessageViewSet, basename="message")
 router.register("functions", UserFunctionViewSet, basename="function")
+router.register("assistants", AssistantViewSet, basename="assistant")
 
 urlpatterns = [
     path("admin/", admin.site.urls),

@@ -8,7 +8,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("automations", "chronoflow", "functions", "whatsapp")
+PACKAGES = ("assistants", "automations", "chronoflow", "functions", "whatsapp")
 
 
 def product_modules() -> dict[str, Path]:

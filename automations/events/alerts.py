@@ -45,18 +45,22 @@ class Notice:
     chrono: Chrono
     run: ChronoRun
     failures: int
+    detail: str = ""  # escalated: which chat and why
 
     @property
     def subject(self) -> str:
         times = "1 time" if self.failures == 1 else f"{self.failures} times"
         what = {"failing": f"failed {times} in a row", "recovered": "works again",
-                "paused": f"was paused after {self.failures} failed runs in a row"}[self.kind]
+                "paused": f"was paused after {self.failures} failed runs in a row",
+                "escalated": "handed a chat over to a person"}[self.kind]
         return f"ChronoFlow: '{self.chrono.name}' {what}"
 
     @property
     def text(self) -> str:
         lines = [self.subject + "."]
-        if self.kind == "recovered":
+        if self.kind == "escalated":
+            lines.append(self.detail)
+        elif self.kind == "recovered":
             lines.append(f"Run #{self.run.pk} succeeded after {self.failures} failed run(s).")
         else:
             lines.append(f"Last error (run #{self.run.pk}): {self.run.error_message[:ERROR_CHARS] or self.run.status}")
@@ -91,6 +95,16 @@ def after_run(run: ChronoRun) -> None:
         notices = _advance(policy, run)
         for notice in notices:
             transaction.on_commit(lambda notice=notice: deliver(policy, notice))
+
+
+def escalated(chrono: Chrono, run: ChronoRun, chat_id: str, reason: str) -> list[str]:
+    """An assistant handed ``chat_id`` over to a person: tell the chrono's alert destinations, once."""
+    policy = AlertPolicy.objects.select_related("chrono", "channel").filter(chrono_id=chrono.pk).first()
+    if policy is None:
+        return []
+    number = chat_id.split("@", 1)[0]
+    detail = f"Chat {'+' + number if number.isdigit() else chat_id} (run #{run.pk}): {reason[:ERROR_CHARS]}"
+    return deliver(policy, Notice("escalated", policy.chrono, run, 0, detail=detail))
 
 
 def _advance(policy: AlertPolicy, run: ChronoRun) -> list[Notice]:

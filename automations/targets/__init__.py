@@ -21,6 +21,7 @@ REGISTRY: dict[str, str] = {
     "HTTP": "automations.targets.http",
     "MESSAGE": "automations.targets.message",
     "FUNCTION": "automations.targets.function",
+    "ASSISTANT": "automations.targets.assistant",
 }
 
 

@@ -1,0 +1,120 @@
+"""The ASSISTANT target: an assistant answers the inbound WhatsApp message that started the run.
+
+The run's input is the message (automations/events/triggers.py:message_input). The turn
+itself (chat, model, tools) is assistants/conversation.py; here: the pause and retry
+guards, sending the answer, and the Outcome. The answer's outbound Message row (one per
+run and chat) is what a retry reads: an answer that was produced but not sent is sent
+again without asking the model twice, and one already sent is never repeated.
+"""
+
+from django.conf import settings
+from django.db import transaction
+
+from assistants import conversation
+from assistants.models import Assistant
+from automations import owner_tools
+from automations.events import alerts
+from automations.targets import Outcome
+from chronoflow import secrets
+from whatsapp.models import Channel, Message
+from whatsapp.waha import WahaError
+
+Status = Message.Status
+
+
+def deadline_s(chrono) -> float:
+    assistant = chrono.assistant
+    if assistant is None:
+        return settings.WAHA_TIMEOUT_MS / 1000
+    tool_ms = max((t.function.timeout_ms for t in assistant.assistant_tools.select_related("function")), default=0)
+    start_ms = getattr(settings, "FUNCTION_START_TIMEOUT_MS", 10_000)
+    per_round_ms = assistant.timeout_ms + (tool_ms + start_ms if tool_ms else 0)
+    return ((assistant.max_tool_rounds + 1) * per_round_ms + settings.WAHA_TIMEOUT_MS) / 1000
+
+
+def config_errors(chrono) -> dict[str, list[str]]:
+    if chrono.assistant_id:
+        return {}
+    return {"assistant": ["An ASSISTANT chrono needs an assistant."]}
+
+
+def run(chrono, run, context: dict) -> Outcome:
+    """Answer the message in run.input through the chrono's channel (or the one it came in on)."""
+    inbound = run.input if isinstance(run.input, dict) else {}
+    if chrono.assistant is None:
+        return Outcome(ok=False, error="This ASSISTANT chrono has no assistant.", retryable=False)
+    # An owner's message goes to the owner assistant, with read-only tools over ChronoFlow.
+    assistant, owner = chrono.assistant.for_sender(str(inbound.get("from") or ""))
+    chat_id = str(inbound.get("chat") or "")
+    channel = chrono.channel or Channel.objects.filter(pk=(inbound.get("channel") or {}).get("id")).first()
+    if not chat_id or channel is None:
+        return Outcome(ok=False, error="The run's input is not a WhatsApp message (no chat or channel): "
+                                       "start ASSISTANT chronos from a message trigger.", retryable=False)
+    if not channel.is_working:
+        return Outcome(ok=False, error=f"Channel '{channel.name}' is {channel.status}, not WORKING: nothing was asked.")
+    earlier = Message.objects.filter(run=run, chat_id=chat_id).first()
+    if earlier is not None:
+        return _after_earlier_attempt(channel, earlier, run)
+    pause = assistant.pause_for(channel.pk, chat_id)
+    if pause is not None:
+        return Outcome(ok=True, result={"paused_until": pause.until.isoformat(), "reason": pause.reason,
+                                        "reply": ""})
+    turn = conversation.reply(assistant, channel.pk, {**inbound, "chat": chat_id}, chrono=chrono, run=run,
+                              builtins=owner_tools.TOOLS if owner else None)
+    return _finish(chrono, run, channel, chat_id, turn, assistant)
+
+
+def _finish(chrono, run, channel: Channel, chat_id: str, turn: conversation.Turn, assistant: Assistant) -> Outcome:
+    result = {**_scrubbed(turn.as_result(), assistant), "assistant": assistant.name}
+    if not turn.ok:
+        # The contact gets nothing: provider errors stay on the run.
+        return Outcome(ok=False, error=_scrubbed(turn.error, assistant), retryable=turn.retryable,
+                       timed_out=turn.timed_out, result=result)
+    reply = _scrubbed(turn.reply, assistant)  # not even a model that echoes the key sends it on
+    message, retry = send_reply(channel, run, chat_id, reply)
+    if turn.escalation:
+        transaction.on_commit(lambda: alerts.escalated(chrono, run, chat_id, turn.escalation))
+    result["sent"] = {"status": message.status, "waha_message_id": message.waha_message_id, "error": message.error}
+    if message.status in Message.DONE:
+        return Outcome(ok=True, result=result, response_snippet=reply[:1000])
+    return Outcome(ok=False, error=f"The reply was not sent: {message.error}", retryable=retry, result=result)
+
+
+def _after_earlier_attempt(channel: Channel, message: Message, run) -> Outcome:
+    """An earlier attempt produced this answer: send it if it was not sent, never twice."""
+    retry = False
+    if message.status == Status.SENDING:  # that attempt died mid-send: it may have gone out
+        message.mark(Status.UNCONFIRMED, "An earlier attempt stopped mid-send; not sent again so nobody gets it twice.")
+    elif message.status not in Message.DONE and message.status != Status.UNCONFIRMED:
+        message, retry = send_reply(channel, run, message.chat_id, message.text)
+    result = {"reply": message.text, "sent": {"status": message.status, "waha_message_id": message.waha_message_id,
+                                              "error": message.error}, "resent_from_earlier_attempt": True}
+    if message.status in Message.DONE:
+        return Outcome(ok=True, result=result)
+    return Outcome(ok=False, error=f"The reply was not sent: {message.error or message.status}", retryable=retry,
+                   result=result)
+
+
+def _scrubbed(value, assistant: Assistant):
+    """Nothing the provider echoed may carry the API key into the run."""
+    return secrets.redact_json(value, secrets.secret_values({}, [assistant.api_key]))
+
+
+def send_reply(channel: Channel, run, chat_id: str, text: str) -> tuple[Message, bool]:
+    """Send the answer as one outbound Message of the run: (row, worth retrying).
+
+    The one place the assistant sends; swap the channel call here when sending is unified.
+    """
+    message, _ = Message.objects.get_or_create(
+        run=run, chat_id=chat_id,
+        defaults={"channel": channel, "direction": Message.Direction.OUT, "recipient": chat_id, "text": text,
+                  "is_group": chat_id.endswith("@g.us")})
+    message.mark(Status.SENDING)  # before WAHA: if we die mid-call, no attempt sends it again
+    try:
+        waha_id = channel.send_text(chat_id, text)
+    except WahaError as exc:
+        unknown = exc.delivery_unknown
+        message.mark(Status.UNCONFIRMED if unknown else Status.FAILED, str(exc))
+        return message, not unknown and ((not exc.permanent) or exc.status == 422)
+    message.mark(Status.SENT, waha_message_id=waha_id)
+    return message, False
