@@ -16,8 +16,7 @@ from automations import owner_tools
 from automations.events import alerts
 from automations.targets import Outcome
 from chronoflow import secrets
-from whatsapp.models import Channel, Message
-from whatsapp.waha import WahaError
+from whatsapp.models import Channel, Message, SendFailed
 
 Status = Message.Status
 
@@ -101,20 +100,12 @@ def _scrubbed(value, assistant: Assistant):
 
 
 def send_reply(channel: Channel, run, chat_id: str, text: str) -> tuple[Message, bool]:
-    """Send the answer as one outbound Message of the run: (row, worth retrying).
+    """Send the answer as the run's one outbound Message to the chat: (row, worth retrying).
 
-    The one place the assistant sends; swap the channel call here when sending is unified.
+    Through Channel.send_and_record, the one way ChronoFlow messages anyone (resume: a
+    retry never sends an answer that went out, nor one an attempt died sending).
     """
-    message, _ = Message.objects.get_or_create(
-        run=run, chat_id=chat_id,
-        defaults={"channel": channel, "direction": Message.Direction.OUT, "recipient": chat_id, "text": text,
-                  "is_group": chat_id.endswith("@g.us")})
-    message.mark(Status.SENDING)  # before WAHA: if we die mid-call, no attempt sends it again
     try:
-        waha_id = channel.send_text(chat_id, text)
-    except WahaError as exc:
-        unknown = exc.delivery_unknown
-        message.mark(Status.UNCONFIRMED if unknown else Status.FAILED, str(exc))
-        return message, not unknown and ((not exc.permanent) or exc.status == 422)
-    message.mark(Status.SENT, waha_message_id=waha_id)
-    return message, False
+        return channel.send_and_record(chat_id, text, recipient=chat_id, run=run, resume=True), False
+    except SendFailed as exc:
+        return exc.row, not exc.delivery_unknown and ((not exc.permanent) or exc.status == 422)
