@@ -25,8 +25,9 @@ migrate: $(VENV)/.runtime
 admin: migrate
 	$(PY) manage.py ensure_admin
 
-## run: web, worker and beat together on the embedded default (Ctrl-C stops all three)
-run: admin
+## run: web, worker and beat together on the embedded default (Ctrl-C stops all three);
+## runall creates the admin user if needed and prints the URL and login last
+run: migrate
 	$(PY) manage.py runall
 
 ## test: the whole suite (SQLite + filesystem broker unless DATABASE_URL / REDIS_URL are set)

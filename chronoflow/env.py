@@ -12,6 +12,31 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.core.exceptions import ImproperlyConfigured
 
 _TRUE = {"1", "true", "yes", "on"}
+_ENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
+
+
+def load_env_file(path: Path) -> list[str]:
+    """Read ``NAME=value`` lines of a .env file into os.environ; the real environment wins.
+
+    The same lines docker-compose's ``env_file`` reads: ``#`` comments, blank lines, optional
+    ``export``, values optionally in single or double quotes. Returns the names it set.
+    """
+    if not path.is_file():
+        return []
+    loaded = []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        match = _ENV_LINE.match(line)
+        if match is None:
+            raise ImproperlyConfigured(f"{path}, line {number}: expected NAME=value, got {line.strip()[:60]!r}")
+        name, value = match.groups()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        if name not in os.environ:
+            os.environ[name] = value
+            loaded.append(name)
+    return loaded
 _FALSE = {"0", "false", "no", "off", ""}
 
 

@@ -10,10 +10,15 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.utils import get_random_secret_key
 
-from chronoflow.env import env_bool, env_int, env_list, env_rate, env_secret, env_str, env_timezone, env_url
+from chronoflow.env import (
+    env_bool, env_int, env_list, env_rate, env_secret, env_str, env_timezone, env_url, load_env_file,
+)
 from chronoflow.logging import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# A .env beside manage.py (or ENV_FILE) is read first, as docker-compose reads it; the real
+# environment wins over it. `make run` and every manage.py command see the same settings.
+ENV_FILE_LOADED = load_env_file(Path(env_str("ENV_FILE", str(BASE_DIR / ".env"))))
 DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "var"))).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 

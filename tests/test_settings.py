@@ -94,3 +94,25 @@ def test_manage_py_check_fails_on_a_missing_sandbox_user():
                             text=True, timeout=120,
                             env={**os.environ, "DATA_DIR": str(settings.DATA_DIR), "FUNCTION_SANDBOX_USER": "no-such-user"})
     assert result.returncode != 0 and "functions.E001" in result.stderr
+
+
+# --- .env ------------------------------------------------------------------------------------
+
+def test_a_dot_env_file_is_read_and_its_bad_value_named(tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text("# from .env.example\nexport PORT='eighty'\n")
+    result = start_django(ENV_FILE=str(env_file))
+    assert result.returncode != 0 and "PORT" in result.stderr
+
+
+def test_the_real_environment_wins_over_the_dot_env_file(tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text("PORT=eighty\n")
+    assert start_django(ENV_FILE=str(env_file), PORT="8123").returncode == 0
+
+
+def test_a_line_that_is_not_name_equals_value_is_refused_with_its_line_number(tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text("PORT=8000\nthis is not a setting\n")
+    result = start_django(ENV_FILE=str(env_file))
+    assert result.returncode != 0 and "line 2" in result.stderr

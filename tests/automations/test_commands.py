@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
@@ -224,3 +225,37 @@ def test_resync_beat_shows_its_progress_over_many_chronos(make_chrono):
 def test_resync_beat_refuses_a_chunk_below_one(db):
     with pytest.raises(CommandError, match="--chunk must be at least 1"):
         run("resync_beat", "--chunk", "0")
+
+
+# --- ensure_admin ------------------------------------------------------------------------
+
+def ensure_admin(*args) -> str:
+    out = io.StringIO()
+    call_command("ensure_admin", *args, stdout=out)
+    return out.getvalue()
+
+
+@pytest.mark.django_db
+def test_ensure_admin_on_an_existing_admin_says_how_to_reset_the_password(monkeypatch):
+    User.objects.create_superuser("admin", password="old-pw-1")
+    monkeypatch.setenv("ADMIN_PASSWORD", "new-pw-2")
+    out = ensure_admin()
+    assert "exists" in out and "was not applied" in out and "--reset-password" in out
+    assert User.objects.get(username="admin").check_password("old-pw-1")
+
+
+@pytest.mark.django_db
+def test_reset_password_sets_admin_password_from_the_environment(monkeypatch):
+    User.objects.create_superuser("admin", password="old-pw-1")
+    monkeypatch.setenv("ADMIN_PASSWORD", "new-pw-2")
+    assert "New password for admin user 'admin' (password from ADMIN_PASSWORD)" in ensure_admin("--reset-password")
+    assert User.objects.get(username="admin").check_password("new-pw-2")
+
+
+@pytest.mark.django_db
+def test_reset_password_without_admin_password_prints_a_generated_one_once(monkeypatch):
+    User.objects.create_superuser("admin", password="old-pw-1")
+    monkeypatch.delenv("ADMIN_PASSWORD", raising=False)
+    out = ensure_admin("--reset-password")
+    password = out.split("with password: ")[1].split()[0]
+    assert User.objects.get(username="admin").check_password(password)

@@ -38,6 +38,12 @@ def test_runall_serves_and_ctrl_c_stops_web_worker_and_beat(tmp_path):
                             env=process_env(), stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_until(lambda: health(port) == 200, timeout=40, message="the web process to answer /health")
+        output = tmp_path / "runall.log"
+        wait_until(lambda: "ChronoFlow is up" in output.read_text(), timeout=10, message="the start-up banner")
+        text = output.read_text()
+        # The URL and the new admin's password come after the processes' own banners, not buried under them.
+        assert text.index("ChronoFlow is up") > max(text.index("celery@"), text.index("Booting worker"))
+        assert text.index("Created admin user 'admin' with password:") > text.index("ChronoFlow is up")
         children = children_of(proc.pid)
         assert len(children) == 3
         proc.send_signal(signal.SIGINT)
