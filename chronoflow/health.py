@@ -100,8 +100,22 @@ def check_whatsapp() -> dict:
         "last_error": channel.last_error,
     } for channel in Channel.objects.order_by("name", "pk")]
     down = [c["session"] for c in channels if c["should_run"] and c["status"] != Channel.Status.WORKING]
-    result = {"ok": not down, "channels": channels}
+    waha = _check_waha() if any(c["should_run"] for c in channels) else {"checked": False}
+    result = {"ok": not down and waha.get("reachable", True), "channels": channels, "waha": waha}
     return {**result, "not_working": down} if down else result
+
+
+def _check_waha() -> dict:
+    """WAHA itself answers (the rows alone said "ok" while WAHA was down); a short timeout."""
+    from whatsapp.models import waha_client
+    from whatsapp.waha import WahaError
+
+    client = waha_client(timeout_s=settings.HEALTH_WAHA_TIMEOUT_MS / 1000)
+    try:
+        version = client.server_version()
+    except WahaError as exc:
+        return {"checked": True, "reachable": False, "error": str(exc)}
+    return {"checked": True, "reachable": True, "version": str((version or {}).get("version") or "")}
 
 
 def _run(check: Callable[[], dict]) -> dict:

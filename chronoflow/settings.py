@@ -250,6 +250,7 @@ WAHA_API_KEY = env_secret("WAHA_API_KEY")
 WAHA_WEBHOOK_HMAC_KEY = env_secret("WAHA_WEBHOOK_HMAC_KEY")
 PUBLIC_BASE_URL = env_url("PUBLIC_BASE_URL", f"http://localhost:{PORT}")  # WAHA must reach it (check whatsapp.W001)
 WAHA_TIMEOUT_MS = env_int("WAHA_TIMEOUT_MS", 15000, minimum=1)
+HEALTH_WAHA_TIMEOUT_MS = env_int("HEALTH_WAHA_TIMEOUT_MS", 2000, minimum=1)  # /health/whatsapp asks WAHA this fast
 # Session health monitor: how often it compares channels with WAHA, and how it backs off
 # restarting a session that keeps failing (base delay doubles per try, then it gives up).
 WAHA_MONITOR_INTERVAL_S = env_int("WAHA_MONITOR_INTERVAL_S", 300, minimum=10)

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+import responses
 from django.utils import timezone
 
 from automations.models import Chrono, ChronoRun
@@ -94,12 +95,21 @@ def test_health_queues_is_503_when_the_broker_cannot_be_read(client, db, monkeyp
 
 # --- /health/whatsapp ------------------------------------------------------------------------
 
+@pytest.fixture
+def waha_up(settings):
+    """WAHA answers its version (GET /api/server/version), as /health/whatsapp asks it."""
+    settings.WAHA_BASE_URL = "http://waha.test:3000"
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.get("http://waha.test:3000/api/server/version", json={"version": "2026.7.1", "engine": "WEBJS"})
+        yield mock
+
+
 def make_channel(session: str, status: str, should_run: bool = True) -> Channel:
     return Channel.objects.create(name=session.title(), session_name=session, status=status, should_run=should_run,
                                   status_changed_at=timezone.now())
 
 
-def test_health_whatsapp_lists_each_channel_with_its_status_and_last_change(client, db):
+def test_health_whatsapp_lists_each_channel_with_its_status_and_last_change(client, db, waha_up):
     make_channel("shop", "WORKING")
     make_channel("spare", "STOPPED", should_run=False)
     response = client.get("/health/whatsapp")
@@ -109,7 +119,7 @@ def test_health_whatsapp_lists_each_channel_with_its_status_and_last_change(clie
     assert channels["shop"]["status_changed_at"]
 
 
-def test_health_whatsapp_is_503_naming_a_channel_that_should_run_but_does_not(client, db):
+def test_health_whatsapp_is_503_naming_a_channel_that_should_run_but_does_not(client, db, waha_up):
     make_channel("shop", "WORKING")
     make_channel("desk", "SCAN_QR_CODE")
     response = client.get("/health/whatsapp")
@@ -117,10 +127,31 @@ def test_health_whatsapp_is_503_naming_a_channel_that_should_run_but_does_not(cl
     assert response.json()["checks"]["whatsapp"]["not_working"] == ["desk"]
 
 
-def test_health_whatsapp_shows_no_webhook_token_or_key(client, db):
+def test_health_whatsapp_shows_no_webhook_token_or_key(client, db, waha_up):
     channel = make_channel("shop", "WORKING")
     text = client.get("/health/whatsapp").content.decode()
     assert channel.webhook_token not in text and channel.hmac_key not in text
+
+
+def test_health_whatsapp_is_503_when_waha_itself_does_not_answer(client, db, settings):
+    settings.WAHA_BASE_URL, settings.HEALTH_WAHA_TIMEOUT_MS = f"http://127.0.0.1:{closed_port()}", 500
+    make_channel("shop", "WORKING")  # the row still says WORKING: only asking WAHA tells
+    response = client.get("/health/whatsapp")
+    assert response.status_code == 503
+    waha = response.json()["checks"]["whatsapp"]["waha"]
+    assert waha["reachable"] is False and waha["error"]
+
+
+def test_health_whatsapp_reports_waha_s_version_when_it_answers(client, db, waha_up):
+    make_channel("shop", "WORKING")
+    assert client.get("/health/whatsapp").json()["checks"]["whatsapp"]["waha"]["version"] == "2026.7.1"
+
+
+def test_health_whatsapp_does_not_ask_waha_when_no_channel_should_run(client, db, settings):
+    settings.WAHA_BASE_URL = f"http://127.0.0.1:{closed_port()}"
+    make_channel("spare", "STOPPED", should_run=False)
+    response = client.get("/health/whatsapp")
+    assert response.status_code == 200 and response.json()["checks"]["whatsapp"]["waha"] == {"checked": False}
 
 
 def test_health_probes_are_never_throttled(client, db, settings):

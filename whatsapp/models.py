@@ -26,9 +26,10 @@ def new_hmac_key() -> str:
     return secrets.token_hex(32)
 
 
-def waha_client() -> WahaClient:
+def waha_client(timeout_s: float | None = None) -> WahaClient:
     """The WAHA server this deployment talks to (WAHA_BASE_URL, WAHA_API_KEY)."""
-    return WahaClient(settings.WAHA_BASE_URL, settings.WAHA_API_KEY, settings.WAHA_TIMEOUT_MS / 1000)
+    timeout = settings.WAHA_TIMEOUT_MS / 1000 if timeout_s is None else timeout_s
+    return WahaClient(settings.WAHA_BASE_URL, settings.WAHA_API_KEY, timeout)
 
 
 def from_epoch_ms(value: object) -> datetime | None:
