@@ -1,5 +1,6 @@
 """REST API of user functions: CRUD, plus a test run that returns what the run recorded."""
 
+from drf_spectacular.utils import extend_schema
 from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -7,7 +8,7 @@ from rest_framework.response import Response
 
 from chronoflow.permissions import StaffOrModelPermissions
 from functions.models import UserFunction
-from functions.serializers import RunRequestSerializer, UserFunctionSerializer
+from functions.serializers import RunReportSerializer, RunRequestSerializer, UserFunctionSerializer
 
 
 class CanChangeFunction(StaffOrModelPermissions):
@@ -22,6 +23,7 @@ class UserFunctionViewSet(viewsets.ModelViewSet):
     queryset = UserFunction.objects.select_related("fallback_channel")
     serializer_class = UserFunctionSerializer
 
+    @extend_schema(request=RunRequestSerializer, responses=RunReportSerializer)
     @action(detail=True, methods=["post"], permission_classes=[CanChangeFunction])
     def run(self, request: Request, pk=None, format=None) -> Response:
         function = self.get_object()
@@ -29,4 +31,5 @@ class UserFunctionViewSet(viewsets.ModelViewSet):
         body.is_valid(raise_exception=True)
         # A one-off from the web process: no pool children to keep waiting there.
         report = function.run_once(input=body.validated_data["input"], refill_pool=False)
-        return Response({"ok": report.ok, "error": report.error_text, **report.as_result()})
+        # as_result() carries the structured error of a failed run; error_text is its one-line form.
+        return Response({"ok": report.ok, "error_text": report.error_text, "error": None, **report.as_result()})
