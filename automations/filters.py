@@ -28,6 +28,21 @@ class ChoiceInFilter(filters.BaseInFilter, filters.ChoiceFilter):
         super().__init__(*args, choices=choices, lookup_expr="in", **kwargs)
 
 
+class TrueFalseFilter(filters.ChoiceFilter):
+    """``true`` or ``false``; anything else is a 400 naming the parameter.
+
+    django-filter's BooleanFilter reads an unknown value (``?is_active=yes``) as no filter,
+    answering every chrono as if the client had not asked.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, choices=[("true", "true"), ("false", "false")],
+                         error_messages={"invalid_choice": "Use true or false, not %(value)r."}, **kwargs)
+
+    def filter(self, qs, value):
+        return super().filter(qs, {"true": True, "false": False}.get(value, value))
+
+
 class UtcDateTimeFilter(filters.IsoDateTimeFilter):
     """An ISO 8601 time compared in UTC: Python reads offsets up to ±23:59, PostgreSQL only ±15:59."""
 
@@ -39,7 +54,7 @@ class UtcDateTimeFilter(filters.IsoDateTimeFilter):
 
 class ChronoFilter(filters.FilterSet):
     target_type = ChoiceInFilter(choices=Chrono.TargetType.choices, help_text="HTTP, MESSAGE or FUNCTION; several with commas.")
-    is_active = filters.BooleanFilter(help_text="true: active chronos; false: paused ones.")
+    is_active = TrueFalseFilter(help_text="true: active chronos; false: paused ones.")
     channel = filters.NumberFilter(field_name="channel", help_text="The WhatsApp channel's id.")
     search = filters.CharFilter(field_name="name", lookup_expr="icontains", help_text="Part of the name, any case.")
 

@@ -51,7 +51,8 @@ ERROR_COMPONENTS = {
 PUBLIC_PREFIXES = ("/health", "/whatsapp/webhooks", "/waha/webhooks", "/hooks")
 WAHA_PREFIXES = ("/api/channels/", "/waha/sessions")
 # Query parameters that cannot be refused: a bad page number is a 404, a bad format a 404 too.
-NOT_FILTERS = {"page", "page_size", "format"}
+# (A bad page_size is a 400 naming it, so it counts as input.)
+NOT_FILTERS = {"page", "format"}
 
 
 def _response(description: str, component: str) -> dict:
@@ -63,6 +64,12 @@ def errors_for(path: str, method: str, operation: dict) -> dict:
     """The error responses one operation can give, keyed by status code."""
     errors = {}
     filters = [p for p in operation.get("parameters", []) if p.get("in") == "query" and p["name"] not in NOT_FILTERS]
+    for parameter in filters:
+        if parameter["name"] == "page_size":
+            parameter["schema"]["minimum"] = 1  # 0 or less is a 400; past the maximum, the largest page
+        else:
+            # django-filter reads ?status= (an empty value, as the browsable API's filter form sends) as no filter.
+            parameter["allowEmptyValue"] = True
     has_input = "requestBody" in operation or bool(filters)
     if has_input:
         errors["400"] = _response("Bad input, by field", "FieldErrors")
@@ -210,10 +217,11 @@ SESSION = inline_serializer("WahaSession", SESSION_FIELDS)
 SESSIONS = type(SESSION)(many=True)
 NEW_SESSION = inline_serializer("WahaSessionCreate", {
     "name": serializers.CharField(help_text="Session name: letters, digits, '-' and '_'"),
-    "displayName": serializers.CharField(required=False),
+    "displayName": serializers.CharField(required=False, allow_blank=True, help_text="Empty: the session name"),
     "start": serializers.BooleanField(required=False, default=True),
 })
-RENAME_SESSION = inline_serializer("WahaSessionRename", {"displayName": serializers.CharField()})
+# Optional, as Session.put reads it: without a displayName the name stays and the config is pushed again.
+RENAME_SESSION = inline_serializer("WahaSessionRename", {"displayName": serializers.CharField(required=False)})
 SESSION_PARAM = OpenApiParameter("session", OpenApiTypes.STR, OpenApiParameter.PATH, description="WAHA session name")
 TAGS = ["waha (original system)"]
 

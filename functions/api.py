@@ -6,6 +6,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from chronoflow.jsonbody import DepthLimitedJSONParser
 from chronoflow.permissions import StaffOrModelPermissions
 from functions.models import UserFunction
 from functions.serializers import RunReportSerializer, RunRequestSerializer, UserFunctionSerializer
@@ -24,7 +25,9 @@ class UserFunctionViewSet(viewsets.ModelViewSet):
     serializer_class = UserFunctionSerializer
 
     @extend_schema(request=RunRequestSerializer, responses=RunReportSerializer)
-    @action(detail=True, methods=["post"], permission_classes=[CanChangeFunction])
+    # JSON only: the input is any JSON value, which a form field cannot carry ("" is not JSON).
+    @action(detail=True, methods=["post"], permission_classes=[CanChangeFunction],
+            parser_classes=[DepthLimitedJSONParser])
     def run(self, request: Request, pk=None, format=None) -> Response:
         function = self.get_object()
         body = RunRequestSerializer(data=request.data)

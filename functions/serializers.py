@@ -18,6 +18,7 @@ from rest_framework import serializers
 
 from chronoflow import secrets
 from chronoflow.bodykeys import field_name, refuse_unknown_keys
+from chronoflow.jsonbody import JSON_FIELD_MAPPING
 from functions.models import UserFunction
 
 # functionLimits keys (camelCase or snake_case) → UserFunction fields.
@@ -39,6 +40,8 @@ def keyed_errors(exc: DjangoValidationError, rename: Mapping[str, str] | None = 
 
 
 class UserFunctionSerializer(serializers.ModelSerializer):
+    serializer_field_mapping = {**serializers.ModelSerializer.serializer_field_mapping, **JSON_FIELD_MAPPING}
+
     class Meta:
         model = UserFunction
         fields = [

@@ -201,3 +201,15 @@ def test_the_original_systems_session_list_is_documented_as_a_list_of_sessions(o
     response = api.get("/waha/sessions")
     assert [session["name"] for session in response.json()] == ["front"]
     assert_documented(openapi, response)
+
+
+def test_an_empty_filter_value_is_documented_as_allowed(schema):
+    # django-filter reads ?status= as no filter (the browsable API's filter form sends empty fields).
+    parameters = {p["name"]: p for p in schema["paths"]["/api/runs/"]["get"]["parameters"]}
+    assert parameters["scheduled_before"]["allowEmptyValue"] is True
+    assert "allowEmptyValue" not in parameters["page_size"]
+
+
+def test_a_bad_page_size_is_documented_as_a_400_on_every_list_that_takes_one(schema):
+    for path in ("/api/chronos/", "/api/runs/", "/api/chronos/{id}/runs/"):
+        assert "400" in schema["paths"][path]["get"]["responses"], path
