@@ -217,7 +217,8 @@ SESSION = inline_serializer("WahaSession", SESSION_FIELDS)
 SESSIONS = type(SESSION)(many=True)
 NEW_SESSION = inline_serializer("WahaSessionCreate", {
     "name": serializers.CharField(help_text="Session name: letters, digits, '-' and '_'"),
-    "displayName": serializers.CharField(required=False, allow_blank=True, help_text="Empty: the session name"),
+    "displayName": serializers.CharField(required=False, allow_blank=True, allow_null=True,
+                                         help_text="Empty or null: the session name"),
     "start": serializers.BooleanField(required=False, default=True),
 })
 # Optional, as Session.put reads it: without a displayName the name stays and the config is pushed again.

@@ -213,3 +213,8 @@ def test_an_empty_filter_value_is_documented_as_allowed(schema):
 def test_a_bad_page_size_is_documented_as_a_400_on_every_list_that_takes_one(schema):
     for path in ("/api/chronos/", "/api/runs/", "/api/chronos/{id}/runs/"):
         assert "400" in schema["paths"][path]["get"]["responses"], path
+
+
+def test_the_is_active_filter_is_documented_as_a_boolean(schema):
+    parameters = {p["name"]: p for p in schema["paths"]["/api/chronos/"]["get"]["parameters"]}
+    assert parameters["is_active"]["schema"] == {"type": "boolean"}

@@ -259,3 +259,10 @@ def test_an_is_active_filter_that_is_not_true_or_false_is_a_400_naming_it(api, c
 def test_the_original_systems_session_routes_refuse_a_body_that_is_not_an_object(api, cast, body):
     assert api.put("/waha/sessions/front", body, format="json").status_code == 400
     assert api.post("/waha/sessions", body, format="json").status_code == 400
+
+
+@pytest.mark.parametrize("path", ["/api/runs/?chrono=0.5", "/api/chronos/{chrono}/runs/?chrono=1.5", "/api/chronos/?channel=2.5"])
+def test_an_id_filter_that_is_not_a_whole_number_is_a_400_naming_it(api, cast, path):
+    response = api.get(path.format(chrono=cast["chrono"].pk))
+
+    assert response.status_code == 400 and path.split("?")[1].split("=")[0] in response.json()
