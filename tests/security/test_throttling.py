@@ -86,3 +86,11 @@ def test_with_redis_the_refused_request_says_when_to_retry(db, redis_url, settin
     refused = client.post(f"/hooks/{hook.token}", b"{}", content_type="application/json")
 
     assert refused.status_code == 429 and 1 <= int(refused["Retry-After"]) <= 60
+
+
+def test_with_redis_unreachable_a_webhook_is_admitted_not_refused(settings, rf):
+    from chronoflow.throttling import WebhookTokenThrottle
+    from tests.localserver import closed_port
+
+    settings.REDIS_URL = f"redis://127.0.0.1:{closed_port()}/0"
+    assert WebhookTokenThrottle("t").allow_request(rf.post("/hooks/t"), None) is True
