@@ -2,9 +2,11 @@
 
 from django.core.paginator import Paginator
 from django.db import transaction
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination, PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -29,7 +31,22 @@ class IdsFirstPaginator(Paginator):
         return self._get_page([rows[pk] for pk in ids if pk in rows], number, self)
 
 
-class PageSizePagination(PageNumberPagination):
+class StrictPageSize:
+    """``?page_size=`` that is not a whole number from 1 is a 400 naming it.
+
+    DRF ignores a bad page size and answers a page of the default size, which hides the
+    client's mistake; past ``max_page_size`` it still gives the largest page.
+    """
+
+    def get_page_size(self, request):
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is not None and not (raw.isascii() and raw.isdigit() and int(raw) >= 1):
+            raise ValidationError({self.page_size_query_param: [
+                _("A whole number from 1 (at most %(max)d is used).") % {"max": self.max_page_size}]})
+        return super().get_page_size(request)
+
+
+class PageSizePagination(StrictPageSize, PageNumberPagination):
     """PAGE_SIZE (50) by default; clients may ask for up to 500 with ?page_size=."""
 
     page_size_query_param = "page_size"
@@ -37,7 +54,7 @@ class PageSizePagination(PageNumberPagination):
     django_paginator_class = IdsFirstPaginator
 
 
-class RunCursorPagination(CursorPagination):
+class RunCursorPagination(StrictPageSize, CursorPagination):
     """Runs, newest first, by a cursor: each page costs the same, however deep (no COUNT, no OFFSET).
 
     ``next``/``previous`` carry ``?cursor=``; ``page_size`` as for chronos. The old

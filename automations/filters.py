@@ -11,9 +11,10 @@ from collections.abc import Mapping
 from datetime import timezone
 
 import django_filters as filters
+from django import forms
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter
+from drf_spectacular.utils import OpenApiParameter, extend_schema_field
 from rest_framework.exceptions import ValidationError
 
 from automations.models import Chrono, ChronoRun
@@ -28,6 +29,28 @@ class ChoiceInFilter(filters.BaseInFilter, filters.ChoiceFilter):
         super().__init__(*args, choices=choices, lookup_expr="in", **kwargs)
 
 
+class IdFilter(filters.NumberFilter):
+    """A row's id: a whole number (NumberFilter takes decimals, and ?chrono=0.5 matched nothing silently)."""
+
+    field_class = forms.IntegerField
+
+
+@extend_schema_field(OpenApiTypes.BOOL)
+class TrueFalseFilter(filters.ChoiceFilter):
+    """``true`` or ``false``; anything else is a 400 naming the parameter.
+
+    django-filter's BooleanFilter reads an unknown value (``?is_active=yes``) as no filter,
+    answering every chrono as if the client had not asked.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, choices=[("true", "true"), ("false", "false")],
+                         error_messages={"invalid_choice": "Use true or false, not %(value)r."}, **kwargs)
+
+    def filter(self, qs, value):
+        return super().filter(qs, {"true": True, "false": False}.get(value, value))
+
+
 class UtcDateTimeFilter(filters.IsoDateTimeFilter):
     """An ISO 8601 time compared in UTC: Python reads offsets up to ±23:59, PostgreSQL only ±15:59."""
 
@@ -39,8 +62,8 @@ class UtcDateTimeFilter(filters.IsoDateTimeFilter):
 
 class ChronoFilter(filters.FilterSet):
     target_type = ChoiceInFilter(choices=Chrono.TargetType.choices, help_text="HTTP, MESSAGE, FUNCTION or ASSISTANT; several with commas.")
-    is_active = filters.BooleanFilter(help_text="true: active chronos; false: paused ones.")
-    channel = filters.NumberFilter(field_name="channel", help_text="The WhatsApp channel's id.")
+    is_active = TrueFalseFilter(help_text="true: active chronos; false: paused ones.")
+    channel = IdFilter(field_name="channel", help_text="The WhatsApp channel's id.")
     search = filters.CharFilter(field_name="name", lookup_expr="icontains", help_text="Part of the name, any case.")
 
     class Meta:
@@ -49,7 +72,7 @@ class ChronoFilter(filters.FilterSet):
 
 
 class RunFilter(filters.FilterSet):
-    chrono = filters.NumberFilter(field_name="chrono", help_text="The chrono's id.")
+    chrono = IdFilter(field_name="chrono", help_text="The chrono's id.")
     status = ChoiceInFilter(choices=ChronoRun.Status.choices, help_text="One status, or several with commas.")
     trigger = ChoiceInFilter(choices=ChronoRun.Trigger.choices, help_text="One trigger, or several with commas.")
     scheduled_after = UtcDateTimeFilter(field_name="scheduled_for", lookup_expr="gte",
@@ -74,7 +97,7 @@ def filter_runs(runs: QuerySet, params: Mapping[str, str]) -> QuerySet:
 def schema_parameters(filterset: type[filters.FilterSet]) -> list[OpenApiParameter]:
     """The filterset's query parameters, for the schema of an extra action (whose view
     queryset is another model, so drf-spectacular cannot read the filterset itself)."""
-    kinds = {filters.NumberFilter: OpenApiTypes.INT, filters.BooleanFilter: OpenApiTypes.BOOL,
+    kinds = {filters.NumberFilter: OpenApiTypes.INT, filters.BooleanFilter: OpenApiTypes.BOOL, TrueFalseFilter: OpenApiTypes.BOOL,
              filters.IsoDateTimeFilter: OpenApiTypes.DATETIME}
     parameters = []
     for name, spec in filterset.base_filters.items():

@@ -17,6 +17,7 @@ from automations.events.serializers import EVENT_FIELDS, EventConfigFields
 from automations.models import Chrono, ChronoRun
 from chronoflow import secrets
 from chronoflow.bodykeys import field_name, refuse_unknown_keys, snake_case_keys
+from chronoflow.jsonbody import JSON_FIELD_MAPPING
 from functions.models import UserFunction
 from functions.serializers import LIMIT_FIELDS, keyed_errors
 
@@ -33,6 +34,8 @@ def refuse_two_schedules(data: Mapping) -> None:
 
 
 class ChronoSerializer(EventConfigFields, serializers.ModelSerializer):
+    serializer_field_mapping = {**serializers.ModelSerializer.serializer_field_mapping, **JSON_FIELD_MAPPING}
+
     schedule_description = serializers.SerializerMethodField()
     next_fire_times = serializers.SerializerMethodField()
 

@@ -13,7 +13,9 @@ import json
 import re
 from typing import Any
 
+from django.db import models
 from django.utils.translation import gettext_lazy as _
+from rest_framework import fields
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser, get_encoding
 from rest_framework.utils.json import strict_constant
@@ -59,3 +61,22 @@ class DepthLimitedJSONParser(JSONParser):
             return loads(text, parse_constant=strict_constant if self.strict else None)
         except ValueError as exc:  # TooDeep and UnicodeDecodeError too
             raise ParseError(_("JSON parse error - %(error)s") % {"error": exc}) from None
+
+
+
+class NotNullJSONField(fields.JSONField):
+    """DRF's JSONField, refusing null where the field does not allow it, from a form too.
+
+    DRF checks ``allow_null`` before parsing; a form carries ``null`` as the text "null",
+    which passes that check and parses to None: a 500 on a NOT NULL column, not a 400.
+    """
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if value is None and not self.allow_null:
+            self.fail("null")
+        return value
+
+
+# For ModelSerializer.serializer_field_mapping: model JSONFields become NotNullJSONField.
+JSON_FIELD_MAPPING = {models.JSONField: NotNullJSONField}

@@ -16,11 +16,24 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 
+from whatsapp.api import QR_RESPONSES
+
 ERROR_COMPONENTS = {
+    # Every 400: refused fields, or a body that could not be read at all (DRF's ParseError:
+    # bad JSON, too deep, a broken multipart), which has no field to name and says {"detail"}.
     "FieldErrors": {
+        "description": "Bad input, nothing saved: the refused fields with their messages, or `{\"detail\"}` "
+                       "when the body could not be read at all (not JSON, nested too deep).",
+        "anyOf": [{"$ref": "#/components/schemas/ErrorsByField"}, {"$ref": "#/components/schemas/Detail"}],
+    },
+    "ErrorsByField": {
         "type": "object",
-        "description": "Bad input: each refused field (or `non_field_errors`) with its messages. Nothing was saved.",
-        "additionalProperties": {"type": "array", "items": {"type": "string"}},
+        "description": "Each refused field (or `non_field_errors`) with its messages. A nested object (a "
+                       "message trigger, a list's items by index) has the same shape inside.",
+        "additionalProperties": {"anyOf": [
+            {"type": "array", "items": {"anyOf": [{"type": "string"}, {"$ref": "#/components/schemas/ErrorsByField"}]}},
+            {"$ref": "#/components/schemas/ErrorsByField"},
+        ]},
         "example": {"schedule": ["Could not read 'every blue moon'. Accepted forms: ..."]},
     },
     "Detail": {
@@ -38,7 +51,8 @@ ERROR_COMPONENTS = {
 PUBLIC_PREFIXES = ("/health", "/whatsapp/webhooks", "/waha/webhooks", "/hooks")
 WAHA_PREFIXES = ("/api/channels/", "/waha/sessions")
 # Query parameters that cannot be refused: a bad page number is a 404, a bad format a 404 too.
-NOT_FILTERS = {"page", "page_size", "format"}
+# (A bad page_size is a 400 naming it, so it counts as input.)
+NOT_FILTERS = {"page", "format"}
 
 
 def _response(description: str, component: str) -> dict:
@@ -50,14 +64,22 @@ def errors_for(path: str, method: str, operation: dict) -> dict:
     """The error responses one operation can give, keyed by status code."""
     errors = {}
     filters = [p for p in operation.get("parameters", []) if p.get("in") == "query" and p["name"] not in NOT_FILTERS]
+    for parameter in filters:
+        if parameter["name"] == "page_size":
+            parameter["schema"]["minimum"] = 1  # 0 or less is a 400; past the maximum, the largest page
+        else:
+            # django-filter reads ?status= (an empty value, as the browsable API's filter form sends) as no filter.
+            parameter["allowEmptyValue"] = True
     has_input = "requestBody" in operation or bool(filters)
     if has_input:
         errors["400"] = _response("Bad input, by field", "FieldErrors")
     if not path.startswith(PUBLIC_PREFIXES):
         errors["401"] = _response("No or bad credentials", "Detail")
         errors["403"] = _response("Not allowed for this user", "Detail")
-    if "{" in path:
-        errors["404"] = _response("No such object", "Detail")
+    pages = any(p.get("in") == "query" and p["name"] == "page" for p in operation.get("parameters", []))
+    if "{" in path or pages:
+        errors["404"] = _response("No such object, or no such page (`?page=` 0, past the last, or not a number)"
+                                  if pages else "No such object", "Detail")
     if not path.startswith("/health"):  # health probes are never throttled
         errors["429"] = _response("Too many requests: retry after the Retry-After header's seconds", "Detail")
     if path.startswith(WAHA_PREFIXES) and (method != "get" or path.endswith("/qr/") or path.endswith("/qr")):
@@ -190,13 +212,17 @@ SESSION_FIELDS = {
     "lastError": serializers.CharField(),
 }
 SESSION = inline_serializer("WahaSession", SESSION_FIELDS)
-SESSIONS = inline_serializer("WahaSession", SESSION_FIELDS, many=True)
+# The same class, not a second one of the same name: two "WahaSession" classes collide and the
+# list lost its body in the schema.
+SESSIONS = type(SESSION)(many=True)
 NEW_SESSION = inline_serializer("WahaSessionCreate", {
     "name": serializers.CharField(help_text="Session name: letters, digits, '-' and '_'"),
-    "displayName": serializers.CharField(required=False),
+    "displayName": serializers.CharField(required=False, allow_blank=True, allow_null=True,
+                                         help_text="Empty or null: the session name"),
     "start": serializers.BooleanField(required=False, default=True),
 })
-RENAME_SESSION = inline_serializer("WahaSessionRename", {"displayName": serializers.CharField()})
+# Optional, as Session.put reads it: without a displayName the name stays and the config is pushed again.
+RENAME_SESSION = inline_serializer("WahaSessionRename", {"displayName": serializers.CharField(required=False)})
 SESSION_PARAM = OpenApiParameter("session", OpenApiTypes.STR, OpenApiParameter.PATH, description="WAHA session name")
 TAGS = ["waha (original system)"]
 
@@ -262,14 +288,7 @@ class SessionQrDocs(OpenApiViewExtension):
     def view_replacement(self):
         class Documented(self.target_class):
             @extend_schema(
-                operation_id="waha_session_qr", tags=TAGS, parameters=[SESSION_PARAM],
-                responses={
-                    (200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY, description="The QR to scan"),
-                    (200, "application/json"): inline_serializer("WahaQr", {
-                        "mimetype": serializers.CharField(), "data": serializers.CharField(help_text="base64 PNG"),
-                        "status": serializers.CharField()}),
-                    409: OpenApiResponse(description="The session is not waiting for a QR scan"),
-                },
+                operation_id="waha_session_qr", tags=TAGS, parameters=[SESSION_PARAM], responses=QR_RESPONSES,
             )
             def get(self, *args, **kwargs):
                 return super().get(*args, **kwargs)

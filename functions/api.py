@@ -1,13 +1,15 @@
 """REST API of user functions: CRUD, plus a test run that returns what the run recorded."""
 
+from drf_spectacular.utils import extend_schema
 from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from chronoflow.jsonbody import DepthLimitedJSONParser
 from chronoflow.permissions import StaffOrModelPermissions
 from functions.models import UserFunction
-from functions.serializers import RunRequestSerializer, UserFunctionSerializer
+from functions.serializers import RunReportSerializer, RunRequestSerializer, UserFunctionSerializer
 
 
 class CanChangeFunction(StaffOrModelPermissions):
@@ -22,11 +24,15 @@ class UserFunctionViewSet(viewsets.ModelViewSet):
     queryset = UserFunction.objects.select_related("fallback_channel")
     serializer_class = UserFunctionSerializer
 
-    @action(detail=True, methods=["post"], permission_classes=[CanChangeFunction])
+    @extend_schema(request=RunRequestSerializer, responses=RunReportSerializer)
+    # JSON only: the input is any JSON value, which a form field cannot carry ("" is not JSON).
+    @action(detail=True, methods=["post"], permission_classes=[CanChangeFunction],
+            parser_classes=[DepthLimitedJSONParser])
     def run(self, request: Request, pk=None, format=None) -> Response:
         function = self.get_object()
         body = RunRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         # A one-off from the web process: no pool children to keep waiting there.
         report = function.run_once(input=body.validated_data["input"], refill_pool=False)
-        return Response({"ok": report.ok, "error": report.error_text, **report.as_result()})
+        # as_result() carries the structured error of a failed run; error_text is its one-line form.
+        return Response({"ok": report.ok, "error_text": report.error_text, "error": None, **report.as_result()})

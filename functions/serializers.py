@@ -13,10 +13,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from chronoflow import secrets
 from chronoflow.bodykeys import field_name, refuse_unknown_keys
+from chronoflow.jsonbody import JSON_FIELD_MAPPING
 from functions.models import UserFunction
 
 # functionLimits keys (camelCase or snake_case) → UserFunction fields.
@@ -38,6 +40,8 @@ def keyed_errors(exc: DjangoValidationError, rename: Mapping[str, str] | None = 
 
 
 class UserFunctionSerializer(serializers.ModelSerializer):
+    serializer_field_mapping = {**serializers.ModelSerializer.serializer_field_mapping, **JSON_FIELD_MAPPING}
+
     class Meta:
         model = UserFunction
         fields = [
@@ -76,3 +80,39 @@ class UserFunctionSerializer(serializers.ModelSerializer):
 
 class RunRequestSerializer(serializers.Serializer):
     input = serializers.JSONField(required=False, allow_null=True, default=None)
+
+
+# An object or null, spelled out: drf-spectacular would write a nullable nested serializer as
+# allOf [$ref] + nullable, which strict OpenAPI 3.0 validators read as "never null".
+@extend_schema_field({
+    "type": "object", "nullable": True, "description": "null when ok",
+    "properties": {"type": {"type": "string"}, "message": {"type": "string"},
+                   "traceback": {"type": "array", "items": {"type": "string"}, "description": "The user's own lines only"}},
+    "required": ["type"],
+})
+class RunErrorField(serializers.JSONField):
+    pass
+
+
+class RunReportSerializer(serializers.Serializer):
+    """What POST /api/functions/<id>/run/ answers: the run's report (functions/report.py), not the function."""
+
+    ok = serializers.BooleanField()
+    error_text = serializers.CharField(help_text="One line, as a chrono's last_error keeps it; empty when ok")
+    error = RunErrorField(allow_null=True)
+    function = serializers.CharField()
+    version = serializers.IntegerField()
+    logs = serializers.ListField(child=serializers.CharField())
+    state_change = serializers.DictField(help_text="The state keys the run set (saved only when it succeeded)")
+    http_calls = serializers.IntegerField()
+    messages = serializers.IntegerField()
+    duration_ms = serializers.IntegerField()
+    limit = serializers.CharField(required=False, allow_null=True, help_text="Failed runs: the limit it hit, if any")
+    refused = serializers.ListField(child=serializers.CharField(), required=False,
+                                    help_text="Failed runs: what the SDK refused")
+
+    def get_fields(self) -> dict:
+        fields = super().get_fields()
+        # "return" is a Python keyword, so it cannot be a class attribute above.
+        fields["return"] = serializers.JSONField(allow_null=True, help_text="What run(ctx) returned; null on failure")
+        return fields

@@ -3,6 +3,8 @@
 import base64
 import json
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import renderers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, ValidationError
@@ -10,7 +12,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from whatsapp.models import Channel, ChannelStatusChange, Message
-from whatsapp.serializers import ChannelSerializer, MessageSerializer, PairingCodeSerializer, StatusChangeSerializer
+from whatsapp.serializers import (ChannelSerializer, MessageSerializer, NoQrSerializer, PairingCodeResultSerializer,
+                                  PairingCodeSerializer, QrSerializer, StatusChangeSerializer)
 from whatsapp.waha import WahaError
 
 
@@ -59,6 +62,14 @@ def qr_response(request: Request, channel: Channel) -> Response:
 
 
 QR_RENDERERS = [PNGRenderer, renderers.JSONRenderer]
+# What qr_response answers, for the schema of both QR routes (here and whatsapp/compat.py).
+QR_RESPONSES = {
+    (200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY, description="The QR to scan"),
+    (200, "application/json"): OpenApiResponse(QrSerializer, description="The QR as base64, with Accept: application/json"),
+    409: OpenApiResponse(NoQrSerializer, description="The channel is not waiting for a QR scan"),
+}
+# The session actions read no body: they act on the channel the URL names.
+SESSION_ACTION = extend_schema(request=None, responses=ChannelSerializer)
 
 
 class ChannelViewSet(viewsets.ModelViewSet):
@@ -89,31 +100,38 @@ class ChannelViewSet(viewsets.ModelViewSet):
         channel.refresh_from_db()
         return Response(self.get_serializer(channel).data)
 
+    @SESSION_ACTION
     @action(detail=True, methods=["post"])
     def start(self, request: Request, pk=None, format=None) -> Response:
         return self._session_action("start")
 
+    @SESSION_ACTION
     @action(detail=True, methods=["post"])
     def stop(self, request: Request, pk=None, format=None) -> Response:
         return self._session_action("stop")
 
+    @SESSION_ACTION
     @action(detail=True, methods=["post"])
     def restart(self, request: Request, pk=None, format=None) -> Response:
         return self._session_action("restart")
 
+    @SESSION_ACTION
     @action(detail=True, methods=["post"])
     def logout(self, request: Request, pk=None, format=None) -> Response:
         return self._session_action("logout")
 
+    @SESSION_ACTION
     @action(detail=True, methods=["post"])
     def refresh(self, request: Request, pk=None, format=None) -> Response:
         return self._session_action("refresh_status")
 
+    @extend_schema(responses=QR_RESPONSES)
     @action(detail=True, methods=["get"], renderer_classes=QR_RENDERERS)
     def qr(self, request: Request, pk=None, format=None) -> Response:
         """The QR to scan: PNG, or {mimetype, data (base64)} with ``Accept: application/json``."""
         return qr_response(request, self.get_object())
 
+    @extend_schema(request=PairingCodeSerializer, responses=PairingCodeResultSerializer)
     @action(detail=True, methods=["post"], url_path="pairing-code", serializer_class=PairingCodeSerializer)
     def pairing_code(self, request: Request, pk=None, format=None) -> Response:
         """A code to link the phone by number instead of QR: POST {"phone_number": "+55 11 ..."}."""
@@ -126,7 +144,9 @@ class ChannelViewSet(viewsets.ModelViewSet):
             raise WahaFailed(exc) from None
         return Response({"code": code})
 
-    @action(detail=True, methods=["get"])
+    # Not paginated: the newest 100 changes, as a plain list.
+    @extend_schema(responses=StatusChangeSerializer(many=True))
+    @action(detail=True, methods=["get"], pagination_class=None)
     def history(self, request: Request, pk=None, format=None) -> Response:
         """The channel's status changes, newest first."""
         changes = self.get_object().status_changes.all()[:100]

@@ -12,12 +12,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from chronoflow.jsonbody import DepthLimitedJSONParser
 from whatsapp.api import QR_RENDERERS, WahaFailed, qr_response
 from whatsapp.models import Channel, ChannelStatusChange
 from whatsapp.serializers import ChannelSerializer
 from whatsapp.waha import WahaError
 
 ACTIONS = ("start", "stop", "logout", "restart")
+# The original system's clients post JSON. A form would turn every value into text ("0" for
+# start), which the schema of these routes does not describe.
+JSON_ONLY = [DepthLimitedJSONParser]
 RENAMED = {"session_name": "name", "name": "displayName"}
 
 
@@ -27,16 +31,28 @@ def session_info(channel: Channel) -> dict:
             "displayName": channel.name, "shouldRun": channel.should_run, "lastError": channel.last_error}
 
 
+def wrong_types(body, **types: type) -> dict:
+    """Field errors for values of the wrong JSON type: the serializer would turn 0 into "0", "0" into False."""
+    if not isinstance(body, dict):
+        return {"non_field_errors": ["Send a JSON object."]}
+    names = {bool: "true or false", str: "a string"}
+    return {name: [f"Must be {names[kind]}."] for name, kind in types.items()
+            if name in body and body[name] is not None and not isinstance(body[name], kind)}
+
+
 class Sessions(APIView):
     """GET: every session. POST {"name": "<session>", "displayName"?: "...", "start"?: true}: create one."""
 
     queryset = Channel.objects.all()
+    parser_classes = JSON_ONLY
 
     def get(self, request: Request) -> Response:
         return Response([session_info(c) for c in Channel.objects.all()])
 
     def post(self, request: Request) -> Response:
-        body = request.data if isinstance(request.data, dict) else {}
+        body = request.data
+        if refused := wrong_types(body, start=bool, displayName=str, name=str):
+            return Response(refused, status=status.HTTP_400_BAD_REQUEST)
         data = {"session_name": body.get("name"), "name": body.get("displayName") or body.get("name"),
                 "start": body.get("start", True)}
         serializer = ChannelSerializer(data=data)
@@ -55,13 +71,16 @@ class Session(APIView):
     """GET one session; PUT {"displayName"}: rename, and push our session config to WAHA again; DELETE."""
 
     queryset = Channel.objects.all()
+    parser_classes = JSON_ONLY
 
     def get(self, request: Request, session: str) -> Response:
         return Response(session_info(get_object_or_404(Channel, session_name=session)))
 
     def put(self, request: Request, session: str) -> Response:
         channel = get_object_or_404(Channel, session_name=session)
-        body = request.data if isinstance(request.data, dict) else {}
+        body = request.data
+        if refused := wrong_types(body, displayName=str):
+            return Response(refused, status=status.HTTP_400_BAD_REQUEST)
         serializer = ChannelSerializer(channel, data={"name": body.get("displayName", channel.name)}, partial=True)
         serializer.is_valid(raise_exception=True)
         try:

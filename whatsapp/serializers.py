@@ -57,3 +57,24 @@ class MessageSerializer(serializers.ModelSerializer):
         fields = ["id", "channel", "direction", "chat_id", "recipient", "sender", "is_group", "text", "media",
                   "waha_message_id", "status", "error", "timestamp", "run", "created_at", "updated_at"]
         read_only_fields = fields
+
+
+# --- Shapes the channel actions answer with (documented in the schema, built in whatsapp/api.py) ---
+
+class QrSerializer(serializers.Serializer):
+    """GET /api/channels/<id>/qr/ with ``Accept: application/json``."""
+
+    mimetype = serializers.CharField(help_text="Always image/png")
+    data = serializers.CharField(help_text="The PNG, base64")
+    status = serializers.CharField(help_text="The channel's status: SCAN_QR_CODE")
+
+
+class NoQrSerializer(serializers.Serializer):
+    """409: the channel is not waiting for a scan, so there is no QR to show."""
+
+    detail = serializers.CharField()
+    status = serializers.CharField(help_text="The channel's status, e.g. WORKING or STOPPED")
+
+
+class PairingCodeResultSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Type it on the phone: WhatsApp → Linked devices → Link with phone number")

@@ -10,12 +10,15 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from automations.models import AlertPolicy, Chrono, IntegratorHook, MessageTrigger
+from chronoflow.jsonbody import JSON_FIELD_MAPPING
 
 EVENT_FIELDS = ["message_trigger", "alert_policy", "integrator_webhook"]
 
 
 class _ModelValidated(serializers.ModelSerializer):
     """Validate the nested object with the model's own clean(), as the admin does."""
+
+    serializer_field_mapping = {**serializers.ModelSerializer.serializer_field_mapping, **JSON_FIELD_MAPPING}
 
     def validate(self, attrs: dict) -> dict:
         candidate = self.Meta.model(**attrs)

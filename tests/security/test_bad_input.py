@@ -183,3 +183,86 @@ def test_a_waha_failure_is_a_502_with_a_numeric_or_null_status_and_one_prefix(ap
     body = response.json()
     assert body["waha_status"] is None
     assert body["detail"].startswith("WAHA") and "WAHA: WAHA" not in body["detail"]
+
+
+# --- Found by schemathesis (issue 13, item 13) --------------------------------------------------
+
+@pytest.mark.parametrize("field", ["recipients", "headers", "extras"])
+def test_a_form_sending_null_for_a_chronos_json_field_is_a_400_naming_it(api, cast, field):
+    # A form carries null as the text "null": DRF's allow_null check never saw it, the NOT NULL column did.
+    body = {"name": "cast", "schedule": "manual", "url": "http://example.org/hook", field: "null"}
+    response = api.put(f"/api/chronos/{cast['chrono'].pk}/", body, format="multipart")
+
+    assert response.status_code == 400, response.content[:300]
+    assert field in response.json()
+
+
+def test_a_form_sending_null_for_a_functions_state_is_a_400_naming_it(api, cast):
+    response = api.patch(f"/api/functions/{cast['function'].pk}/", {"state": "null"}, format="multipart")
+
+    assert response.status_code == 400 and "state" in response.json()
+
+
+def test_a_form_may_still_send_null_for_a_nullable_json_field(api, cast):
+    body = {"name": "cast", "schedule": "manual", "url": "http://example.org/hook", "payload": "null"}
+    response = api.put(f"/api/chronos/{cast['chrono'].pk}/", body, format="multipart")
+
+    assert response.status_code == 200 and response.json()["payload"] is None
+
+
+def test_a_function_test_run_takes_its_input_as_json_only(api, cast):
+    response = api.post(f"/api/functions/{cast['function'].pk}/run/", {"input": ""}, format="multipart")
+
+    assert response.status_code == 415
+
+
+@pytest.mark.parametrize("method, path", [("post", "/waha/sessions"), ("put", "/waha/sessions/front")])
+def test_the_original_systems_session_routes_take_json_only(api, cast, method, path):
+    response = getattr(api, method)(path, {"name": "shop", "start": "0", "displayName": "x"}, format="multipart")
+
+    assert response.status_code == 415
+
+
+@pytest.mark.parametrize("path", ["/api/chronos/", "/api/runs/", "/api/chronos/{chrono}/runs/"])
+@pytest.mark.parametrize("size", ["null", "0", "-1", "", "1.5"])
+def test_a_page_size_that_is_not_a_whole_number_is_a_400_naming_it(api, cast, path, size):
+    response = api.get(path.format(chrono=cast["chrono"].pk), {"page_size": size})
+
+    assert response.status_code == 400 and "page_size" in response.json()
+
+
+def test_a_page_size_past_the_maximum_still_gives_the_largest_page(api, cast):
+    assert api.get("/api/chronos/", {"page_size": "100000"}).status_code == 200
+
+
+@pytest.mark.parametrize("body", [{"name": "shop", "start": "0"}, {"name": 0}, {"name": "shop", "displayName": 5}])
+def test_the_original_systems_session_create_refuses_values_of_the_wrong_type(api, body):
+    response = api.post("/waha/sessions", body, format="json")
+
+    assert response.status_code == 400 and set(response.json()) <= set(body) and response.json()
+
+
+def test_the_original_systems_session_rename_refuses_a_name_that_is_not_a_string(api, cast):
+    response = api.put("/waha/sessions/front", {"displayName": 0}, format="json")
+
+    assert response.status_code == 400 and "displayName" in response.json()
+
+
+@pytest.mark.parametrize("value", ["-58800", "yes", "True"])
+def test_an_is_active_filter_that_is_not_true_or_false_is_a_400_naming_it(api, cast, value):
+    response = api.get("/api/chronos/", {"is_active": value})
+
+    assert response.status_code == 400 and "is_active" in response.json()
+
+
+@pytest.mark.parametrize("body", [[None, None], "text", 5])
+def test_the_original_systems_session_routes_refuse_a_body_that_is_not_an_object(api, cast, body):
+    assert api.put("/waha/sessions/front", body, format="json").status_code == 400
+    assert api.post("/waha/sessions", body, format="json").status_code == 400
+
+
+@pytest.mark.parametrize("path", ["/api/runs/?chrono=0.5", "/api/chronos/{chrono}/runs/?chrono=1.5", "/api/chronos/?channel=2.5"])
+def test_an_id_filter_that_is_not_a_whole_number_is_a_400_naming_it(api, cast, path):
+    response = api.get(path.format(chrono=cast["chrono"].pk))
+
+    assert response.status_code == 400 and path.split("?")[1].split("=")[0] in response.json()

@@ -1,6 +1,13 @@
 """Point 12: API throttling per user, and per token on the webhooks."""
 
+import os
+import subprocess
+import sys
+import time
+import uuid
+
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from rest_framework.throttling import SimpleRateThrottle
 
@@ -32,3 +39,58 @@ def test_a_webhook_token_over_the_rate_gets_429_while_another_token_is_served(db
     assert int(answers[-1]["Retry-After"]) >= 1 and "Too many requests" in answers[-1].json()["error"]
     assert post(hooks[1]).status_code == 202
     assert ChronoRun.objects.filter(chrono=hooks[0].chrono).count() == 2  # the refused one started nothing
+
+
+# --- Exact across processes with Redis (issue 13, item 7) -------------------------------------
+
+HAMMER = """
+import sys, time
+import django
+django.setup()
+from django.test import RequestFactory
+from chronoflow.throttling import WebhookTokenThrottle
+token, attempts, start_at = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+request = RequestFactory().post("/hooks/" + token)
+time.sleep(max(0.0, start_at - time.time()))  # all processes start hammering at once
+print(sum(WebhookTokenThrottle(token).allow_request(request, None) for _ in range(attempts)))
+"""
+
+
+@pytest.fixture
+def redis_url(settings):
+    if not settings.REDIS_URL:
+        pytest.skip("needs REDIS_URL (the embedded default's cache is per process: nothing to share)")
+    return settings.REDIS_URL
+
+
+def hammer(redis_url: str, token: str, processes: int, attempts: int, rate: str) -> list[int]:
+    env = {**os.environ, "REDIS_URL": redis_url, "WEBHOOK_THROTTLE": rate, "DJANGO_SETTINGS_MODULE": "chronoflow.settings"}
+    start_at = time.time() + 4  # after every interpreter has imported Django
+    running = [subprocess.Popen([sys.executable, "-c", HAMMER, token, str(attempts), str(start_at)], env=env,
+                                stdout=subprocess.PIPE, text=True, cwd=settings.BASE_DIR) for _ in range(processes)]
+    return [int(proc.communicate(timeout=60)[0].strip().splitlines()[-1]) for proc in running]
+
+
+def test_processes_hammering_one_token_with_redis_admit_exactly_the_limit(redis_url):
+    admitted = hammer(redis_url, f"hammer-{uuid.uuid4().hex}", processes=3, attempts=150, rate="200/minute")
+
+    assert sum(admitted) == 200, admitted  # 450 tries within the minute: the limit, not one more
+    assert all(count > 0 for count in admitted), admitted  # they did run at the same time
+
+
+def test_with_redis_the_refused_request_says_when_to_retry(db, redis_url, settings, client):
+    settings.WEBHOOK_THROTTLE = "1/minute"
+    hook = IntegratorHook.objects.create(chrono=Chrono.objects.create(
+        name="h", schedule="0 0 1 1 *", timezone="UTC", url="http://example.org/"))
+    assert client.post(f"/hooks/{hook.token}", b"{}", content_type="application/json").status_code == 202
+    refused = client.post(f"/hooks/{hook.token}", b"{}", content_type="application/json")
+
+    assert refused.status_code == 429 and 1 <= int(refused["Retry-After"]) <= 60
+
+
+def test_with_redis_unreachable_a_webhook_is_admitted_not_refused(settings, rf):
+    from chronoflow.throttling import WebhookTokenThrottle
+    from tests.localserver import closed_port
+
+    settings.REDIS_URL = f"redis://127.0.0.1:{closed_port()}/0"
+    assert WebhookTokenThrottle("t").allow_request(rf.post("/hooks/t"), None) is True
