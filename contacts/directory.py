@@ -78,3 +78,22 @@ def link(lid: str, phone: str) -> Contact:
         contact.phone, contact.lid = phone, lid
         contact.save()
         return contact
+
+
+def resolve_chat_id(contact: Contact, channel: Channel) -> str | None:
+    """The chat id to send to, from WAHA's check-exists on the first send (then cached on the contact).
+
+    None when WAHA says the number is not on WhatsApp: the contact is marked, and
+    ``suppression_reason`` skips it from then on. WahaError propagates (nothing is cached).
+    """
+    if contact.on_whatsapp is False:
+        return None
+    if contact.checked_at or not contact.phone:
+        return contact.send_to  # checked before, or known only by its lid, which WhatsApp accepts as is
+    answer = waha_client().check_exists(channel.session_name, contact.phone) or {}
+    found = str(answer.get("chatId") or "") if answer.get("numberExists") else ""
+    fields = {"on_whatsapp": bool(found), "checked_at": timezone.now(), "chat_id": found or contact.chat_id}
+    Contact.objects.filter(pk=contact.pk).update(**fields, updated_at=timezone.now())
+    for name, value in fields.items():
+        setattr(contact, name, value)
+    return found or None
