@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "whatsapp",
     "functions",
     "assistants",
+    "contacts",
 ]
 
 MIDDLEWARE = [
@@ -352,3 +353,21 @@ EMAIL_HOST_PASSWORD = env_secret("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT_S", 10, minimum=1)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "chronoflow@localhost")
+
+# --- Contacts and consent (contacts/) ------------------------------------------------------
+# A whole inbound message equal to one of these (case, accents and spaces aside) opts its
+# sender out, or back in, and is answered once with the reply (empty: no reply).
+CONSENT_STOP_WORDS = env_list("CONSENT_STOP_WORDS", ["SAIR", "PARAR", "STOP", "CANCELAR", "DESCADASTRAR"])
+CONSENT_START_WORDS = env_list("CONSENT_START_WORDS", ["VOLTAR", "START"])
+CONSENT_STOP_REPLY = env_str("CONSENT_STOP_REPLY", "Pronto: você não receberá mais mensagens nossas. "
+                                                   "Para voltar a receber, responda VOLTAR.")
+CONSENT_START_REPLY = env_str("CONSENT_START_REPLY", "Pronto: você voltará a receber nossas mensagens. "
+                                                     "Para parar, responda SAIR.")
+if set(map(str.upper, CONSENT_STOP_WORDS)) & set(map(str.upper, CONSENT_START_WORDS)):
+    raise ImproperlyConfigured("CONSENT_STOP_WORDS and CONSENT_START_WORDS share a word; a word must mean one thing")
+# Numbers written without + in an import or the API: "55" reads "(11) 98888-7777" as Brazilian.
+CONTACTS_DEFAULT_COUNTRY_CODE = env_str("CONTACTS_DEFAULT_COUNTRY_CODE", "55")
+if CONTACTS_DEFAULT_COUNTRY_CODE and not CONTACTS_DEFAULT_COUNTRY_CODE.isdigit():
+    raise ImproperlyConfigured(f"CONTACTS_DEFAULT_COUNTRY_CODE must be digits such as 55, got {CONTACTS_DEFAULT_COUNTRY_CODE!r}")
+CONTACTS_IMPORT_MAX_BYTES = env_int("CONTACTS_IMPORT_MAX_BYTES", 50_000_000, minimum=1024)
+CONTACTS_IMPORT_BATCH = env_int("CONTACTS_IMPORT_BATCH", 1000, minimum=1)

@@ -12,6 +12,7 @@ from automations.events import hooks
 from functions.api import UserFunctionViewSet
 from chronoflow import health, schema  # noqa: F401  (schema: documents views drf-spectacular cannot read)
 from chronoflow.metrics import metrics
+from contacts.api import ContactViewSet
 from whatsapp.api import ChannelViewSet, MessageViewSet
 
 router = DefaultRouter()
@@ -21,6 +22,7 @@ router.register("channels", ChannelViewSet, basename="channel")
 router.register("messages", MessageViewSet, basename="message")
 router.register("functions", UserFunctionViewSet, basename="function")
 router.register("assistants", AssistantViewSet, basename="assistant")
+router.register("contacts", ContactViewSet, basename="contact")
 
 urlpatterns = [
     path("admin/", admin.site.urls),

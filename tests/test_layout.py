@@ -8,7 +8,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("assistants", "automations", "chronoflow", "functions", "whatsapp")
+PACKAGES = ("assistants", "automations", "chronoflow", "contacts", "functions", "whatsapp")
 
 
 def product_modules() -> dict[str, Path]:
@@ -109,6 +109,14 @@ def test_whatsapp_and_functions_never_import_automations():
     """One way: automations uses whatsapp and functions; they announce through signals."""
     offenders = {f"{name} -> {dep}" for name, deps in graph().items() if name.split(".")[0] in ("whatsapp", "functions")
                  for dep in deps if dep.startswith("automations")}
+    assert offenders == set()
+
+
+def test_contacts_never_imports_automations_and_whatsapp_never_imports_contacts():
+    """contacts sits between: it uses whatsapp and answers its signals (before_send, message_stored)."""
+    offenders = {f"{name} -> {dep}" for name, deps in graph().items() for dep in deps
+                 if (name.split(".")[0] == "contacts" and dep.startswith("automations"))
+                 or (name.split(".")[0] in ("whatsapp", "functions") and dep.startswith("contacts"))}
     assert offenders == set()
 
 

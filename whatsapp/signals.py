@@ -13,3 +13,16 @@ message_stored = Signal()
 # WAHA reported a session status (a "session.status" event). Arguments: channel, status (str),
 # payload (the event's payload object), event_id (the envelope's id, for deduplication).
 session_status_changed = Signal()
+
+# A message is about to be sent to ``chat_id`` through ``channel``. Arguments: channel,
+# chat_id. A receiver returns a reason (str) to suppress the send, or None to let it go.
+# whatsapp knows nothing of contacts or consent: the contacts app answers this.
+before_send = Signal()
+
+
+def suppression_reason(channel, chat_id: str) -> str | None:
+    """Why the send to ``chat_id`` must not happen (the first receiver's reason), or None."""
+    for _receiver, reason in before_send.send(sender=type(channel), channel=channel, chat_id=chat_id):
+        if reason:
+            return str(reason)
+    return None

@@ -131,6 +131,10 @@ class WahaClient:
         """{"numberExists": bool, "chatId": "...@c.us"} for a number written as digits only."""
         return self._call("GET", "/api/contacts/check-exists", params={"phone": phone, "session": session})
 
+    def find_phone_by_lid(self, session: str, lid: str) -> dict:
+        """{"lid": "...@lid", "pn": "...@c.us" or null}: the phone behind a hidden id, when WAHA knows it."""
+        return self._call("GET", f"/api/{_seg(session)}/lids/{_seg(lid)}")
+
     # --- server --------------------------------------------------------------------------
 
     def server_version(self) -> dict:

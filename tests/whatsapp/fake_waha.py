@@ -91,6 +91,7 @@ class FakeWaha:
         self.sent: list[dict] = []  # bodies of accepted sendText calls
         self.failures: list[Failure] = []
         self.posted: list[tuple[str, int]] = []  # webhooks posted: (event, our answer's status)
+        self.lids: dict[str, str] = {}  # "123@lid" -> "5511...@c.us": the mappings WAHA knows
         self._lock = threading.Lock()
         self._counter = 0
         # Real WAHA may post a started session's first session.status before it answers the
@@ -251,6 +252,10 @@ class FakeWaha:
     def check_exists(self, query, **_) -> Answer:
         return Answer(200, {"numberExists": True, "chatId": f"{query['phone']}@c.us"})
 
+    def lid(self, name, lid, **_) -> Answer:
+        lid = lid if "@" in lid else f"{lid}@lid"
+        return Answer(200, {"lid": lid, "pn": self.lids.get(lid)})
+
     def version(self, **_) -> Answer:
         return Answer(200, {"version": "2026.7.1", "engine": "NOWEB", "tier": "CORE", "browser": None,
                             "platform": "linux/x64", "worker": {"id": "waha"}})
@@ -323,6 +328,7 @@ ROUTES: list[tuple[str, str, Callable]] = [
     ("POST", r"/api/sendText", FakeWaha.send_text),
     ("POST", r"/api/send(?:Image|File|Voice|Video)", FakeWaha.send_media),
     ("GET", r"/api/contacts/check-exists", FakeWaha.check_exists),
+    ("GET", r"/api/(?P<name>[^/]+)/lids/(?P<lid>[^/]+)", FakeWaha.lid),
     ("GET", r"/api/server/version", FakeWaha.version),
 ]
 
