@@ -24,6 +24,7 @@ from django.conf import settings
 from chronoflow import http
 from functions import netpolicy
 from functions.messaging import MessageFailed, recipient_allowed, send_message
+from whatsapp.models import Message
 from whatsapp.recipients import InvalidRecipient
 
 log = logging.getLogger(__name__)
@@ -197,6 +198,8 @@ class Session:
             sent = send_message(channel, chat_id, str(recipient), text, self.run)
         except MessageFailed as exc:
             raise Failure("MessageError", str(exc)) from None
+        if sent.status == Message.Status.SUPPRESSED:  # the contact opted out: not an error, but said
+            return {"id": sent.pk, "to": chat_id, "status": sent.status, "reason": sent.error}
         return {"id": sent.pk, "to": chat_id, "status": sent.status}
 
     # --- ctx.state ----------------------------------------------------------------------------

@@ -338,8 +338,15 @@ class Channel(models.Model):
         failed, returns one sent or unconfirmed as it is, and turns one an attempt left
         ``sending`` (it died mid-call) into ``unconfirmed``.
 
+        Nobody who said stop hears from us again: a send that a before_send receiver vetoes
+        (the contacts app: opted out, not on WhatsApp) is recorded as ``suppressed`` with the
+        reason and never reaches WAHA.
+
         Returns the row; raises SendFailed, a WahaError, once WAHA's refusal is on the row.
         """
+        reason = signals.suppression_reason(self, chat_id)
+        if reason:
+            return Message.record_suppressed(self, chat_id, text, recipient, run, reason)
         message, go = Message.claim(self, chat_id, text, recipient, run, resume)
         if not go:
             return message
@@ -425,6 +432,7 @@ class Message(models.Model):
         DELIVERED = "delivered", "Delivered"
         READ = "read", "Read"
         RECEIVED = "received", "Received"
+        SUPPRESSED = "suppressed", "Not sent: the contact opted out (or cannot be messaged)"
 
     # Acks only move a message forward: a late SERVER ack never undoes DELIVERED.
     PROGRESS = [Status.SENT, Status.DELIVERED, Status.READ]
@@ -493,6 +501,20 @@ class Message(models.Model):
                                       "one message per recipient per run.") from None
         earlier = cls.objects.get(run=run, chat_id=chat_id)
         return earlier, earlier._resend(text)
+
+    @classmethod
+    def record_suppressed(cls, channel: Channel, chat_id: str, text: str, recipient: str, run, reason: str) -> "Message":
+        """The row of a send that must not happen; an earlier attempt's sent row stays as it was."""
+        message, created = cls.objects.get_or_create(
+            run=run, chat_id=chat_id, direction=cls.Direction.OUT,
+            defaults={"channel": channel, "recipient": str(recipient)[:128], "text": text,
+                      "status": cls.Status.SUPPRESSED, "error": reason, "is_group": chat_id.endswith("@g.us")},
+        ) if run is not None else (cls.objects.create(
+            channel=channel, direction=cls.Direction.OUT, chat_id=chat_id, recipient=str(recipient)[:128], text=text,
+            status=cls.Status.SUPPRESSED, error=reason, is_group=chat_id.endswith("@g.us")), True)
+        if not created and message.status in (cls.Status.QUEUED, cls.Status.FAILED):
+            message.mark(cls.Status.SUPPRESSED, reason)
+        return message
 
     def _resend(self, text: str) -> bool:
         """Whether an earlier attempt's row may be sent again, now with ``text``; marks it ``sending`` if so."""

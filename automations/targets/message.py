@@ -134,10 +134,12 @@ def _refused(channel: Channel, run, recipient, text: str, error: str) -> Message
 
 def _outcome(results: list[tuple[Message, bool]]) -> Outcome:
     messages = [m for m, _ in results]
-    unsent = [m for m in messages if m.status not in Message.DONE]
+    suppressed = [m for m in messages if m.status == Status.SUPPRESSED]  # opted out: skipped, not a failure
+    unsent = [m for m in messages if m.status not in Message.DONE and m not in suppressed]
     result = {
-        "sent": len(messages) - len(unsent),
+        "sent": len(messages) - len(unsent) - len(suppressed),
         "not_sent": len(unsent),
+        "suppressed": len(suppressed),
         "messages": [{"recipient": m.recipient, "chat_id": m.chat_id, "status": m.status,
                       "waha_message_id": m.waha_message_id, "error": m.error} for m in messages],
     }
