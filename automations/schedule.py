@@ -54,6 +54,8 @@ Accepted schedules / Formatos aceitos:
     daily at 07:30, every day at 7pm, every monday at 9:00, weekdays at 08:00, weekends at 10:00
     todo dia às 08:00, todos os dias às 7h30, toda segunda às 9h, toda sexta-feira às 18h
     dias úteis às 8h, fins de semana às 10h
+  Every month on a day (1-31) at a time of day / Todo mês num dia (1-31) num horário:
+    todo dia 5 às 9h, todo dia 1 e 15 às 8h, every month on the 5th at 9am, monthly on the 1st at 8:00
   Every hour / De hora em hora:
     every hour, hourly, de hora em hora
   A 5-field cron expression (minute hour day-of-month month day-of-week) /
@@ -154,7 +156,7 @@ def parse(text: str, tz: str | tzinfo, now: datetime) -> Schedule:
     if not cleaned:
         raise ScheduleError("The schedule is empty.")
     for reader in (_read_manual, _read_cron, _read_hourly, _read_relative, _read_interval,
-                   _read_calendar, _read_tomorrow, _read_iso, _read_date_and_time):
+                   _read_monthly, _read_calendar, _read_tomorrow, _read_iso, _read_date_and_time):
         schedule = reader(cleaned, zone, now)
         if schedule is not None:
             return schedule
@@ -312,13 +314,45 @@ def _read_calendar(text: str, zone: tzinfo, now: datetime) -> Schedule | None:
     if split is None:
         return None
     day_of_week, rest = split
+    if rest and not _AT.match(rest):
+        return None
+    hour, minute = _time_after_days(text, rest)
+    return Schedule("cron", f"{minute} {hour} * * {day_of_week}")
+
+
+# Days of the month: "5", "5th", "1º" (NFKD turns "º" into "o"), listed as "1, 15 e 20".
+_MONTH_DAY = r"\d{1,2}(?:st|nd|rd|th|o)?"
+_LIST_SEPARATOR = r"(?:\s*,\s*(?:and\s+|e\s+)?|\s+(?:and|e|&)\s+)"
+_MONTH_DAYS = rf"(?P<days>{_MONTH_DAY}(?:{_LIST_SEPARATOR}{_MONTH_DAY})*)"
+_EACH_MONTH = r"(?:de\s+(?:cada|todo)\s+mes|of\s+(?:every|each|the)\s+month)"
+_MONTHLY = tuple(re.compile(pattern + r"(?P<rest>.*)") for pattern in (
+    rf"(?:todo|todos os|cada)\s+(?:mes|meses)\s+(?:no|nos|em)\s+dias?\s+{_MONTH_DAYS}",
+    rf"mensalmente\s+(?:no|nos|em)\s+dias?\s+{_MONTH_DAYS}",
+    rf"(?:todo|todos os)\s+dias?\s+{_MONTH_DAYS}(?:\s+{_EACH_MONTH})?",
+    rf"(?:no|nos|dia|dias)\s+(?:dias?\s+)?{_MONTH_DAYS}\s+{_EACH_MONTH}",
+    rf"(?:every|each)\s+month\s+on\s+(?:the\s+)?(?:day\s+)?{_MONTH_DAYS}",
+    rf"monthly\s+on\s+(?:the\s+)?(?:day\s+)?{_MONTH_DAYS}",
+    rf"(?:on\s+)?(?:the\s+)?(?:day\s+)?{_MONTH_DAYS}\s+{_EACH_MONTH}",
+))
+
+
+def _read_monthly(text: str, zone: tzinfo, now: datetime) -> Schedule | None:
+    """'todo dia 5 às 9h', 'every month on the 5th at 9am' -> '0 9 5 * *'."""
+    match = next((m for m in (p.fullmatch(text) for p in _MONTHLY) if m), None)
+    if match is None or (match["rest"] and not _AT.match(match["rest"])):
+        return None
+    days = sorted({int(day) for day in re.findall(r"\d+", match["days"])})
+    if not all(1 <= day <= 31 for day in days):
+        raise ScheduleError(f"{text!r}: a day of the month is between 1 and 31.")
+    hour, minute = _time_after_days(text, match["rest"])
+    return Schedule("cron", f"{minute} {hour} {','.join(map(str, days))} * *")
+
+
+def _time_after_days(text: str, rest: str) -> tuple[int, int]:
+    """The (hour, minute) in what follows a day phrase (' at 9am', ' às 9h'); rest starts with 'at'."""
     if not rest:
         raise ScheduleError(f"{text!r} needs a time of day, e.g. 'daily at 08:00' or 'todo dia às 8h'.")
-    connector = _AT.match(rest)
-    if connector is None:
-        return None
-    hour, minute = _parse_time(rest[connector.end():])
-    return Schedule("cron", f"{minute} {hour} * * {day_of_week}")
+    return _parse_time(rest[_AT.match(rest).end():])
 
 
 def _parse_time(text: str) -> tuple[int, int]:

@@ -628,3 +628,50 @@ def test_it_reads_tomorrow_at_a_time_in_both_languages(text):
     schedule = parse(text, "America/Sao_Paulo", now)
     assert schedule.kind == "once"
     assert schedule.run_at == datetime(2026, 12, 2, 12, 0, tzinfo=timezone.utc)  # 09:00 -03
+
+
+# --------------------------------------------------------------------------- monthly on a day
+
+MONTHLY_PHRASES = [
+    ("todo dia 5 às 9h", "0 9 5 * *"),
+    ("todo dia 5 as 9h", "0 9 5 * *"),
+    ("todo dia 5 de cada mês às 9h", "0 9 5 * *"),
+    ("todo mês no dia 5 às 9h", "0 9 5 * *"),
+    ("mensalmente no dia 5 às 09:00", "0 9 5 * *"),
+    ("todo dia 1º às 8h30", "30 8 1 * *"),
+    ("todo dia 1 e 15 às 8h", "0 8 1,15 * *"),
+    ("every month on the 5th at 9am", "0 9 5 * *"),
+    ("monthly on the 5th at 9:00", "0 9 5 * *"),
+    ("on the 5th of every month at 9am", "0 9 5 * *"),
+    ("every month on the 1st, 15th and 30th at 9am", "0 9 1,15,30 * *"),
+]
+
+
+@pytest.mark.parametrize(("text", "expression"), spellings(MONTHLY_PHRASES))
+def test_it_reads_a_day_of_every_month_as_cron_in_both_languages(text, expression):
+    assert parse(text, SAO_PAULO, NOW) == Schedule("cron", expression)
+
+
+def test_a_day_of_the_month_fires_on_that_day_each_month_in_the_chronos_zone():
+    fires = next_fire_times(parse("todo dia 5 às 9h", SAO_PAULO, NOW), SAO_PAULO, NOW, n=2)
+
+    assert fires == [utc(2026, 7, 5, 12, 0), utc(2026, 8, 5, 12, 0)]
+
+
+def test_a_day_of_the_month_is_described_in_both_languages():
+    schedule = parse("every month on the 5th at 9am", SAO_PAULO, NOW)
+
+    assert describe(schedule, SAO_PAULO, "en") == "At 09:00 AM, on day 5 of the month (America/Sao_Paulo)"
+    assert describe(schedule, SAO_PAULO, "pt_BR") == "Às 09:00, no dia 5 do mês (America/Sao_Paulo)"
+
+
+@pytest.mark.parametrize("text", ["todo dia 32 às 9h", "todo dia 0 às 9h", "every month on the 32nd at 9am"])
+def test_it_refuses_a_day_of_the_month_outside_1_to_31(text):
+    with pytest.raises(ScheduleError, match="between 1 and 31"):
+        parse(text, SAO_PAULO, NOW)
+
+
+@pytest.mark.parametrize("text", ["todo dia 5", "every month on the 5th"])
+def test_a_day_of_the_month_without_a_time_is_refused_asking_for_a_time(text):
+    with pytest.raises(ScheduleError, match="needs a time of day"):
+        parse(text, SAO_PAULO, NOW)
