@@ -52,7 +52,9 @@ Accepted schedules / Formatos aceitos:
     10 min, 6h, 30s, every 15 minutes, every 2 hours, a cada 15 min, a cada 30 segundos
   Every day or week at a time of day / Todo dia ou semana num horário:
     daily at 07:30, every day at 7pm, every monday at 9:00, weekdays at 08:00, weekends at 10:00
+    every monday and wednesday at 9am, every tuesday and thursday at 18:00
     todo dia às 08:00, todos os dias às 7h30, toda segunda às 9h, toda sexta-feira às 18h
+    toda segunda e quarta às 9h, segunda e sexta às 8h
     dias úteis às 8h, fins de semana às 10h
   Every month on a day (1-31) at a time of day / Todo mês num dia (1-31) num horário:
     todo dia 5 às 9h, todo dia 1 e 15 às 8h, every month on the 5th at 9am, monthly on the 1st at 8:00
@@ -122,10 +124,13 @@ _WEEKDAY_NUMBERS = {
     **dict.fromkeys(("saturday", "sat", "sabado"), 6),
 }
 _WEEKDAY_NAMES = "|".join(sorted(_WEEKDAY_NUMBERS, key=len, reverse=True))
-_ONE_DAY = re.compile(
-    rf"(?:(?:every|on|todas as|todos os|toda|todo|as|aos|nas|nos)\s+)?"
-    rf"(?P<day>{_WEEKDAY_NAMES})s?(?:-feiras?)?"
+_DAY_PREFIX = r"(?:(?:every|on|todas as|todos os|toda|todo|as|aos|nas|nos)\s+)?"
+_DAY_NAME = rf"(?:{_WEEKDAY_NAMES})s?(?:-feiras?)?"
+# "toda segunda e quarta", "segunda, quarta e sexta", "every monday, wednesday and friday".
+_WEEKDAY_LIST = re.compile(
+    rf"{_DAY_PREFIX}{_DAY_NAME}(?:(?:\s*,\s*(?:and\s+|e\s+)?|\s+(?:and|e|&)\s+){_DAY_PREFIX}{_DAY_NAME})*"
 )
+_WEEKDAY_WORD = re.compile(rf"\b(?:{_WEEKDAY_NAMES})")
 _AT = re.compile(r"\s+(?:at|as|a|@)\s+")
 _TIME = re.compile(
     r"(?P<hour>\d{1,2})(?:(?::|h)(?P<minute>\d{2}))?\s*(?P<suffix>h|hs|am|pm|a\.m\.|p\.m\.)?"
@@ -303,9 +308,11 @@ def _split_days(text: str) -> tuple[str, str] | None:
         match = pattern.match(text)
         if match and text[match.end():match.end() + 1] in ("", " "):
             return day_of_week, text[match.end():]
-    match = _ONE_DAY.match(text)
+    match = _WEEKDAY_LIST.match(text)
     if match and text[match.end():match.end() + 1] in ("", " "):
-        return str(_WEEKDAY_NUMBERS[match["day"]]), text[match.end():]
+        # Longest names first in the alternation, so "saturday" is not read as "sat".
+        numbers = sorted({_WEEKDAY_NUMBERS[name] for name in _WEEKDAY_WORD.findall(match.group())})
+        return ",".join(map(str, numbers)), text[match.end():]
     return None
 
 
@@ -597,6 +604,7 @@ def _describe_cron(expression: str, portuguese: bool) -> str:
     # Day and month names come from the `calendar` module (English here), and pt_PT's
     # "somente de segunda-feira" reads oddly in Brazil.
     text = text.replace(", somente de ", ", somente em ")
+    text = text.replace(", e ", " e ")  # cron-descriptor's English serial comma: "quarta-feira, e sexta-feira"
     return _PT_NAME_PATTERN.sub(lambda m: _PT_NAMES[m.group()], text)
 
 

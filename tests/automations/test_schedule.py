@@ -675,3 +675,44 @@ def test_it_refuses_a_day_of_the_month_outside_1_to_31(text):
 def test_a_day_of_the_month_without_a_time_is_refused_asking_for_a_time(text):
     with pytest.raises(ScheduleError, match="needs a time of day"):
         parse(text, SAO_PAULO, NOW)
+
+
+# --------------------------------------------------------------------------- several weekdays
+
+SEVERAL_WEEKDAYS = [
+    ("toda segunda e quarta às 9h", "0 9 * * 1,3"),
+    ("toda segunda e quarta as 9h", "0 9 * * 1,3"),
+    ("segunda, quarta e sexta às 9h", "0 9 * * 1,3,5"),
+    ("toda segunda, quarta e sexta-feira às 9h", "0 9 * * 1,3,5"),
+    ("toda segunda-feira e quarta-feira às 9h", "0 9 * * 1,3"),
+    ("toda segunda e toda quarta às 9h", "0 9 * * 1,3"),
+    ("aos sábados e domingos às 10h", "0 10 * * 0,6"),
+    ("toda terça e quinta às 18:00", "0 18 * * 2,4"),
+    ("every monday and wednesday at 9am", "0 9 * * 1,3"),
+    ("every monday, wednesday and friday at 9am", "0 9 * * 1,3,5"),
+    ("every monday, wednesday, and friday at 9am", "0 9 * * 1,3,5"),
+    ("mondays and wednesdays at 9", "0 9 * * 1,3"),
+    ("every sat and sun at 10:00", "0 10 * * 0,6"),
+]
+
+
+@pytest.mark.parametrize(("text", "expression"), spellings(SEVERAL_WEEKDAYS))
+def test_it_reads_several_weekdays_as_one_cron_in_both_languages(text, expression):
+    assert parse(text, SAO_PAULO, NOW) == Schedule("cron", expression)
+
+
+def test_several_weekdays_fire_on_each_of_them_only():
+    monday_noon = utc(2026, 6, 15, 15, 0)  # 12:00 in São Paulo, after Monday's 09:00
+
+    fires = next_fire_times(parse("toda segunda e quarta às 9h", SAO_PAULO, NOW), SAO_PAULO, monday_noon, n=3)
+
+    assert fires == [utc(2026, 6, 17, 12, 0), utc(2026, 6, 22, 12, 0), utc(2026, 6, 24, 12, 0)]
+
+
+def test_several_weekdays_are_described_without_a_serial_comma_in_portuguese():
+    schedule = parse("segunda, quarta e sexta às 9h", SAO_PAULO, NOW)
+
+    assert describe(schedule, SAO_PAULO, "en") == \
+        "At 09:00 AM, only on Monday, Wednesday, and Friday (America/Sao_Paulo)"
+    assert describe(schedule, SAO_PAULO, "pt_BR") == \
+        "Às 09:00, somente em segunda-feira, quarta-feira e sexta-feira (America/Sao_Paulo)"
