@@ -54,6 +54,8 @@ Accepted schedules / Formatos aceitos:
     daily at 07:30, every day at 7pm, every monday at 9:00, weekdays at 08:00, weekends at 10:00
     every monday and wednesday at 9am, every tuesday and thursday at 18:00
     todo dia às 08:00, todos os dias às 7h30, toda segunda às 9h, toda sexta-feira às 18h
+    todo dia às 8 da manhã, todo dia às 3 da tarde, todo dia às 8 da noite, todo dia ao meio-dia
+    every day at 8am, every day at 3pm, every day at 12pm, every day at noon, every day at midnight
     toda segunda e quarta às 9h, segunda e sexta às 8h
     dias úteis às 8h, fins de semana às 10h
   Every month on a day (1-31) at a time of day / Todo mês num dia (1-31) num horário:
@@ -131,9 +133,21 @@ _WEEKDAY_LIST = re.compile(
     rf"{_DAY_PREFIX}{_DAY_NAME}(?:(?:\s*,\s*(?:and\s+|e\s+)?|\s+(?:and|e|&)\s+){_DAY_PREFIX}{_DAY_NAME})*"
 )
 _WEEKDAY_WORD = re.compile(rf"\b(?:{_WEEKDAY_NAMES})")
-_AT = re.compile(r"\s+(?:at|as|a|@)\s+")
+_AT = re.compile(r"\s+(?:at|as|ao|a|@)\s+")
+# Parts of the day and the hours (24 h) each may name: "8 da noite" is 20h, "12 da noite" midnight.
+# "3 da manhã" is 3h (as Brazilians say it); "12 da manhã" is ambiguous, so refused.
+_DAY_PARTS = {
+    **dict.fromkeys(("da madrugada", "de madrugada"), ("0h-5h", frozenset(range(0, 6)))),
+    **dict.fromkeys(("da manha", "de manha", "in the morning"), ("1h-11h", frozenset(range(1, 12)))),
+    **dict.fromkeys(("da tarde", "de tarde", "in the afternoon"), ("12h-19h", frozenset(range(12, 20)))),
+    **dict.fromkeys(("da noite", "de noite", "in the evening", "at night"),
+                    ("18h-0h", frozenset((*range(18, 24), 0)))),
+}
+_NAMED_TIMES = {"meio-dia": (12, 0), "meio dia": (12, 0), "noon": (12, 0), "midday": (12, 0),
+                "meia-noite": (0, 0), "meia noite": (0, 0), "midnight": (0, 0)}
 _TIME = re.compile(
-    r"(?P<hour>\d{1,2})(?:(?::|h)(?P<minute>\d{2}))?\s*(?P<suffix>h|hs|am|pm|a\.m\.|p\.m\.)?"
+    r"(?P<hour>\d{1,2})(?:(?::|h)(?P<minute>\d{2}))?\s*(?P<suffix>h|hs|horas?|am|pm|a\.m\.|p\.m\.)?"
+    rf"(?:\s+(?P<part>{'|'.join(_DAY_PARTS)}))?"
 )
 _ISO = re.compile(r"\d{4}-\d{2}-\d{2}[t ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:z|[+-]\d{2}(?::?\d{2})?)?")
 _DATE_AND_TIME = re.compile(
@@ -363,16 +377,22 @@ def _time_after_days(text: str, rest: str) -> tuple[int, int]:
 
 
 def _parse_time(text: str) -> tuple[int, int]:
-    """(hour, minute) from 8, 08:00, 8h, 8h30, 7:30, 7pm, 7:30 am."""
+    """(hour, minute) from 8, 08:00, 8h, 8h30, 7:30, 7pm, 7:30 am, 8 da noite, meio-dia."""
+    if text in _NAMED_TIMES:
+        return _NAMED_TIMES[text]
     match = _TIME.fullmatch(text)
     if match is None:
-        raise ScheduleError(f"{text!r} is not a time of day; write it like 8, 08:00, 8h30 or 7:30 pm.")
+        raise ScheduleError(f"{text!r} is not a time of day; write it like 8, 08:00, 8h30, 7:30 pm or 8 da noite.")
     hour, minute = int(match["hour"]), int(match["minute"] or 0)
     suffix = (match["suffix"] or "").replace(".", "")
     if suffix in ("am", "pm"):
+        if match["part"]:
+            raise ScheduleError(f"{text!r}: give am/pm or a part of the day (da manhã, da tarde, da noite), not both.")
         if not 1 <= hour <= 12:
             raise ScheduleError(f"Hour {hour} is out of range with {suffix}: use 1-12.")
         hour = hour % 12 + (12 if suffix == "pm" else 0)
+    if match["part"]:
+        hour = _hour_in_part_of_day(hour, match["part"])
     if hour > 23:
         raise ScheduleError(f"Hour {hour} is out of range: use 0-23.")
     if minute > 59:
@@ -380,7 +400,18 @@ def _parse_time(text: str) -> tuple[int, int]:
     return hour, minute
 
 
-_TOMORROW = re.compile(r"(?:tomorrow|amanha)(?:\s+(?:at|as|a|@))?\s+(?P<time>.+)")
+def _hour_in_part_of_day(hour: int, part: str) -> int:
+    """The 24-hour reading of `hour` in a part of the day: 3 da tarde -> 15, 12 da noite -> 0."""
+    span, hours = _DAY_PARTS[part]
+    candidates = (hour % 12, hour % 12 + 12) if hour <= 12 else (hour,)
+    for candidate in candidates:
+        if candidate in hours:
+            return candidate
+    raise ScheduleError(f"Hour {hour} is out of range for {part!r} ({span}): "
+                        "e.g. 8 da manhã, 3 da tarde, 8 da noite, 2 da madrugada.")
+
+
+_TOMORROW = re.compile(r"(?:tomorrow|amanha)(?:\s+(?:at|as|ao|a|@))?\s+(?P<time>.+)")
 
 
 def _read_tomorrow(text: str, zone: tzinfo, now: datetime) -> Schedule | None:

@@ -716,3 +716,69 @@ def test_several_weekdays_are_described_without_a_serial_comma_in_portuguese():
         "At 09:00 AM, only on Monday, Wednesday, and Friday (America/Sao_Paulo)"
     assert describe(schedule, SAO_PAULO, "pt_BR") == \
         "Às 09:00, somente em segunda-feira, quarta-feira e sexta-feira (America/Sao_Paulo)"
+
+
+# --------------------------------------------------------------------------- parts of the day, am/pm
+
+PARTS_OF_THE_DAY = [
+    ("todo dia às 8 da manhã", "0 8 * * *"),
+    ("todo dia as 8 da manha", "0 8 * * *"),
+    ("todo dia às 3 da manhã", "0 3 * * *"),
+    ("todo dia às 11h30 da manhã", "30 11 * * *"),
+    ("todo dia às 7 horas da manhã", "0 7 * * *"),
+    ("todo dia às 3 da tarde", "0 15 * * *"),
+    ("todo dia às 12 da tarde", "0 12 * * *"),
+    ("todo dia às 6 da tarde", "0 18 * * *"),
+    ("todo dia às 15 da tarde", "0 15 * * *"),
+    ("todo dia às 8 da noite", "0 20 * * *"),
+    ("todo dia às 8:30 da noite", "30 20 * * *"),
+    ("todo dia às 12 da noite", "0 0 * * *"),
+    ("todo dia às 2 da madrugada", "0 2 * * *"),
+    ("todo dia ao meio-dia", "0 12 * * *"),
+    ("todo dia à meia-noite", "0 0 * * *"),
+    ("toda segunda às 3 da tarde", "0 15 * * 1"),
+    ("every day at 8am", "0 8 * * *"),
+    ("every day at 3pm", "0 15 * * *"),
+    ("every day at 3:15 p.m.", "15 15 * * *"),
+    ("every day at 12am", "0 0 * * *"),
+    ("every day at 12:30am", "30 0 * * *"),
+    ("every day at 12pm", "0 12 * * *"),
+    ("every day at 12:30 pm", "30 12 * * *"),
+    ("every day at noon", "0 12 * * *"),
+    ("every day at midnight", "0 0 * * *"),
+    ("every day at 8 in the morning", "0 8 * * *"),
+    ("every day at 3 in the afternoon", "0 15 * * *"),
+    ("every day at 8 in the evening", "0 20 * * *"),
+    ("every day at 11 at night", "0 23 * * *"),
+]
+
+
+@pytest.mark.parametrize(("text", "expression"), spellings(PARTS_OF_THE_DAY))
+def test_it_reads_parts_of_the_day_and_am_pm_as_24_hour_times(text, expression):
+    assert parse(text, SAO_PAULO, NOW) == Schedule("cron", expression)
+
+
+def test_tomorrow_at_a_part_of_the_day_is_that_hour_tomorrow():
+    schedule = parse("amanhã às 3 da tarde", SAO_PAULO, NOW)
+
+    assert schedule.run_at == utc(2026, 6, 16, 18, 0)  # 15:00 -03
+
+
+@pytest.mark.parametrize("text", [
+    "todo dia às 11 da tarde", "todo dia às 9 da madrugada", "todo dia às 12 da manhã",
+    "todo dia às 2 da noite", "every day at 8 in the afternoon",
+])
+def test_it_refuses_an_hour_outside_the_part_of_the_day_it_names(text):
+    with pytest.raises(ScheduleError, match="out of range for"):
+        parse(text, SAO_PAULO, NOW)
+
+
+@pytest.mark.parametrize("text", ["every day at 0am", "every day at 13pm", "every day at 00:30am"])
+def test_it_refuses_am_or_pm_after_an_hour_outside_1_to_12(text):
+    with pytest.raises(ScheduleError, match="out of range with"):
+        parse(text, SAO_PAULO, NOW)
+
+
+def test_it_refuses_am_pm_together_with_a_part_of_the_day():
+    with pytest.raises(ScheduleError, match="not both"):
+        parse("todo dia às 8pm da noite", SAO_PAULO, NOW)
