@@ -176,7 +176,7 @@ class Chrono(models.Model):
         return sched.next_fire_times(self.parsed_schedule, self.timezone, after, n, anchor=anchor or after)
 
     def describe_schedule(self, lang: str = "en") -> str:
-        return sched.describe(self.parsed_schedule, self.timezone, lang)
+        return sched.describe(self.parsed_schedule, self.timezone, lang, typed=self.schedule)
 
     # --- Validation ---------------------------------------------------------------------
 

@@ -65,6 +65,9 @@ Accepted schedules / Formatos aceitos:
   A 5-field cron expression (minute hour day-of-month month day-of-week) /
   Uma expressão cron de 5 campos (minuto hora dia mês dia-da-semana):
     0 8 * * *, */15 * * * *, 30 7 * * 1-5, 0 8 * * mon-fri, 0 8 * * seg-sex
+  The old system's 6-field cron (seconds first) with seconds 0 is read as its 5 fields /
+  O cron de 6 campos do sistema antigo (segundos primeiro) com segundos 0 vira 5 campos:
+    0 0 8 * * *, 0 30 7 * * 1-5
   Never on its own, only when triggered (run now, webhook, message) / Só quando acionado:
     manual, on trigger, never, manualmente, sob demanda, nunca"""
 
@@ -282,11 +285,41 @@ def _read_cron(text: str, zone: tzinfo, now: datetime) -> Schedule | None:
     if text in _CRON_ALIASES:
         return _cron(_CRON_ALIASES[text].split())
     fields = text.split()
-    if len(fields) == 5:  # only the day-of-week field may hold day names
-        fields[4] = _PT_CRON_DAY.sub(lambda m: _PT_CRON_DAYS[m.group()], fields[4])
-    if len(fields) >= 3 and all(_looks_like_cron_field(f) for f in fields):
-        return _cron(fields)
-    return None
+    if len(fields) in (5, 6):  # only the day-of-week field (the last) may hold day names
+        fields[-1] = _PT_CRON_DAY.sub(lambda m: _PT_CRON_DAYS[m.group()], fields[-1])
+    if len(fields) < 3 or not all(_looks_like_cron_field(f) for f in fields):
+        return None
+    if len(fields) == 6:
+        return _seconds_first_cron(fields)
+    return _cron(fields)
+
+
+def _seconds_first_cron(fields: list[str]) -> Schedule:
+    """The old NestJS system's 6-field cron (seconds first): its 5-field form when seconds are 0."""
+    seconds, five = fields[0], _cron(fields[1:])  # a bad minute..weekday is refused first
+    if seconds in _ZERO_SECONDS:
+        return five
+    raise ScheduleError(
+        f"{' '.join(fields)!r} has 6 fields; only 5-field cron expressions (minute hour day-of-month "
+        f"month day-of-week) are accepted, without seconds or years. Chronos fire on the minute, and "
+        f"this one's seconds field is {seconds!r}: the 5-field equivalent is {five.expression!r} "
+        "(once, at second 0 of each matching minute)."
+    )
+
+
+_ZERO_SECONDS = ("0", "00")
+
+
+def _six_field_note(typed: str, expression: str, portuguese: bool) -> str | None:
+    """How a seconds-first 6-field cron the operator typed was read, or None for other text."""
+    fields = _clean(typed).split()
+    if len(fields) != 6 or fields[0] not in _ZERO_SECONDS:
+        return None
+    typed = " ".join(fields)
+    if portuguese:
+        return (f"convertido do cron de 6 campos {typed!r} (segundos primeiro, como no sistema antigo) "
+                f"para {expression!r}")
+    return f"converted from the 6-field cron {typed!r} (seconds first, as in the old system) to {expression!r}"
 
 
 def _read_manual(text: str, zone: tzinfo, now: datetime) -> Schedule | None:
@@ -600,11 +633,24 @@ _INTERVAL_UNITS = (  # (seconds, en singular, en plural, pt singular, pt plural)
 )
 
 
-def describe(schedule: Schedule, tz: str | tzinfo, lang: str = "en") -> str:
-    """A human description in English ("en") or Brazilian Portuguese ("pt_BR", "pt-br", "pt")."""
-    zone = _zone(tz)
+def describe(schedule: Schedule, tz: str | tzinfo, lang: str = "en", typed: str | None = None) -> str:
+    """A human description in English ("en") or Brazilian Portuguese ("pt_BR", "pt-br", "pt").
+
+    `typed`, the text the schedule was parsed from, adds a note on how it was read when
+    that is not plain from the result (a 6-field cron turned into 5 fields).
+    """
+    portuguese = _is_portuguese(lang)
+    text = _describe_kind(schedule, _zone(tz), portuguese)
+    note = _six_field_note(typed, schedule.expression, portuguese) if typed and schedule.kind == "cron" else None
+    return f"{text} — {note}" if note else text
+
+
+def _is_portuguese(lang: str) -> bool:
+    return lang.lower().replace("-", "_").startswith("pt")
+
+
+def _describe_kind(schedule: Schedule, zone: tzinfo, portuguese: bool) -> str:
     zone_name = getattr(zone, "key", None) or str(zone)
-    portuguese = lang.lower().replace("-", "_").startswith("pt")
     if schedule.kind == "cron":
         return f"{_describe_cron(schedule.expression, portuguese)} ({zone_name})"
     if schedule.kind == "interval":

@@ -136,6 +136,22 @@ def test_the_response_describes_the_schedule_in_two_languages_with_the_next_five
     assert body["next_run_at"] is not None
 
 
+def test_the_old_systems_six_field_cron_is_saved_as_five_fields_with_a_note_in_the_description(api):
+    response = api.post("/api/chronos/", {**ORIGINAL_HTTP_BODY, "cron": "0 0 8 * * *"}, format="json")
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert (body["schedule"], body["schedule_kind"], body["schedule_expression"]) == ("0 0 8 * * *", "cron", "0 8 * * *")
+    assert "converted from the 6-field cron '0 0 8 * * *'" in body["schedule_description"]["en"]
+    assert "convertido do cron de 6 campos '0 0 8 * * *'" in body["schedule_description"]["pt_BR"]
+
+
+def test_a_six_field_cron_with_seconds_is_a_400_naming_the_five_field_equivalent(api):
+    response = api.post("/api/chronos/", {**ORIGINAL_HTTP_BODY, "cron": "30 0 8 * * *"}, format="json")
+    assert response.status_code == 400
+    assert "the 5-field equivalent is '0 8 * * *'" in response.json()["schedule"][0]
+    assert not Chrono.objects.exists()
+
+
 # --- Refusing bad input: 400 keyed by the field, nothing saved -------------------------------
 
 def post_refused(api, body: dict) -> dict:

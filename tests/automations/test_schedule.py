@@ -250,8 +250,9 @@ def test_every_example_in_the_accepted_forms_is_accepted():
 # --------------------------------------------------------------------------- refusals
 
 def test_it_refuses_a_six_field_cron():
+    # Seconds 30: no 5-field cron fires then. Seconds 0 are converted (see the six-field tests below).
     with pytest.raises(ScheduleError) as refusal:
-        parse("0 0 8 * * *", BERLIN, NOW)
+        parse("30 0 8 * * *", BERLIN, NOW)
 
     assert "6 fields; only 5-field cron expressions" in str(refusal.value)
     assert ACCEPTED_FORMS in str(refusal.value)
@@ -782,3 +783,45 @@ def test_it_refuses_am_or_pm_after_an_hour_outside_1_to_12(text):
 def test_it_refuses_am_pm_together_with_a_part_of_the_day():
     with pytest.raises(ScheduleError, match="not both"):
         parse("todo dia às 8pm da noite", SAO_PAULO, NOW)
+
+
+# --------------------------------------------------------------------------- the old system's 6-field cron
+
+@pytest.mark.parametrize(("text", "expression"), [
+    ("0 0 8 * * *", "0 8 * * *"),
+    ("00 30 7 * * 1-5", "30 7 * * 1-5"),
+    ("0 0 8 * * seg", "0 8 * * 1"),
+    ("0 */15 * * * *", "*/15 * * * *"),
+])
+def test_a_six_field_cron_with_seconds_zero_becomes_its_five_fields(text, expression):
+    assert parse(text, BERLIN, NOW) == Schedule("cron", expression)
+
+
+def test_a_converted_six_field_cron_says_so_in_its_description():
+    schedule = parse("0 0 8 * * *", BERLIN, NOW)
+
+    assert describe(schedule, BERLIN, "en", typed="0 0 8 * * *") == (
+        "At 08:00 AM (Europe/Berlin) — converted from the 6-field cron '0 0 8 * * *' "
+        "(seconds first, as in the old system) to '0 8 * * *'")
+    assert describe(schedule, BERLIN, "pt_BR", typed="0 0 8 * * *") == (
+        "Às 08:00 (Europe/Berlin) — convertido do cron de 6 campos '0 0 8 * * *' "
+        "(segundos primeiro, como no sistema antigo) para '0 8 * * *'")
+
+
+def test_a_five_field_cron_has_no_conversion_note():
+    schedule = parse("0 8 * * *", BERLIN, NOW)
+
+    assert describe(schedule, BERLIN, "en", typed="0 8 * * *") == "At 08:00 AM (Europe/Berlin)"
+
+
+@pytest.mark.parametrize(("text", "equivalent"), [
+    ("30 0 8 * * *", "'0 8 * * *'"),
+    ("*/10 * * * * *", "'* * * * *'"),
+    ("15 30 7 * * 1-5", "'30 7 * * 1-5'"),
+])
+def test_a_six_field_cron_with_seconds_other_than_zero_is_refused_naming_its_five_field_equivalent(
+        text, equivalent):
+    with pytest.raises(ScheduleError) as refusal:
+        parse(text, BERLIN, NOW)
+
+    assert f"the 5-field equivalent is {equivalent}" in refusal.value.problem
