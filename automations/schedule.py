@@ -50,6 +50,8 @@ Accepted schedules / Formatos aceitos:
     tomorrow at 9am, amanhã às 9h
   Repeatedly, every interval of at least 1 second / Repetindo, a cada intervalo (mínimo 1 segundo):
     10 min, 6h, 30s, every 15 minutes, every 2 hours, a cada 15 min, a cada 30 segundos
+  (1, 2, 3, 4, 6, 8 or 12 hours fire on the hour from midnight: 00:00, 02:00, ... /
+   1, 2, 3, 4, 6, 8 ou 12 horas disparam na hora cheia a partir da meia-noite: 00:00, 02:00, ...)
   Every day or week at a time of day / Todo dia ou semana num horário:
     daily at 07:30, every day at 7pm, every monday at 9:00, weekdays at 08:00, weekends at 10:00
     every monday and wednesday at 9am, every tuesday and thursday at 18:00
@@ -500,9 +502,9 @@ def next_fire_times(schedule: Schedule, tz: str | tzinfo, after: datetime, n: in
         return []
     if schedule.kind == "once":
         return [schedule.run_at] if schedule.run_at > after else []
-    if schedule.kind == "interval":
+    if schedule.kind == "interval" and aligned_cron(schedule) is None:
         return _next_intervals(schedule.interval_seconds, after, n, anchor or after)
-    return _next_cron(schedule.expression, _zone(tz), after, n)
+    return _next_cron(aligned_cron(schedule) or schedule.expression, _zone(tz), after, n)
 
 
 def previous_fire_time(schedule: Schedule, tz: str | tzinfo, at: datetime,
@@ -514,9 +516,23 @@ def previous_fire_time(schedule: Schedule, tz: str | tzinfo, at: datetime,
         return None
     if schedule.kind == "once":
         return schedule.run_at if schedule.run_at <= at else None
-    if schedule.kind == "interval":
+    if schedule.kind == "interval" and aligned_cron(schedule) is None:
         return _previous_interval(schedule.interval_seconds, at, anchor)
-    return _previous_cron(schedule.expression, _zone(tz), at)
+    return _previous_cron(aligned_cron(schedule) or schedule.expression, _zone(tz), at)
+
+
+def aligned_cron(schedule: Schedule) -> str | None:
+    """The cron an interval of whole hours dividing 24 (1, 2, 3, 4, 6, 8, 12 h) fires by, else None.
+
+    Such intervals fire on the hour, counted from midnight in the chrono's zone (00:00,
+    02:00, ...), as "a cada hora" always did, not from whenever the chrono was saved.
+    Their DST rule is cron's for a wildcard hour: real elapsed time, no run at missing wall times.
+    """
+    seconds = schedule.interval_seconds
+    if seconds is None or seconds % 3600 or 86400 % seconds or seconds == 86400:
+        return None
+    hours = seconds // 3600
+    return "0 * * * *" if hours == 1 else f"0 */{hours} * * *"
 
 
 def _next_intervals(seconds: int, after: datetime, n: int, anchor: datetime) -> list[datetime]:
@@ -654,7 +670,7 @@ def _describe_kind(schedule: Schedule, zone: tzinfo, portuguese: bool) -> str:
     if schedule.kind == "cron":
         return f"{_describe_cron(schedule.expression, portuguese)} ({zone_name})"
     if schedule.kind == "interval":
-        return _describe_interval(schedule.interval_seconds, portuguese)
+        return _describe_interval(schedule.interval_seconds, portuguese, aligned_cron(schedule), zone_name)
     if schedule.kind == "manual":
         return "Só quando acionado (executar agora, webhook ou mensagem)" if portuguese else \
             "Only when triggered (run now, webhook or message)"
@@ -685,11 +701,21 @@ def _describe_cron(expression: str, portuguese: bool) -> str:
     return _PT_NAME_PATTERN.sub(lambda m: _PT_NAMES[m.group()], text)
 
 
-def _describe_interval(seconds: int, portuguese: bool) -> str:
+def _describe_interval(seconds: int, portuguese: bool, aligned: str | None, zone_name: str) -> str:
     for size, en_one, en_many, pt_one, pt_many in _INTERVAL_UNITS:
         if seconds % size == 0:
             count = seconds // size
             break
     if portuguese:
-        return f"A cada {pt_one}" if count == 1 else f"A cada {count} {pt_many}"
-    return f"Every {en_one}" if count == 1 else f"Every {count} {en_many}"
+        text = f"A cada {pt_one}" if count == 1 else f"A cada {count} {pt_many}"
+    else:
+        text = f"Every {en_one}" if count == 1 else f"Every {count} {en_many}"
+    if aligned is None:
+        return text
+    if seconds == 3600:
+        return f"{text}, na hora cheia ({zone_name})" if portuguese else f"{text}, on the hour ({zone_name})"
+    starts = range(0, 24, seconds // 3600)
+    hours = ", ".join([f"{hour:02d}:00" for hour in starts[:3]] + (["…"] if len(starts) > 3 else []))
+    if portuguese:
+        return f"{text}, na hora cheia a partir da meia-noite ({hours}) ({zone_name})"
+    return f"{text}, on the hour from midnight ({hours}) ({zone_name})"

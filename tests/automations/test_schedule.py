@@ -522,10 +522,12 @@ def test_an_interval_does_not_fire_before_a_future_anchor():
 
 
 def test_an_interval_counts_real_time_across_a_dst_change():
-    fires = next_fire_times(parsed("6h"), BERLIN, utc(2026, 3, 28, 23, 0), n=2,
-                            anchor=utc(2026, 3, 28, 18, 0))
+    # 5 h, not 6 h: intervals of hours dividing 24 fire on the hour of the zone instead (below).
+    fires = next_fire_times(parsed("5h"), BERLIN, utc(2026, 3, 28, 23, 0), n=2,
+                            anchor=utc(2026, 3, 28, 20, 0))
 
-    assert fires == [utc(2026, 3, 29, 0, 0), utc(2026, 3, 29, 6, 0)]
+    # 21:00 CET + 5 real hours = 03:00 CEST (01:00 UTC), across the missing hour.
+    assert fires == [utc(2026, 3, 29, 1, 0), utc(2026, 3, 29, 6, 0)]
 
 
 def test_previous_fire_time_of_an_interval_is_the_latest_whole_interval_after_the_anchor():
@@ -585,7 +587,7 @@ def test_a_cron_is_described_with_its_timezone(text, tz, english, portuguese):
 @pytest.mark.parametrize(("text", "english", "portuguese"), [
     ("every 15 minutes", "Every 15 minutes", "A cada 15 minutos"),
     ("30s", "Every 30 seconds", "A cada 30 segundos"),
-    ("a cada 2 horas", "Every 2 hours", "A cada 2 horas"),
+    ("a cada 5 horas", "Every 5 hours", "A cada 5 horas"),  # 2 h is aligned: see the aligned tests
     ("90 min", "Every 90 minutes", "A cada 90 minutos"),
     ("1 min", "Every minute", "A cada minuto"),
     ("2 d", "Every 2 days", "A cada 2 dias"),
@@ -825,3 +827,74 @@ def test_a_six_field_cron_with_seconds_other_than_zero_is_refused_naming_its_fiv
         parse(text, BERLIN, NOW)
 
     assert f"the 5-field equivalent is {equivalent}" in refusal.value.problem
+
+
+# --------------------------------------------------------------------------- hour intervals on the hour
+
+CREATED = utc(2026, 6, 15, 13, 17, 42)  # 10:17:42 in São Paulo
+
+
+@pytest.mark.parametrize("text", spellings([("a cada 2 horas",), ("every 2 hours",), ("2h",), ("120 min",)]))
+def test_an_interval_of_hours_dividing_24_fires_on_the_hour_from_midnight_in_the_chronos_zone(text):
+    fires = next_fire_times(parse(text, SAO_PAULO, CREATED), SAO_PAULO, CREATED, n=3, anchor=CREATED)
+
+    # 12:00, 14:00, 16:00 in São Paulo (UTC-3), not 12:17:42, 14:17:42, ...
+    assert fires == [utc(2026, 6, 15, 15, 0), utc(2026, 6, 15, 17, 0), utc(2026, 6, 15, 19, 0)]
+
+
+@pytest.mark.parametrize(("text", "first"), [
+    ("a cada 3 horas", utc(2026, 6, 15, 15, 0)),   # 12:00 -03
+    ("every 6 hours", utc(2026, 6, 15, 15, 0)),    # 12:00 -03
+    ("a cada 8 horas", utc(2026, 6, 15, 19, 0)),   # 16:00 -03
+    ("every 12 hours", utc(2026, 6, 15, 15, 0)),   # 12:00 -03
+    ("a cada 1 hora", utc(2026, 6, 15, 14, 0)),    # 11:00 -03
+])
+def test_each_hour_interval_dividing_24_starts_from_midnight_of_the_chronos_zone(text, first):
+    fires = next_fire_times(parse(text, SAO_PAULO, CREATED), SAO_PAULO, CREATED, n=1, anchor=CREATED)
+
+    assert fires == [first]
+
+
+def test_an_aligned_hour_interval_keeps_its_kind_and_seconds():
+    assert parse("a cada 2 horas", SAO_PAULO, CREATED) == Schedule("interval", "7200")
+
+
+def test_an_hour_interval_that_does_not_divide_24_still_counts_from_its_anchor():
+    fires = next_fire_times(parse("a cada 5 horas", SAO_PAULO, CREATED), SAO_PAULO, CREATED, n=1, anchor=CREATED)
+
+    assert fires == [CREATED + timedelta(hours=5)]
+
+
+def test_a_one_day_interval_still_counts_from_its_anchor():
+    fires = next_fire_times(parse("1 d", SAO_PAULO, CREATED), SAO_PAULO, CREATED, n=1, anchor=CREATED)
+
+    assert fires == [CREATED + timedelta(days=1)]
+
+
+def test_an_aligned_hour_interval_has_a_previous_fire_time_without_an_anchor():
+    schedule = parse("a cada 2 horas", SAO_PAULO, CREATED)
+
+    assert previous_fire_time(schedule, SAO_PAULO, CREATED) == utc(2026, 6, 15, 13, 0)  # 10:00 -03
+
+
+def test_an_aligned_hour_interval_follows_wall_time_across_a_dst_change():
+    fires = next_fire_times(parse("every 2 hours", BERLIN, NOW), BERLIN, utc(2026, 3, 28, 22, 30), n=3)
+
+    # 00:00 CET, then 02:00 does not exist that night, 04:00 CEST, 06:00 CEST.
+    assert fires == [utc(2026, 3, 28, 23, 0), utc(2026, 3, 29, 2, 0), utc(2026, 3, 29, 4, 0)]
+
+
+@pytest.mark.parametrize(("text", "english", "portuguese"), [
+    ("a cada 2 horas",
+     "Every 2 hours, on the hour from midnight (00:00, 02:00, 04:00, …) (America/Sao_Paulo)",
+     "A cada 2 horas, na hora cheia a partir da meia-noite (00:00, 02:00, 04:00, …) (America/Sao_Paulo)"),
+    ("every 12 hours",
+     "Every 12 hours, on the hour from midnight (00:00, 12:00) (America/Sao_Paulo)",
+     "A cada 12 horas, na hora cheia a partir da meia-noite (00:00, 12:00) (America/Sao_Paulo)"),
+    ("every 1 hour", "Every hour, on the hour (America/Sao_Paulo)", "A cada hora, na hora cheia (America/Sao_Paulo)"),
+])
+def test_an_aligned_hour_interval_says_so_in_its_description(text, english, portuguese):
+    schedule = parse(text, SAO_PAULO, NOW)
+
+    assert describe(schedule, SAO_PAULO, "en") == english
+    assert describe(schedule, SAO_PAULO, "pt_BR") == portuguese
