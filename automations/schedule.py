@@ -536,16 +536,26 @@ def aligned_cron(schedule: Schedule) -> str | None:
 
 
 def _next_intervals(seconds: int, after: datetime, n: int, anchor: datetime) -> list[datetime]:
-    step = timedelta(seconds=seconds)
+    step, anchor = timedelta(seconds=seconds), _whole_second(anchor)
     first = max(0, (after - anchor) // step + 1)  # timedelta // timedelta floors, also below 0
     return [(anchor + (first + k) * step).astimezone(UTC) for k in range(n)]
 
 
 def _previous_interval(seconds: int, at: datetime, anchor: datetime | None) -> datetime | None:
-    if anchor is None or anchor > at:
+    if anchor is None or _whole_second(anchor) > at:
         return None
-    step = timedelta(seconds=seconds)
+    step, anchor = timedelta(seconds=seconds), _whole_second(anchor)
     return (anchor + ((at - anchor) // step) * step).astimezone(UTC)
+
+
+def _whole_second(moment: datetime) -> datetime:
+    """An interval's anchor (a row's created_at, with microseconds) rounded down to the second.
+
+    Fire times are then whole seconds. Down, not up: a chrono's anchor is its creation, a
+    moment already past when its fire times are asked for, and rounding up would put the
+    anchor itself, a second away, first in line. Beat rounds its anchors the same way.
+    """
+    return moment.replace(microsecond=0)
 
 
 def _is_wildcard(expression: str) -> bool:

@@ -530,6 +530,34 @@ def test_an_interval_counts_real_time_across_a_dst_change():
     assert fires == [utc(2026, 3, 29, 1, 0), utc(2026, 3, 29, 6, 0)]
 
 
+def test_interval_fire_times_are_whole_seconds_when_the_anchor_has_microseconds():
+    anchor = utc(2026, 6, 15, 12, 0, 0, 250_000)  # a row's created_at
+
+    fires = next_fire_times(parsed("15 min"), BERLIN, anchor, n=2, anchor=anchor)
+
+    assert fires == [utc(2026, 6, 15, 12, 15), utc(2026, 6, 15, 12, 30)]
+
+
+def test_a_just_created_interval_first_fires_one_interval_later_not_at_once():
+    created = utc(2026, 6, 15, 12, 0, 0, 250_000)
+
+    fires = next_fire_times(parsed("15 min"), BERLIN, created + timedelta(milliseconds=5), n=1, anchor=created)
+
+    assert fires == [utc(2026, 6, 15, 12, 15)]
+
+
+def test_interval_fire_times_are_whole_seconds_when_counted_from_an_after_with_microseconds():
+    fires = next_fire_times(parsed("15 min"), BERLIN, utc(2026, 6, 15, 12, 31, 0, 999_999), n=2)
+
+    assert fires == [utc(2026, 6, 15, 12, 46), utc(2026, 6, 15, 13, 1)]
+
+
+def test_previous_fire_time_of_an_interval_is_a_whole_second_too():
+    anchor = utc(2026, 6, 15, 12, 0, 0, 250_000)
+
+    assert previous_fire_time(parsed("15 min"), BERLIN, utc(2026, 6, 15, 12, 31), anchor) == utc(2026, 6, 15, 12, 30)
+
+
 def test_previous_fire_time_of_an_interval_is_the_latest_whole_interval_after_the_anchor():
     schedule, anchor = parsed("15 min"), utc(2026, 6, 15, 12, 0)
 
