@@ -622,6 +622,35 @@ def _instants(wall: datetime, zone: tzinfo, wildcard: bool) -> tuple[datetime | 
     return (None if wildcard else _gap_end(second, first, zone)), None
 
 
+def gap_note(schedule: Schedule, tz: str | tzinfo, fire: datetime, lang: str = "en") -> str | None:
+    """Why a fire time is not the wall time the schedule names, when a DST gap moved it; else None.
+
+    "30 2 * * *" in America/New_York on 2026-03-08 fires at 03:00 EDT: 02:30 does not exist.
+    """
+    if schedule.kind != "cron" or _is_wildcard(schedule.expression):
+        return None  # wildcard crons skip missing wall times, they never move one
+    zone = _zone(tz)
+    before, after = (fire - timedelta(seconds=1)).astimezone(zone), fire.astimezone(zone)
+    if after.utcoffset() <= before.utcoffset():
+        return None  # not the first instant after a gap
+    gap_start = (fire + before.utcoffset()).replace(tzinfo=None)  # the first missing wall time
+    intended = croniter(schedule.expression, gap_start - timedelta(minutes=1)).get_next(datetime)
+    if intended >= after.replace(tzinfo=None):
+        return None
+    return _gap_text(intended, gap_start, after, zone, _is_portuguese(lang))
+
+
+def _gap_text(intended: datetime, gap_start: datetime, moved: datetime, zone: tzinfo, portuguese: bool) -> str:
+    zone_name = getattr(zone, "key", None) or str(zone)
+    times = {"wanted": intended.strftime("%H:%M"), "start": gap_start.strftime("%H:%M"),
+             "moved": moved.strftime("%H:%M")}
+    if portuguese:
+        return ("{wanted} não existe em {day} em {zone} (o relógio pula de {start} para {moved}, horário de "
+                "verão): executa às {moved}").format(day=intended.strftime("%d/%m/%Y"), zone=zone_name, **times)
+    return ("{wanted} does not exist on {day} in {zone} (clocks jump from {start} to {moved} for DST): "
+            "runs at {moved} instead").format(day=intended.strftime("%Y-%m-%d"), zone=zone_name, **times)
+
+
 def _resolve_wall_time(wall: datetime, zone: tzinfo) -> datetime:
     """A typed wall time as an aware UTC instant, with the fixed-time DST rule."""
     primary, _ = _instants(wall, zone, wildcard=False)

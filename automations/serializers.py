@@ -35,13 +35,14 @@ def refuse_two_schedules(data: Mapping) -> None:
 class ChronoSerializer(EventConfigFields, serializers.ModelSerializer):
     schedule_description = serializers.SerializerMethodField()
     next_fire_times = serializers.SerializerMethodField()
+    fire_time_notes = serializers.SerializerMethodField()
 
     class Meta:
         model = Chrono
         fields = [
             "id", "name", "description",
             "schedule", "timezone", "schedule_kind", "schedule_expression", "run_at",
-            "schedule_description", "next_fire_times",
+            "schedule_description", "next_fire_times", "fire_time_notes",
             "target_type", "method", "url", "headers", "payload", "timeout_ms",
             "channel", "message_template", "recipients", "function", "extras",
             "is_active", "is_recurring", "next_run_at", "last_run_at", "last_run_status", "last_error",
@@ -62,6 +63,12 @@ class ChronoSerializer(EventConfigFields, serializers.ModelSerializer):
         zone = ZoneInfo(chrono.timezone)
         # In the chrono's zone, so an operator reads 08:00 for "todo dia às 08:00".
         return [when.astimezone(zone).isoformat() for when in chrono.next_fire_times(5)]
+
+    def get_fire_time_notes(self, chrono: Chrono) -> list[dict[str, str]]:
+        """The next five fire times that a DST gap moved off the wall time the schedule names."""
+        zone = ZoneInfo(chrono.timezone)
+        return [{"at": when.astimezone(zone).isoformat(), "en": note, "pt_BR": chrono.fire_time_note(when, "pt_BR")}
+                for when in chrono.next_fire_times(5) if (note := chrono.fire_time_note(when, "en"))]
 
     def to_representation(self, instance):
         data = super().to_representation(instance)

@@ -1,6 +1,7 @@
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone as dt_timezone
 
 import pytest
+import time_machine
 from django.contrib.auth.models import Permission, User
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
@@ -150,6 +151,25 @@ def test_a_six_field_cron_with_seconds_is_a_400_naming_the_five_field_equivalent
     assert response.status_code == 400
     assert "the 5-field equivalent is '0 8 * * *'" in response.json()["schedule"][0]
     assert not Chrono.objects.exists()
+
+
+def test_the_response_notes_the_fire_times_a_dst_gap_moved(api):
+    with time_machine.travel(datetime(2026, 3, 7, 12, 0, tzinfo=dt_timezone.utc)):
+        response = api.post("/api/chronos/", {**HTTP_BODY, "schedule": "30 2 * * *", "timezone": "America/New_York"},
+                            format="json")
+    body = response.json()
+    assert body["next_fire_times"][0] == "2026-03-08T03:00:00-04:00"
+    assert body["fire_time_notes"] == [{
+        "at": "2026-03-08T03:00:00-04:00",
+        "en": "02:30 does not exist on 2026-03-08 in America/New_York (clocks jump from 02:00 to 03:00 for DST): "
+              "runs at 03:00 instead",
+        "pt_BR": "02:30 não existe em 08/03/2026 em America/New_York (o relógio pula de 02:00 para 03:00, "
+                 "horário de verão): executa às 03:00",
+    }]
+
+
+def test_a_schedule_no_dst_gap_moves_has_no_fire_time_notes(api):
+    assert api.post("/api/chronos/", HTTP_BODY, format="json").json()["fire_time_notes"] == []
 
 
 # --- Refusing bad input: 400 keyed by the field, nothing saved -------------------------------

@@ -16,6 +16,7 @@ from automations.schedule import (
     ScheduleError,
     describe,
     from_normalised,
+    gap_note,
     next_fire_times,
     parse,
     previous_fire_time,
@@ -926,3 +927,43 @@ def test_an_aligned_hour_interval_says_so_in_its_description(text, english, port
 
     assert describe(schedule, SAO_PAULO, "en") == english
     assert describe(schedule, SAO_PAULO, "pt_BR") == portuguese
+
+
+# --------------------------------------------------------------------------- DST gap notes
+
+NEW_YORK = "America/New_York"  # 2026-03-08 02:00 EST -> 03:00 EDT (07:00 UTC); São Paulo has no DST now
+BEFORE_THE_GAP = utc(2026, 3, 7, 12, 0)
+
+
+def test_a_fire_time_a_dst_gap_moved_carries_a_note_in_both_languages():
+    schedule = parse("30 2 * * *", NEW_YORK, BEFORE_THE_GAP)
+    moved = next_fire_times(schedule, NEW_YORK, BEFORE_THE_GAP, n=1)[0]
+
+    assert moved == utc(2026, 3, 8, 7, 0)
+    assert gap_note(schedule, NEW_YORK, moved, "en") == (
+        "02:30 does not exist on 2026-03-08 in America/New_York (clocks jump from 02:00 to 03:00 for DST): "
+        "runs at 03:00 instead")
+    assert gap_note(schedule, NEW_YORK, moved, "pt_BR") == (
+        "02:30 não existe em 08/03/2026 em America/New_York (o relógio pula de 02:00 para 03:00, "
+        "horário de verão): executa às 03:00")
+
+
+def test_a_fire_time_at_its_own_wall_time_has_no_note():
+    schedule = parse("30 2 * * *", NEW_YORK, BEFORE_THE_GAP)
+    next_day = next_fire_times(schedule, NEW_YORK, BEFORE_THE_GAP, n=2)[1]
+
+    assert gap_note(schedule, NEW_YORK, next_day) is None
+
+
+def test_a_time_that_is_the_end_of_the_gap_itself_has_no_note():
+    schedule = parse("0 3 * * *", NEW_YORK, BEFORE_THE_GAP)
+
+    assert gap_note(schedule, NEW_YORK, utc(2026, 3, 8, 7, 0)) is None
+
+
+@pytest.mark.parametrize("text", ["0 * * * *", "*/15 * * * *", "every 15 minutes", "a cada 2 horas"])
+def test_schedules_that_skip_missing_wall_times_have_no_gap_notes(text):
+    schedule = parse(text, NEW_YORK, BEFORE_THE_GAP)
+    fires = next_fire_times(schedule, NEW_YORK, utc(2026, 3, 8, 5, 0), n=6, anchor=utc(2026, 3, 8, 5, 0))
+
+    assert [gap_note(schedule, NEW_YORK, fire) for fire in fires] == [None] * 6
