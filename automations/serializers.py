@@ -19,6 +19,7 @@ from chronoflow import secrets
 from chronoflow.bodykeys import field_name, refuse_unknown_keys, snake_case_keys
 from functions.models import UserFunction
 from functions.serializers import LIMIT_FIELDS, keyed_errors
+from whatsapp.models import Channel
 
 # Mapping fields whose secret-named entries (Authorization, X-Api-Key, ...) are write-only.
 SECRET_MAPPINGS = ("headers", "extras")
@@ -32,7 +33,27 @@ def refuse_two_schedules(data: Mapping) -> None:
             % {"cron": data.get("cron"), "schedule": data.get("schedule")}]})
 
 
+class ChannelField(serializers.PrimaryKeyRelatedField):
+    """A channel by its id: a number, or a string as the original system's bodies send it
+    (``"channelId": "3"``), which may also be the channel's WAHA session name (``"front"``)."""
+
+    default_error_messages = {
+        "does_not_exist": _("No channel has the id or session name {pk_value!r}."),
+        "incorrect_type": _("A channel is given by its id (a number) or its session name, not a {data_type}."),
+    }
+
+    def to_internal_value(self, data):
+        if isinstance(data, str):
+            data = data.strip()
+            if not data.isdigit():
+                channel = self.get_queryset().filter(session_name=data).first()
+                return channel if channel is not None else self.fail("does_not_exist", pk_value=data)
+        return super().to_internal_value(data)
+
+
 class ChronoSerializer(EventConfigFields, serializers.ModelSerializer):
+    channel = ChannelField(queryset=Channel.objects.all(), required=False, allow_null=True,
+                           help_text=Chrono._meta.get_field("channel").help_text)
     schedule_description = serializers.SerializerMethodField()
     next_fire_times = serializers.SerializerMethodField()
     fire_time_notes = serializers.SerializerMethodField()
