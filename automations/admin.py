@@ -35,15 +35,24 @@ def schedule_preview_html(chrono: Chrono) -> str:
         # Not parsed (a new chrono), or a refused edit: the stored form no longer matches the text.
         return "Type a schedule to see its normalised form, its description and the next five fire times."
     zone = ZoneInfo(chrono.timezone)
-    times = [when.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z") for when in chrono.next_fire_times(5)]
+    times = [(when.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z"), _dst_note_html(chrono, when))
+             for when in chrono.next_fire_times(5)]
     return format_html(
         '<dl class="schedule-preview"><dt>Normalised</dt><dd><code>{}</code> {}</dd>'
         "<dt>English</dt><dd>{}</dd><dt>Português</dt><dd>{}</dd>"
         "<dt>Next fire times ({})</dt><dd>{}</dd></dl>",
         chrono.schedule_kind, chrono.schedule_expression,
         chrono.describe_schedule("en"), chrono.describe_schedule("pt_BR"), chrono.timezone,
-        format_html_join("", "<div>{}</div>", ((t,) for t in times)) if times else "None: it will not fire again.",
+        format_html_join("", "<div>{}{}</div>", times) if times else "None: it will not fire again.",
     )
+
+
+def _dst_note_html(chrono: Chrono, when) -> str:
+    note = chrono.fire_time_note(when, "en")
+    if note is None:
+        return ""
+    return format_html(' <em class="dst-note">— {} / <span lang="pt-BR">{}</span></em>',
+                       note, chrono.fire_time_note(when, "pt_BR"))
 
 
 class ChronoForm(forms.ModelForm):

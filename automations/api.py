@@ -4,10 +4,12 @@ from django.core.paginator import Paginator
 from django.db import transaction
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
-from rest_framework import status, viewsets
+from drf_spectacular.utils import extend_schema_view
+from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import CursorPagination, PageNumberPagination
+from rest_framework.pagination import CursorPagination, LimitOffsetPagination, PageNumberPagination
+from rest_framework.settings import api_settings
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -46,12 +48,63 @@ class StrictPageSize:
         return super().get_page_size(request)
 
 
+class SkipTakePagination(LimitOffsetPagination):
+    """The original system's ``?skip=&take=`` (TypeORM's offset and limit), on every list.
+
+    The answer has the API's usual shape (count, next, previous, results); ``take`` is
+    capped at 500 like ``page_size``, and one that is not a whole number is a 400 naming it.
+    """
+
+    offset_query_param, limit_query_param, max_limit = "skip", "take", 500
+
+    @staticmethod
+    def wanted(request) -> bool:
+        return "skip" in request.query_params or "take" in request.query_params
+
+    def get_limit(self, request) -> int:
+        take = _whole_number(request, self.limit_query_param, api_settings.PAGE_SIZE, minimum=1)
+        return min(take, self.max_limit)
+
+    def get_offset(self, request) -> int:
+        return _whole_number(request, self.offset_query_param, 0, minimum=0)
+
+    def get_schema_operation_parameters(self, view):
+        return [{"name": name, "required": False, "in": "query", "schema": {"type": "integer", "minimum": low},
+                 "description": text} for name, low, text in (
+            ("skip", 0, "The original system's offset: rows to skip (with take, instead of page or cursor)."),
+            ("take", 1, "The original system's limit: rows to return, at most 500."))]
+
+
+def _whole_number(request, name: str, default: int, minimum: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    if not raw.strip().isdigit() or int(raw) < minimum:
+        raise serializers.ValidationError({name: [f"{name} must be a whole number of at least {minimum}, not {raw!r}."]})
+    return int(raw)
+
+
 class PageSizePagination(StrictPageSize, PageNumberPagination):
-    """PAGE_SIZE (50) by default; clients may ask for up to 500 with ?page_size=."""
+    """PAGE_SIZE (50) by default; clients may ask for up to 500 with ?page_size=, or use ?skip=&take=."""
 
     page_size_query_param = "page_size"
     max_page_size = 500
     django_paginator_class = IdsFirstPaginator
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.skip_take = SkipTakePagination() if SkipTakePagination.wanted(request) else None
+        if self.skip_take is not None:
+            return self.skip_take.paginate_queryset(queryset, request, view)
+        return super().paginate_queryset(queryset, request, view)
+
+    def get_paginated_response(self, data):
+        if self.skip_take is not None:
+            return self.skip_take.get_paginated_response(data)
+        return super().get_paginated_response(data)
+
+    def get_schema_operation_parameters(self, view):
+        return [*super().get_schema_operation_parameters(view),
+                *SkipTakePagination().get_schema_operation_parameters(view)]
 
 
 class RunCursorPagination(StrictPageSize, CursorPagination):
@@ -72,8 +125,8 @@ class RunCursorPagination(StrictPageSize, CursorPagination):
         self.count = None
 
     def paginate_queryset(self, queryset, request, view=None):
-        if "page" in request.query_params:
-            self.numbered = PageSizePagination()
+        if "page" in request.query_params or SkipTakePagination.wanted(request):
+            self.numbered = PageSizePagination()  # which also reads ?skip=&take=
             return self.numbered.paginate_queryset(queryset, request, view)
         if self.with_count:
             self.count = queryset.count()
@@ -97,7 +150,7 @@ class RunCursorPagination(StrictPageSize, CursorPagination):
         return [*super().get_schema_operation_parameters(view), {
             "name": "page", "required": False, "in": "query", "schema": {"type": "integer"},
             "description": "Deprecated page-number form (counts every run: slow on a big table); use cursor.",
-        }]
+        }, *SkipTakePagination().get_schema_operation_parameters(view)]
 
 
 class CanChangeChrono(StaffOrModelPermissions):
@@ -169,3 +222,10 @@ class ChronoRunViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = ChronoRunSerializer
     pagination_class = RunCursorPagination
     filterset_class = RunFilter
+
+
+@extend_schema_view(**{name: extend_schema(deprecated=True, tags=["chronos (original system)"])
+                       for name in ("list", "create", "retrieve", "update", "partial_update", "destroy",
+                                    "pause", "resume", "trigger", "runs")})
+class LegacyChronoViewSet(ChronoViewSet):
+    """The original system's ``/chronos`` routes: the same chronos, permissions and bodies as ``/api/chronos/``."""

@@ -180,8 +180,12 @@ class Chrono(models.Model):
         anchor = self.created_at if self.schedule_kind == self.ScheduleKind.INTERVAL else None
         return sched.next_fire_times(self.parsed_schedule, self.timezone, after, n, anchor=anchor or after)
 
+    def fire_time_note(self, when: datetime, lang: str = "en") -> str | None:
+        """Why fire time `when` is not the wall time the schedule names (a DST gap moved it), or None."""
+        return sched.gap_note(self.parsed_schedule, self.timezone, when, lang)
+
     def describe_schedule(self, lang: str = "en") -> str:
-        return sched.describe(self.parsed_schedule, self.timezone, lang)
+        return sched.describe(self.parsed_schedule, self.timezone, lang, typed=self.schedule)
 
     # --- Validation ---------------------------------------------------------------------
 

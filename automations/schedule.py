@@ -34,33 +34,12 @@ from datetime import datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from cron_descriptor import ExpressionDescriptor, Options
 from croniter import CroniterBadDateError, CroniterError, croniter
 
-UTC = timezone.utc
+from automations import schedule_words as words
+from automations.schedule_words import ACCEPTED_FORMS
 
-ACCEPTED_FORMS = """\
-Accepted schedules / Formatos aceitos:
-  Once, after a delay / Uma vez, daqui a pouco:
-    in 10 min, in 2 h, in 30 seconds, em 10 minutos, em 2 horas, daqui a 5 min
-  Once, at a future date and time: YYYY-MM-DD HH:MM, DD/MM/YYYY HH:MM or ISO 8601
-  (in the chrono's timezone unless an offset is given) /
-  Uma vez, numa data e hora futura (no fuso do chrono, salvo se houver offset):
-    2099-12-01 10:00, 01/12/2099 10:00, 2099-12-01T10:00:00-03:00, 2099-12-01T13:00:00Z
-    tomorrow at 9am, amanhã às 9h
-  Repeatedly, every interval of at least 1 second / Repetindo, a cada intervalo (mínimo 1 segundo):
-    10 min, 6h, 30s, every 15 minutes, every 2 hours, a cada 15 min, a cada 30 segundos
-  Every day or week at a time of day / Todo dia ou semana num horário:
-    daily at 07:30, every day at 7pm, every monday at 9:00, weekdays at 08:00, weekends at 10:00
-    todo dia às 08:00, todos os dias às 7h30, toda segunda às 9h, toda sexta-feira às 18h
-    dias úteis às 8h, fins de semana às 10h
-  Every hour / De hora em hora:
-    every hour, hourly, de hora em hora
-  A 5-field cron expression (minute hour day-of-month month day-of-week) /
-  Uma expressão cron de 5 campos (minuto hora dia mês dia-da-semana):
-    0 8 * * *, */15 * * * *, 30 7 * * 1-5, 0 8 * * mon-fri, 0 8 * * seg-sex
-  Never on its own, only when triggered (run now, webhook, message) / Só quando acionado:
-    manual, on trigger, never, manualmente, sob demanda, nunca"""
+UTC = timezone.utc
 
 
 class ScheduleError(ValueError):
@@ -120,13 +99,28 @@ _WEEKDAY_NUMBERS = {
     **dict.fromkeys(("saturday", "sat", "sabado"), 6),
 }
 _WEEKDAY_NAMES = "|".join(sorted(_WEEKDAY_NUMBERS, key=len, reverse=True))
-_ONE_DAY = re.compile(
-    rf"(?:(?:every|on|todas as|todos os|toda|todo|as|aos|nas|nos)\s+)?"
-    rf"(?P<day>{_WEEKDAY_NAMES})s?(?:-feiras?)?"
+_DAY_PREFIX = r"(?:(?:every|on|todas as|todos os|toda|todo|as|aos|nas|nos)\s+)?"
+_DAY_NAME = rf"(?:{_WEEKDAY_NAMES})s?(?:-feiras?)?"
+# "toda segunda e quarta", "segunda, quarta e sexta", "every monday, wednesday and friday".
+_WEEKDAY_LIST = re.compile(
+    rf"{_DAY_PREFIX}{_DAY_NAME}(?:(?:\s*,\s*(?:and\s+|e\s+)?|\s+(?:and|e|&)\s+){_DAY_PREFIX}{_DAY_NAME})*"
 )
-_AT = re.compile(r"\s+(?:at|as|a|@)\s+")
+_WEEKDAY_WORD = re.compile(rf"\b(?:{_WEEKDAY_NAMES})")
+_AT = re.compile(r"\s+(?:at|as|ao|a|@)\s+")
+# Parts of the day and the hours (24 h) each may name: "8 da noite" is 20h, "12 da noite" midnight.
+# "3 da manhã" is 3h (as Brazilians say it); "12 da manhã" is ambiguous, so refused.
+_DAY_PARTS = {
+    **dict.fromkeys(("da madrugada", "de madrugada"), ("0h-5h", frozenset(range(0, 6)))),
+    **dict.fromkeys(("da manha", "de manha", "in the morning"), ("1h-11h", frozenset(range(1, 12)))),
+    **dict.fromkeys(("da tarde", "de tarde", "in the afternoon"), ("12h-19h", frozenset(range(12, 20)))),
+    **dict.fromkeys(("da noite", "de noite", "in the evening", "at night"),
+                    ("18h-0h", frozenset((*range(18, 24), 0)))),
+}
+_NAMED_TIMES = {"meio-dia": (12, 0), "meio dia": (12, 0), "noon": (12, 0), "midday": (12, 0),
+                "meia-noite": (0, 0), "meia noite": (0, 0), "midnight": (0, 0)}
 _TIME = re.compile(
-    r"(?P<hour>\d{1,2})(?:(?::|h)(?P<minute>\d{2}))?\s*(?P<suffix>h|hs|am|pm|a\.m\.|p\.m\.)?"
+    r"(?P<hour>\d{1,2})(?:(?::|h)(?P<minute>\d{2}))?\s*(?P<suffix>h|hs|horas?|am|pm|a\.m\.|p\.m\.)?"
+    rf"(?:\s+(?P<part>{'|'.join(_DAY_PARTS)}))?"
 )
 _ISO = re.compile(r"\d{4}-\d{2}-\d{2}[t ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:z|[+-]\d{2}(?::?\d{2})?)?")
 _DATE_AND_TIME = re.compile(
@@ -154,7 +148,7 @@ def parse(text: str, tz: str | tzinfo, now: datetime) -> Schedule:
     if not cleaned:
         raise ScheduleError("The schedule is empty.")
     for reader in (_read_manual, _read_cron, _read_hourly, _read_relative, _read_interval,
-                   _read_calendar, _read_tomorrow, _read_iso, _read_date_and_time):
+                   _read_monthly, _read_calendar, _read_tomorrow, _read_iso, _read_date_and_time):
         schedule = reader(cleaned, zone, now)
         if schedule is not None:
             return schedule
@@ -261,11 +255,29 @@ def _read_cron(text: str, zone: tzinfo, now: datetime) -> Schedule | None:
     if text in _CRON_ALIASES:
         return _cron(_CRON_ALIASES[text].split())
     fields = text.split()
-    if len(fields) == 5:  # only the day-of-week field may hold day names
-        fields[4] = _PT_CRON_DAY.sub(lambda m: _PT_CRON_DAYS[m.group()], fields[4])
-    if len(fields) >= 3 and all(_looks_like_cron_field(f) for f in fields):
-        return _cron(fields)
-    return None
+    if len(fields) in (5, 6):  # only the day-of-week field (the last) may hold day names
+        fields[-1] = _PT_CRON_DAY.sub(lambda m: _PT_CRON_DAYS[m.group()], fields[-1])
+    if len(fields) < 3 or not all(_looks_like_cron_field(f) for f in fields):
+        return None
+    if len(fields) == 6:
+        return _seconds_first_cron(fields)
+    return _cron(fields)
+
+
+def _seconds_first_cron(fields: list[str]) -> Schedule:
+    """The old NestJS system's 6-field cron (seconds first): its 5-field form when seconds are 0."""
+    seconds, five = fields[0], _cron(fields[1:])  # a bad minute..weekday is refused first
+    if seconds in _ZERO_SECONDS:
+        return five
+    raise ScheduleError(
+        f"{' '.join(fields)!r} has 6 fields; only 5-field cron expressions (minute hour day-of-month "
+        f"month day-of-week) are accepted, without seconds or years. Chronos fire on the minute, and "
+        f"this one's seconds field is {seconds!r}: the 5-field equivalent is {five.expression!r} "
+        "(once, at second 0 of each matching minute)."
+    )
+
+
+_ZERO_SECONDS = ("0", "00")
 
 
 def _read_manual(text: str, zone: tzinfo, now: datetime) -> Schedule | None:
@@ -301,9 +313,11 @@ def _split_days(text: str) -> tuple[str, str] | None:
         match = pattern.match(text)
         if match and text[match.end():match.end() + 1] in ("", " "):
             return day_of_week, text[match.end():]
-    match = _ONE_DAY.match(text)
+    match = _WEEKDAY_LIST.match(text)
     if match and text[match.end():match.end() + 1] in ("", " "):
-        return str(_WEEKDAY_NUMBERS[match["day"]]), text[match.end():]
+        # Longest names first in the alternation, so "saturday" is not read as "sat".
+        numbers = sorted({_WEEKDAY_NUMBERS[name] for name in _WEEKDAY_WORD.findall(match.group())})
+        return ",".join(map(str, numbers)), text[match.end():]
     return None
 
 
@@ -312,26 +326,64 @@ def _read_calendar(text: str, zone: tzinfo, now: datetime) -> Schedule | None:
     if split is None:
         return None
     day_of_week, rest = split
-    if not rest:
-        raise ScheduleError(f"{text!r} needs a time of day, e.g. 'daily at 08:00' or 'todo dia às 8h'.")
-    connector = _AT.match(rest)
-    if connector is None:
+    if rest and not _AT.match(rest):
         return None
-    hour, minute = _parse_time(rest[connector.end():])
+    hour, minute = _time_after_days(text, rest)
     return Schedule("cron", f"{minute} {hour} * * {day_of_week}")
 
 
+# Days of the month: "5", "5th", "1º" (NFKD turns "º" into "o"), listed as "1, 15 e 20".
+_MONTH_DAY = r"\d{1,2}(?:st|nd|rd|th|o)?"
+_LIST_SEPARATOR = r"(?:\s*,\s*(?:and\s+|e\s+)?|\s+(?:and|e|&)\s+)"
+_MONTH_DAYS = rf"(?P<days>{_MONTH_DAY}(?:{_LIST_SEPARATOR}{_MONTH_DAY})*)"
+_EACH_MONTH = r"(?:de\s+(?:cada|todo)\s+mes|of\s+(?:every|each|the)\s+month)"
+_MONTHLY = tuple(re.compile(pattern + r"(?P<rest>.*)") for pattern in (
+    rf"(?:todo|todos os|cada)\s+(?:mes|meses)\s+(?:no|nos|em)\s+dias?\s+{_MONTH_DAYS}",
+    rf"mensalmente\s+(?:no|nos|em)\s+dias?\s+{_MONTH_DAYS}",
+    rf"(?:todo|todos os)\s+dias?\s+{_MONTH_DAYS}(?:\s+{_EACH_MONTH})?",
+    rf"(?:no|nos|dia|dias)\s+(?:dias?\s+)?{_MONTH_DAYS}\s+{_EACH_MONTH}",
+    rf"(?:every|each)\s+month\s+on\s+(?:the\s+)?(?:day\s+)?{_MONTH_DAYS}",
+    rf"monthly\s+on\s+(?:the\s+)?(?:day\s+)?{_MONTH_DAYS}",
+    rf"(?:on\s+)?(?:the\s+)?(?:day\s+)?{_MONTH_DAYS}\s+{_EACH_MONTH}",
+))
+
+
+def _read_monthly(text: str, zone: tzinfo, now: datetime) -> Schedule | None:
+    """'todo dia 5 às 9h', 'every month on the 5th at 9am' -> '0 9 5 * *'."""
+    match = next((m for m in (p.fullmatch(text) for p in _MONTHLY) if m), None)
+    if match is None or (match["rest"] and not _AT.match(match["rest"])):
+        return None
+    days = sorted({int(day) for day in re.findall(r"\d+", match["days"])})
+    if not all(1 <= day <= 31 for day in days):
+        raise ScheduleError(f"{text!r}: a day of the month is between 1 and 31.")
+    hour, minute = _time_after_days(text, match["rest"])
+    return Schedule("cron", f"{minute} {hour} {','.join(map(str, days))} * *")
+
+
+def _time_after_days(text: str, rest: str) -> tuple[int, int]:
+    """The (hour, minute) in what follows a day phrase (' at 9am', ' às 9h'); rest starts with 'at'."""
+    if not rest:
+        raise ScheduleError(f"{text!r} needs a time of day, e.g. 'daily at 08:00' or 'todo dia às 8h'.")
+    return _parse_time(rest[_AT.match(rest).end():])
+
+
 def _parse_time(text: str) -> tuple[int, int]:
-    """(hour, minute) from 8, 08:00, 8h, 8h30, 7:30, 7pm, 7:30 am."""
+    """(hour, minute) from 8, 08:00, 8h, 8h30, 7:30, 7pm, 7:30 am, 8 da noite, meio-dia."""
+    if text in _NAMED_TIMES:
+        return _NAMED_TIMES[text]
     match = _TIME.fullmatch(text)
     if match is None:
-        raise ScheduleError(f"{text!r} is not a time of day; write it like 8, 08:00, 8h30 or 7:30 pm.")
+        raise ScheduleError(f"{text!r} is not a time of day; write it like 8, 08:00, 8h30, 7:30 pm or 8 da noite.")
     hour, minute = int(match["hour"]), int(match["minute"] or 0)
     suffix = (match["suffix"] or "").replace(".", "")
     if suffix in ("am", "pm"):
+        if match["part"]:
+            raise ScheduleError(f"{text!r}: give am/pm or a part of the day (da manhã, da tarde, da noite), not both.")
         if not 1 <= hour <= 12:
             raise ScheduleError(f"Hour {hour} is out of range with {suffix}: use 1-12.")
         hour = hour % 12 + (12 if suffix == "pm" else 0)
+    if match["part"]:
+        hour = _hour_in_part_of_day(hour, match["part"])
     if hour > 23:
         raise ScheduleError(f"Hour {hour} is out of range: use 0-23.")
     if minute > 59:
@@ -339,7 +391,18 @@ def _parse_time(text: str) -> tuple[int, int]:
     return hour, minute
 
 
-_TOMORROW = re.compile(r"(?:tomorrow|amanha)(?:\s+(?:at|as|a|@))?\s+(?P<time>.+)")
+def _hour_in_part_of_day(hour: int, part: str) -> int:
+    """The 24-hour reading of `hour` in a part of the day: 3 da tarde -> 15, 12 da noite -> 0."""
+    span, hours = _DAY_PARTS[part]
+    candidates = (hour % 12, hour % 12 + 12) if hour <= 12 else (hour,)
+    for candidate in candidates:
+        if candidate in hours:
+            return candidate
+    raise ScheduleError(f"Hour {hour} is out of range for {part!r} ({span}): "
+                        "e.g. 8 da manhã, 3 da tarde, 8 da noite, 2 da madrugada.")
+
+
+_TOMORROW = re.compile(r"(?:tomorrow|amanha)(?:\s+(?:at|as|ao|a|@))?\s+(?P<time>.+)")
 
 
 def _read_tomorrow(text: str, zone: tzinfo, now: datetime) -> Schedule | None:
@@ -395,9 +458,9 @@ def next_fire_times(schedule: Schedule, tz: str | tzinfo, after: datetime, n: in
         return []
     if schedule.kind == "once":
         return [schedule.run_at] if schedule.run_at > after else []
-    if schedule.kind == "interval":
+    if schedule.kind == "interval" and aligned_cron(schedule) is None:
         return _next_intervals(schedule.interval_seconds, after, n, anchor or after)
-    return _next_cron(schedule.expression, _zone(tz), after, n)
+    return _next_cron(aligned_cron(schedule) or schedule.expression, _zone(tz), after, n)
 
 
 def previous_fire_time(schedule: Schedule, tz: str | tzinfo, at: datetime,
@@ -409,22 +472,46 @@ def previous_fire_time(schedule: Schedule, tz: str | tzinfo, at: datetime,
         return None
     if schedule.kind == "once":
         return schedule.run_at if schedule.run_at <= at else None
-    if schedule.kind == "interval":
+    if schedule.kind == "interval" and aligned_cron(schedule) is None:
         return _previous_interval(schedule.interval_seconds, at, anchor)
-    return _previous_cron(schedule.expression, _zone(tz), at)
+    return _previous_cron(aligned_cron(schedule) or schedule.expression, _zone(tz), at)
+
+
+def aligned_cron(schedule: Schedule) -> str | None:
+    """The cron an interval of whole hours dividing 24 (1, 2, 3, 4, 6, 8, 12 h) fires by, else None.
+
+    Such intervals fire on the hour, counted from midnight in the chrono's zone (00:00,
+    02:00, ...), as "a cada hora" always did, not from whenever the chrono was saved.
+    Their DST rule is cron's for a wildcard hour: real elapsed time, no run at missing wall times.
+    """
+    seconds = schedule.interval_seconds
+    if seconds is None or seconds % 3600 or 86400 % seconds or seconds == 86400:
+        return None
+    hours = seconds // 3600
+    return "0 * * * *" if hours == 1 else f"0 */{hours} * * *"
 
 
 def _next_intervals(seconds: int, after: datetime, n: int, anchor: datetime) -> list[datetime]:
-    step = timedelta(seconds=seconds)
+    step, anchor = timedelta(seconds=seconds), _whole_second(anchor)
     first = max(0, (after - anchor) // step + 1)  # timedelta // timedelta floors, also below 0
     return [(anchor + (first + k) * step).astimezone(UTC) for k in range(n)]
 
 
 def _previous_interval(seconds: int, at: datetime, anchor: datetime | None) -> datetime | None:
-    if anchor is None or anchor > at:
+    if anchor is None or _whole_second(anchor) > at:
         return None
-    step = timedelta(seconds=seconds)
+    step, anchor = timedelta(seconds=seconds), _whole_second(anchor)
     return (anchor + ((at - anchor) // step) * step).astimezone(UTC)
+
+
+def _whole_second(moment: datetime) -> datetime:
+    """An interval's anchor (a row's created_at, with microseconds) rounded down to the second.
+
+    Fire times are then whole seconds. Down, not up: a chrono's anchor is its creation, a
+    moment already past when its fire times are asked for, and rounding up would put the
+    anchor itself, a second away, first in line. Beat rounds its anchors the same way.
+    """
+    return moment.replace(microsecond=0)
 
 
 def _is_wildcard(expression: str) -> bool:
@@ -491,6 +578,25 @@ def _instants(wall: datetime, zone: tzinfo, wildcard: bool) -> tuple[datetime | 
     return (None if wildcard else _gap_end(second, first, zone)), None
 
 
+def gap_note(schedule: Schedule, tz: str | tzinfo, fire: datetime, lang: str = "en") -> str | None:
+    """Why a fire time is not the wall time the schedule names, when a DST gap moved it; else None.
+
+    "30 2 * * *" in America/New_York on 2026-03-08 fires at 03:00 EDT: 02:30 does not exist.
+    """
+    if schedule.kind != "cron" or _is_wildcard(schedule.expression):
+        return None  # wildcard crons skip missing wall times, they never move one
+    zone = _zone(tz)
+    before, after = (fire - timedelta(seconds=1)).astimezone(zone), fire.astimezone(zone)
+    if after.utcoffset() <= before.utcoffset():
+        return None  # not the first instant after a gap
+    gap_start = (fire + before.utcoffset()).replace(tzinfo=None)  # the first missing wall time
+    intended = croniter(schedule.expression, gap_start - timedelta(minutes=1)).get_next(datetime)
+    if intended >= after.replace(tzinfo=None):
+        return None
+    zone_name = getattr(zone, "key", None) or str(zone)
+    return words.gap(intended, gap_start, after.replace(tzinfo=None), zone_name, words.is_portuguese(lang))
+
+
 def _resolve_wall_time(wall: datetime, zone: tzinfo) -> datetime:
     """A typed wall time as an aware UTC instant, with the fixed-time DST rule."""
     primary, _ = _instants(wall, zone, wildcard=False)
@@ -510,67 +616,37 @@ def _gap_end(before: datetime, after: datetime, zone: tzinfo) -> datetime:
     return high
 
 
-# --------------------------------------------------------------------------- descriptions
+# --------------------------------------------------------------------------- descriptions (words: schedule_words.py)
 
-_PT_NAMES = {
-    "Monday": "segunda-feira", "Tuesday": "terça-feira", "Wednesday": "quarta-feira",
-    "Thursday": "quinta-feira", "Friday": "sexta-feira", "Saturday": "sábado", "Sunday": "domingo",
-    "January": "janeiro", "February": "fevereiro", "March": "março", "April": "abril",
-    "May": "maio", "June": "junho", "July": "julho", "August": "agosto",
-    "September": "setembro", "October": "outubro", "November": "novembro", "December": "dezembro",
-}
-_PT_NAME_PATTERN = re.compile(r"\b(" + "|".join(_PT_NAMES) + r")\b")
-_INTERVAL_UNITS = (  # (seconds, en singular, en plural, pt singular, pt plural)
-    (86400, "day", "days", "dia", "dias"),
-    (3600, "hour", "hours", "hora", "horas"),
-    (60, "minute", "minutes", "minuto", "minutos"),
-    (1, "second", "seconds", "segundo", "segundos"),
-)
+def describe(schedule: Schedule, tz: str | tzinfo, lang: str = "en", typed: str | None = None) -> str:
+    """A human description in English ("en") or Brazilian Portuguese ("pt_BR", "pt-br", "pt").
+
+    `typed`, the text the schedule was parsed from, adds a note on how it was read when
+    that is not plain from the result (a 6-field cron turned into 5 fields).
+    """
+    portuguese = words.is_portuguese(lang)
+    text = _describe_kind(schedule, _zone(tz), portuguese)
+    note = _six_field_note(typed, schedule.expression, portuguese) if typed and schedule.kind == "cron" else None
+    return f"{text} — {note}" if note else text
 
 
-def describe(schedule: Schedule, tz: str | tzinfo, lang: str = "en") -> str:
-    """A human description in English ("en") or Brazilian Portuguese ("pt_BR", "pt-br", "pt")."""
-    zone = _zone(tz)
+def _six_field_note(typed: str, expression: str, portuguese: bool) -> str | None:
+    """How a seconds-first 6-field cron the operator typed was read, or None for other text."""
+    fields = _clean(typed).split()
+    if len(fields) != 6 or fields[0] not in _ZERO_SECONDS:
+        return None
+    return words.six_field_note(" ".join(fields), expression, portuguese)
+
+
+def _describe_kind(schedule: Schedule, zone: tzinfo, portuguese: bool) -> str:
     zone_name = getattr(zone, "key", None) or str(zone)
-    portuguese = lang.lower().replace("-", "_").startswith("pt")
     if schedule.kind == "cron":
-        return f"{_describe_cron(schedule.expression, portuguese)} ({zone_name})"
+        return f"{words.cron(schedule.expression, portuguese)} ({zone_name})"
     if schedule.kind == "interval":
-        return _describe_interval(schedule.interval_seconds, portuguese)
+        aligned = aligned_cron(schedule) is not None
+        return words.interval(schedule.interval_seconds, portuguese, aligned, zone_name)
     if schedule.kind == "manual":
-        return "Só quando acionado (executar agora, webhook ou mensagem)" if portuguese else \
-            "Only when triggered (run now, webhook or message)"
-    local = schedule.run_at.astimezone(zone)
-    clock = "%H:%M:%S" if local.second else "%H:%M"
-    if portuguese:
-        return f"Uma vez em {local.strftime('%d/%m/%Y ' + clock)} ({zone_name})"
-    return f"Once at {local.strftime('%Y-%m-%d ' + clock)} ({zone_name})"
+        return words.manual(portuguese)
+    return words.once(schedule.run_at.astimezone(zone), zone_name, portuguese)
 
 
-@lru_cache(maxsize=512)
-def _describe_cron(expression: str, portuguese: bool) -> str:
-    options = Options()
-    # cron-descriptor 1.4.5 ships pt_PT but no pt_BR (asking for pt_BR silently gives English).
-    # Options() guesses from the process locale, so both fields are set explicitly.
-    options.locale_code = "pt_PT" if portuguese else "en_US"
-    options.use_24hour_time_format = portuguese
-    try:
-        text = ExpressionDescriptor(expression, options).get_description()
-    except Exception:  # cron-descriptor raises bare Exceptions; the expression itself still reads
-        return expression
-    if not portuguese:
-        return text
-    # Day and month names come from the `calendar` module (English here), and pt_PT's
-    # "somente de segunda-feira" reads oddly in Brazil.
-    text = text.replace(", somente de ", ", somente em ")
-    return _PT_NAME_PATTERN.sub(lambda m: _PT_NAMES[m.group()], text)
-
-
-def _describe_interval(seconds: int, portuguese: bool) -> str:
-    for size, en_one, en_many, pt_one, pt_many in _INTERVAL_UNITS:
-        if seconds % size == 0:
-            count = seconds // size
-            break
-    if portuguese:
-        return f"A cada {pt_one}" if count == 1 else f"A cada {count} {pt_many}"
-    return f"Every {en_one}" if count == 1 else f"Every {count} {en_many}"

@@ -20,6 +20,7 @@ from chronoflow.bodykeys import field_name, refuse_unknown_keys, snake_case_keys
 from chronoflow.jsonbody import JSON_FIELD_MAPPING
 from functions.models import UserFunction
 from functions.serializers import LIMIT_FIELDS, keyed_errors
+from whatsapp.models import Channel
 
 # Mapping fields whose secret-named entries (Authorization, X-Api-Key, ...) are write-only.
 SECRET_MAPPINGS = ("headers", "extras")
@@ -33,18 +34,39 @@ def refuse_two_schedules(data: Mapping) -> None:
             % {"cron": data.get("cron"), "schedule": data.get("schedule")}]})
 
 
+class ChannelField(serializers.PrimaryKeyRelatedField):
+    """A channel by its id: a number, or a string as the original system's bodies send it
+    (``"channelId": "3"``), which may also be the channel's WAHA session name (``"front"``)."""
+
+    default_error_messages = {
+        "does_not_exist": _("No channel has the id or session name {pk_value!r}."),
+        "incorrect_type": _("A channel is given by its id (a number) or its session name, not a {data_type}."),
+    }
+
+    def to_internal_value(self, data):
+        if isinstance(data, str):
+            data = data.strip()
+            if not data.isdigit():
+                channel = self.get_queryset().filter(session_name=data).first()
+                return channel if channel is not None else self.fail("does_not_exist", pk_value=data)
+        return super().to_internal_value(data)
+
+
 class ChronoSerializer(EventConfigFields, serializers.ModelSerializer):
     serializer_field_mapping = {**serializers.ModelSerializer.serializer_field_mapping, **JSON_FIELD_MAPPING}
 
+    channel = ChannelField(queryset=Channel.objects.all(), required=False, allow_null=True,
+                           help_text=Chrono._meta.get_field("channel").help_text)
     schedule_description = serializers.SerializerMethodField()
     next_fire_times = serializers.SerializerMethodField()
+    fire_time_notes = serializers.SerializerMethodField()
 
     class Meta:
         model = Chrono
         fields = [
             "id", "name", "description",
             "schedule", "timezone", "schedule_kind", "schedule_expression", "run_at",
-            "schedule_description", "next_fire_times",
+            "schedule_description", "next_fire_times", "fire_time_notes",
             "target_type", "method", "url", "headers", "payload", "timeout_ms",
             "channel", "message_template", "recipients", "function", "extras", "assistant",
             "is_active", "is_recurring", "next_run_at", "last_run_at", "last_run_status", "last_error",
@@ -65,6 +87,12 @@ class ChronoSerializer(EventConfigFields, serializers.ModelSerializer):
         zone = ZoneInfo(chrono.timezone)
         # In the chrono's zone, so an operator reads 08:00 for "todo dia às 08:00".
         return [when.astimezone(zone).isoformat() for when in chrono.next_fire_times(5)]
+
+    def get_fire_time_notes(self, chrono: Chrono) -> list[dict[str, str]]:
+        """The next five fire times that a DST gap moved off the wall time the schedule names."""
+        zone = ZoneInfo(chrono.timezone)
+        return [{"at": when.astimezone(zone).isoformat(), "en": note, "pt_BR": chrono.fire_time_note(when, "pt_BR")}
+                for when in chrono.next_fire_times(5) if (note := chrono.fire_time_note(when, "en"))]
 
     def to_representation(self, instance):
         data = super().to_representation(instance)

@@ -4,18 +4,18 @@ from django.urls import include, path
 from django.utils.translation import gettext as _
 from django.views.defaults import page_not_found
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
-from rest_framework.routers import DefaultRouter
 
 from assistants.api import AssistantViewSet
-from automations.api import ChronoViewSet, ChronoRunViewSet
+from automations.api import ChronoRunViewSet, ChronoViewSet, LegacyChronoViewSet
 from automations.events import hooks
 from functions.api import UserFunctionViewSet
 from chronoflow import health, schema  # noqa: F401  (schema: documents views drf-spectacular cannot read)
 from chronoflow.metrics import metrics
+from chronoflow.routers import OptionalSlashRouter, OptionalSlashSimpleRouter
 from contacts.api import ContactViewSet
 from whatsapp.api import ChannelViewSet, MessageViewSet
 
-router = DefaultRouter()
+router = OptionalSlashRouter()
 router.register("chronos", ChronoViewSet, basename="chrono")
 router.register("runs", ChronoRunViewSet, basename="run")
 router.register("channels", ChannelViewSet, basename="channel")
@@ -23,6 +23,9 @@ router.register("messages", MessageViewSet, basename="message")
 router.register("functions", UserFunctionViewSet, basename="function")
 router.register("assistants", AssistantViewSet, basename="assistant")
 router.register("contacts", ContactViewSet, basename="contact")
+# The original system's paths (/chronos, /chronos/1/runs?skip=&take=): same viewset, same auth.
+legacy_router = OptionalSlashSimpleRouter()
+legacy_router.register("chronos", LegacyChronoViewSet, basename="legacy-chrono")
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -39,13 +42,18 @@ urlpatterns = [
     path("health/whatsapp", health.health_whatsapp, name="health-whatsapp"),
     path("metrics", metrics, name="metrics"),
     path("hooks/<str:token>", hooks.hook, name="integrator-hook"),
+    path("", include(legacy_router.urls)),
     path("", include("whatsapp.urls")),
 ]
 
 
+# Paths whose clients are programs: their 404s are JSON too.
+JSON_PATHS = ("/api/", "/chronos/")
+
+
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
-    """A JSON 404 under /api/ (e.g. /api/runs/0.5/, which no route matches); Django's page elsewhere."""
-    if request.path.startswith("/api/"):
+    """A JSON 404 under /api/ and /chronos (e.g. /api/runs/0.5/, which no route matches); Django's page elsewhere."""
+    if request.path.startswith(JSON_PATHS) or request.path == "/chronos":
         return JsonResponse({"detail": _("Not found.")}, status=404)
     return page_not_found(request, exception)
 

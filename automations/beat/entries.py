@@ -217,7 +217,8 @@ def _anchor(rule, chrono_created: datetime | None, start_time: datetime | None,
     if not isinstance(rule, IntervalRule):
         return None
     moment = chrono_created or start_time or date_changed
-    return to_us(moment) if moment else None
+    # Rounded down to the second, as schedule.next_fire_times does: the same fire times, none with microseconds.
+    return to_us(moment) // US * US if moment else None
 
 
 def _plain_task_call(args, kwargs, queue, exchange, routing_key, priority, headers, expire_seconds,

@@ -17,6 +17,7 @@ from django_celery_beat.models import (
     PeriodicTasks,
 )
 
+from automations import schedule as sched
 from automations.queue import RUN_TASK
 
 TASK = RUN_TASK
@@ -32,8 +33,10 @@ def task_name(chrono_pk: int) -> str:
 def _schedule_fields(chrono) -> dict:
     """The PeriodicTask schedule columns for a chrono: exactly one of them set."""
     fields = {"crontab": None, "interval": None, "clocked": None, "solar": None, "one_off": False}
-    if chrono.schedule_kind == "cron":
-        minute, hour, day_of_month, month_of_year, day_of_week = chrono.schedule_expression.split()
+    # Whole hours dividing 24 fire on the hour in the chrono's zone: a crontab, not a count from creation.
+    aligned = sched.aligned_cron(chrono.parsed_schedule) if chrono.schedule_kind == "interval" else None
+    if chrono.schedule_kind == "cron" or aligned:
+        minute, hour, day_of_month, month_of_year, day_of_week = (aligned or chrono.schedule_expression).split()
         fields["crontab"], _ = CrontabSchedule.objects.get_or_create(
             minute=minute, hour=hour, day_of_month=day_of_month, month_of_year=month_of_year,
             day_of_week=day_of_week, timezone=chrono.timezone,

@@ -1,6 +1,7 @@
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone as dt_timezone
 
 import pytest
+import time_machine
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
@@ -245,6 +246,16 @@ def test_the_preview_endpoint_describes_a_schedule_before_it_is_saved(admin_clie
     assert response.json()["ok"] is True
     assert "interval" in response.json()["html"] and "Every 15 minutes" in response.json()["html"]
     assert Chrono.objects.count() == 0
+
+
+def test_the_preview_notes_a_fire_time_that_a_dst_gap_moved(admin_client, db):
+    with time_machine.travel(datetime(2026, 3, 7, 12, 0, tzinfo=dt_timezone.utc)):
+        response = admin_client.get(f"{CHANGELIST}preview/", {"schedule": "30 2 * * *", "timezone": "America/New_York"})
+    html = response.json()["html"]
+    assert "2026-03-08 03:00:00 EDT" in html
+    assert "02:30 does not exist on 2026-03-08 in America/New_York" in html
+    assert "02:30 não existe em 08/03/2026" in html
+    assert html.count("dst-note") == 1  # the other four days run at 02:30
 
 
 def test_the_preview_endpoint_explains_a_schedule_it_cannot_read(admin_client, db):

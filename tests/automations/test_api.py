@@ -1,6 +1,7 @@
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone as dt_timezone
 
 import pytest
+import time_machine
 from django.contrib.auth.models import Permission, User
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
@@ -134,6 +135,41 @@ def test_the_response_describes_the_schedule_in_two_languages_with_the_next_five
     # Shown in the chrono's zone: 08:00 in São Paulo (UTC-3).
     assert all(t.endswith("T08:00:00-03:00") for t in body["next_fire_times"])
     assert body["next_run_at"] is not None
+
+
+def test_the_old_systems_six_field_cron_is_saved_as_five_fields_with_a_note_in_the_description(api):
+    response = api.post("/api/chronos/", {**ORIGINAL_HTTP_BODY, "cron": "0 0 8 * * *"}, format="json")
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert (body["schedule"], body["schedule_kind"], body["schedule_expression"]) == ("0 0 8 * * *", "cron", "0 8 * * *")
+    assert "converted from the 6-field cron '0 0 8 * * *'" in body["schedule_description"]["en"]
+    assert "convertido do cron de 6 campos '0 0 8 * * *'" in body["schedule_description"]["pt_BR"]
+
+
+def test_a_six_field_cron_with_seconds_is_a_400_naming_the_five_field_equivalent(api):
+    response = api.post("/api/chronos/", {**ORIGINAL_HTTP_BODY, "cron": "30 0 8 * * *"}, format="json")
+    assert response.status_code == 400
+    assert "the 5-field equivalent is '0 8 * * *'" in response.json()["schedule"][0]
+    assert not Chrono.objects.exists()
+
+
+def test_the_response_notes_the_fire_times_a_dst_gap_moved(api):
+    with time_machine.travel(datetime(2026, 3, 7, 12, 0, tzinfo=dt_timezone.utc)):
+        response = api.post("/api/chronos/", {**HTTP_BODY, "schedule": "30 2 * * *", "timezone": "America/New_York"},
+                            format="json")
+    body = response.json()
+    assert body["next_fire_times"][0] == "2026-03-08T03:00:00-04:00"
+    assert body["fire_time_notes"] == [{
+        "at": "2026-03-08T03:00:00-04:00",
+        "en": "02:30 does not exist on 2026-03-08 in America/New_York (clocks jump from 02:00 to 03:00 for DST): "
+              "runs at 03:00 instead",
+        "pt_BR": "02:30 não existe em 08/03/2026 em America/New_York (o relógio pula de 02:00 para 03:00, "
+                 "horário de verão): executa às 03:00",
+    }]
+
+
+def test_a_schedule_no_dst_gap_moves_has_no_fire_time_notes(api):
+    assert api.post("/api/chronos/", HTTP_BODY, format="json").json()["fire_time_notes"] == []
 
 
 # --- Refusing bad input: 400 keyed by the field, nothing saved -------------------------------

@@ -30,6 +30,13 @@ def test_an_interval_chrono_owns_an_interval_task_in_seconds(make_chrono):
     assert (task.interval.every, task.interval.period) == (900, "seconds")
 
 
+def test_an_hour_interval_dividing_24_owns_a_crontab_on_the_hour_in_its_timezone(make_chrono):
+    chrono = make_chrono(schedule="a cada 2 horas", timezone="America/Sao_Paulo")
+    task = PeriodicTask.objects.get(name=f"chrono:{chrono.pk}")
+    assert task.interval is None
+    assert (task.crontab.minute, task.crontab.hour, str(task.crontab.timezone)) == ("0", "*/2", "America/Sao_Paulo")
+
+
 def test_a_one_shot_chrono_owns_a_clocked_one_off_task(make_chrono):
     chrono = make_chrono(schedule="in 10 min")
     task = PeriodicTask.objects.get(name=f"chrono:{chrono.pk}")

@@ -16,6 +16,7 @@ from automations.schedule import (
     ScheduleError,
     describe,
     from_normalised,
+    gap_note,
     next_fire_times,
     parse,
     previous_fire_time,
@@ -250,8 +251,9 @@ def test_every_example_in_the_accepted_forms_is_accepted():
 # --------------------------------------------------------------------------- refusals
 
 def test_it_refuses_a_six_field_cron():
+    # Seconds 30: no 5-field cron fires then. Seconds 0 are converted (see the six-field tests below).
     with pytest.raises(ScheduleError) as refusal:
-        parse("0 0 8 * * *", BERLIN, NOW)
+        parse("30 0 8 * * *", BERLIN, NOW)
 
     assert "6 fields; only 5-field cron expressions" in str(refusal.value)
     assert ACCEPTED_FORMS in str(refusal.value)
@@ -521,10 +523,40 @@ def test_an_interval_does_not_fire_before_a_future_anchor():
 
 
 def test_an_interval_counts_real_time_across_a_dst_change():
-    fires = next_fire_times(parsed("6h"), BERLIN, utc(2026, 3, 28, 23, 0), n=2,
-                            anchor=utc(2026, 3, 28, 18, 0))
+    # 5 h, not 6 h: intervals of hours dividing 24 fire on the hour of the zone instead (below).
+    fires = next_fire_times(parsed("5h"), BERLIN, utc(2026, 3, 28, 23, 0), n=2,
+                            anchor=utc(2026, 3, 28, 20, 0))
 
-    assert fires == [utc(2026, 3, 29, 0, 0), utc(2026, 3, 29, 6, 0)]
+    # 21:00 CET + 5 real hours = 03:00 CEST (01:00 UTC), across the missing hour.
+    assert fires == [utc(2026, 3, 29, 1, 0), utc(2026, 3, 29, 6, 0)]
+
+
+def test_interval_fire_times_are_whole_seconds_when_the_anchor_has_microseconds():
+    anchor = utc(2026, 6, 15, 12, 0, 0, 250_000)  # a row's created_at
+
+    fires = next_fire_times(parsed("15 min"), BERLIN, anchor, n=2, anchor=anchor)
+
+    assert fires == [utc(2026, 6, 15, 12, 15), utc(2026, 6, 15, 12, 30)]
+
+
+def test_a_just_created_interval_first_fires_one_interval_later_not_at_once():
+    created = utc(2026, 6, 15, 12, 0, 0, 250_000)
+
+    fires = next_fire_times(parsed("15 min"), BERLIN, created + timedelta(milliseconds=5), n=1, anchor=created)
+
+    assert fires == [utc(2026, 6, 15, 12, 15)]
+
+
+def test_interval_fire_times_are_whole_seconds_when_counted_from_an_after_with_microseconds():
+    fires = next_fire_times(parsed("15 min"), BERLIN, utc(2026, 6, 15, 12, 31, 0, 999_999), n=2)
+
+    assert fires == [utc(2026, 6, 15, 12, 46), utc(2026, 6, 15, 13, 1)]
+
+
+def test_previous_fire_time_of_an_interval_is_a_whole_second_too():
+    anchor = utc(2026, 6, 15, 12, 0, 0, 250_000)
+
+    assert previous_fire_time(parsed("15 min"), BERLIN, utc(2026, 6, 15, 12, 31), anchor) == utc(2026, 6, 15, 12, 30)
 
 
 def test_previous_fire_time_of_an_interval_is_the_latest_whole_interval_after_the_anchor():
@@ -584,7 +616,7 @@ def test_a_cron_is_described_with_its_timezone(text, tz, english, portuguese):
 @pytest.mark.parametrize(("text", "english", "portuguese"), [
     ("every 15 minutes", "Every 15 minutes", "A cada 15 minutos"),
     ("30s", "Every 30 seconds", "A cada 30 segundos"),
-    ("a cada 2 horas", "Every 2 hours", "A cada 2 horas"),
+    ("a cada 5 horas", "Every 5 hours", "A cada 5 horas"),  # 2 h is aligned: see the aligned tests
     ("90 min", "Every 90 minutes", "A cada 90 minutos"),
     ("1 min", "Every minute", "A cada minuto"),
     ("2 d", "Every 2 days", "A cada 2 dias"),
@@ -628,3 +660,310 @@ def test_it_reads_tomorrow_at_a_time_in_both_languages(text):
     schedule = parse(text, "America/Sao_Paulo", now)
     assert schedule.kind == "once"
     assert schedule.run_at == datetime(2026, 12, 2, 12, 0, tzinfo=timezone.utc)  # 09:00 -03
+
+
+# --------------------------------------------------------------------------- monthly on a day
+
+MONTHLY_PHRASES = [
+    ("todo dia 5 às 9h", "0 9 5 * *"),
+    ("todo dia 5 as 9h", "0 9 5 * *"),
+    ("todo dia 5 de cada mês às 9h", "0 9 5 * *"),
+    ("todo mês no dia 5 às 9h", "0 9 5 * *"),
+    ("mensalmente no dia 5 às 09:00", "0 9 5 * *"),
+    ("todo dia 1º às 8h30", "30 8 1 * *"),
+    ("todo dia 1 e 15 às 8h", "0 8 1,15 * *"),
+    ("every month on the 5th at 9am", "0 9 5 * *"),
+    ("monthly on the 5th at 9:00", "0 9 5 * *"),
+    ("on the 5th of every month at 9am", "0 9 5 * *"),
+    ("every month on the 1st, 15th and 30th at 9am", "0 9 1,15,30 * *"),
+]
+
+
+@pytest.mark.parametrize(("text", "expression"), spellings(MONTHLY_PHRASES))
+def test_it_reads_a_day_of_every_month_as_cron_in_both_languages(text, expression):
+    assert parse(text, SAO_PAULO, NOW) == Schedule("cron", expression)
+
+
+def test_a_day_of_the_month_fires_on_that_day_each_month_in_the_chronos_zone():
+    fires = next_fire_times(parse("todo dia 5 às 9h", SAO_PAULO, NOW), SAO_PAULO, NOW, n=2)
+
+    assert fires == [utc(2026, 7, 5, 12, 0), utc(2026, 8, 5, 12, 0)]
+
+
+def test_a_day_of_the_month_is_described_in_both_languages():
+    schedule = parse("every month on the 5th at 9am", SAO_PAULO, NOW)
+
+    assert describe(schedule, SAO_PAULO, "en") == "At 09:00 AM, on day 5 of the month (America/Sao_Paulo)"
+    assert describe(schedule, SAO_PAULO, "pt_BR") == "Às 09:00, no dia 5 do mês (America/Sao_Paulo)"
+
+
+@pytest.mark.parametrize("text", ["todo dia 32 às 9h", "todo dia 0 às 9h", "every month on the 32nd at 9am"])
+def test_it_refuses_a_day_of_the_month_outside_1_to_31(text):
+    with pytest.raises(ScheduleError, match="between 1 and 31"):
+        parse(text, SAO_PAULO, NOW)
+
+
+@pytest.mark.parametrize("text", ["todo dia 5", "every month on the 5th"])
+def test_a_day_of_the_month_without_a_time_is_refused_asking_for_a_time(text):
+    with pytest.raises(ScheduleError, match="needs a time of day"):
+        parse(text, SAO_PAULO, NOW)
+
+
+# --------------------------------------------------------------------------- several weekdays
+
+SEVERAL_WEEKDAYS = [
+    ("toda segunda e quarta às 9h", "0 9 * * 1,3"),
+    ("toda segunda e quarta as 9h", "0 9 * * 1,3"),
+    ("segunda, quarta e sexta às 9h", "0 9 * * 1,3,5"),
+    ("toda segunda, quarta e sexta-feira às 9h", "0 9 * * 1,3,5"),
+    ("toda segunda-feira e quarta-feira às 9h", "0 9 * * 1,3"),
+    ("toda segunda e toda quarta às 9h", "0 9 * * 1,3"),
+    ("aos sábados e domingos às 10h", "0 10 * * 0,6"),
+    ("toda terça e quinta às 18:00", "0 18 * * 2,4"),
+    ("every monday and wednesday at 9am", "0 9 * * 1,3"),
+    ("every monday, wednesday and friday at 9am", "0 9 * * 1,3,5"),
+    ("every monday, wednesday, and friday at 9am", "0 9 * * 1,3,5"),
+    ("mondays and wednesdays at 9", "0 9 * * 1,3"),
+    ("every sat and sun at 10:00", "0 10 * * 0,6"),
+]
+
+
+@pytest.mark.parametrize(("text", "expression"), spellings(SEVERAL_WEEKDAYS))
+def test_it_reads_several_weekdays_as_one_cron_in_both_languages(text, expression):
+    assert parse(text, SAO_PAULO, NOW) == Schedule("cron", expression)
+
+
+def test_several_weekdays_fire_on_each_of_them_only():
+    monday_noon = utc(2026, 6, 15, 15, 0)  # 12:00 in São Paulo, after Monday's 09:00
+
+    fires = next_fire_times(parse("toda segunda e quarta às 9h", SAO_PAULO, NOW), SAO_PAULO, monday_noon, n=3)
+
+    assert fires == [utc(2026, 6, 17, 12, 0), utc(2026, 6, 22, 12, 0), utc(2026, 6, 24, 12, 0)]
+
+
+def test_several_weekdays_are_described_without_a_serial_comma_in_portuguese():
+    schedule = parse("segunda, quarta e sexta às 9h", SAO_PAULO, NOW)
+
+    assert describe(schedule, SAO_PAULO, "en") == \
+        "At 09:00 AM, only on Monday, Wednesday, and Friday (America/Sao_Paulo)"
+    assert describe(schedule, SAO_PAULO, "pt_BR") == \
+        "Às 09:00, somente em segunda-feira, quarta-feira e sexta-feira (America/Sao_Paulo)"
+
+
+# --------------------------------------------------------------------------- parts of the day, am/pm
+
+PARTS_OF_THE_DAY = [
+    ("todo dia às 8 da manhã", "0 8 * * *"),
+    ("todo dia as 8 da manha", "0 8 * * *"),
+    ("todo dia às 3 da manhã", "0 3 * * *"),
+    ("todo dia às 11h30 da manhã", "30 11 * * *"),
+    ("todo dia às 7 horas da manhã", "0 7 * * *"),
+    ("todo dia às 3 da tarde", "0 15 * * *"),
+    ("todo dia às 12 da tarde", "0 12 * * *"),
+    ("todo dia às 6 da tarde", "0 18 * * *"),
+    ("todo dia às 15 da tarde", "0 15 * * *"),
+    ("todo dia às 8 da noite", "0 20 * * *"),
+    ("todo dia às 8:30 da noite", "30 20 * * *"),
+    ("todo dia às 12 da noite", "0 0 * * *"),
+    ("todo dia às 2 da madrugada", "0 2 * * *"),
+    ("todo dia ao meio-dia", "0 12 * * *"),
+    ("todo dia à meia-noite", "0 0 * * *"),
+    ("toda segunda às 3 da tarde", "0 15 * * 1"),
+    ("every day at 8am", "0 8 * * *"),
+    ("every day at 3pm", "0 15 * * *"),
+    ("every day at 3:15 p.m.", "15 15 * * *"),
+    ("every day at 12am", "0 0 * * *"),
+    ("every day at 12:30am", "30 0 * * *"),
+    ("every day at 12pm", "0 12 * * *"),
+    ("every day at 12:30 pm", "30 12 * * *"),
+    ("every day at noon", "0 12 * * *"),
+    ("every day at midnight", "0 0 * * *"),
+    ("every day at 8 in the morning", "0 8 * * *"),
+    ("every day at 3 in the afternoon", "0 15 * * *"),
+    ("every day at 8 in the evening", "0 20 * * *"),
+    ("every day at 11 at night", "0 23 * * *"),
+]
+
+
+@pytest.mark.parametrize(("text", "expression"), spellings(PARTS_OF_THE_DAY))
+def test_it_reads_parts_of_the_day_and_am_pm_as_24_hour_times(text, expression):
+    assert parse(text, SAO_PAULO, NOW) == Schedule("cron", expression)
+
+
+def test_tomorrow_at_a_part_of_the_day_is_that_hour_tomorrow():
+    schedule = parse("amanhã às 3 da tarde", SAO_PAULO, NOW)
+
+    assert schedule.run_at == utc(2026, 6, 16, 18, 0)  # 15:00 -03
+
+
+@pytest.mark.parametrize("text", [
+    "todo dia às 11 da tarde", "todo dia às 9 da madrugada", "todo dia às 12 da manhã",
+    "todo dia às 2 da noite", "every day at 8 in the afternoon",
+])
+def test_it_refuses_an_hour_outside_the_part_of_the_day_it_names(text):
+    with pytest.raises(ScheduleError, match="out of range for"):
+        parse(text, SAO_PAULO, NOW)
+
+
+@pytest.mark.parametrize("text", ["every day at 0am", "every day at 13pm", "every day at 00:30am"])
+def test_it_refuses_am_or_pm_after_an_hour_outside_1_to_12(text):
+    with pytest.raises(ScheduleError, match="out of range with"):
+        parse(text, SAO_PAULO, NOW)
+
+
+def test_it_refuses_am_pm_together_with_a_part_of_the_day():
+    with pytest.raises(ScheduleError, match="not both"):
+        parse("todo dia às 8pm da noite", SAO_PAULO, NOW)
+
+
+# --------------------------------------------------------------------------- the old system's 6-field cron
+
+@pytest.mark.parametrize(("text", "expression"), [
+    ("0 0 8 * * *", "0 8 * * *"),
+    ("00 30 7 * * 1-5", "30 7 * * 1-5"),
+    ("0 0 8 * * seg", "0 8 * * 1"),
+    ("0 */15 * * * *", "*/15 * * * *"),
+])
+def test_a_six_field_cron_with_seconds_zero_becomes_its_five_fields(text, expression):
+    assert parse(text, BERLIN, NOW) == Schedule("cron", expression)
+
+
+def test_a_converted_six_field_cron_says_so_in_its_description():
+    schedule = parse("0 0 8 * * *", BERLIN, NOW)
+
+    assert describe(schedule, BERLIN, "en", typed="0 0 8 * * *") == (
+        "At 08:00 AM (Europe/Berlin) — converted from the 6-field cron '0 0 8 * * *' "
+        "(seconds first, as in the old system) to '0 8 * * *'")
+    assert describe(schedule, BERLIN, "pt_BR", typed="0 0 8 * * *") == (
+        "Às 08:00 (Europe/Berlin) — convertido do cron de 6 campos '0 0 8 * * *' "
+        "(segundos primeiro, como no sistema antigo) para '0 8 * * *'")
+
+
+def test_a_five_field_cron_has_no_conversion_note():
+    schedule = parse("0 8 * * *", BERLIN, NOW)
+
+    assert describe(schedule, BERLIN, "en", typed="0 8 * * *") == "At 08:00 AM (Europe/Berlin)"
+
+
+@pytest.mark.parametrize(("text", "equivalent"), [
+    ("30 0 8 * * *", "'0 8 * * *'"),
+    ("*/10 * * * * *", "'* * * * *'"),
+    ("15 30 7 * * 1-5", "'30 7 * * 1-5'"),
+])
+def test_a_six_field_cron_with_seconds_other_than_zero_is_refused_naming_its_five_field_equivalent(
+        text, equivalent):
+    with pytest.raises(ScheduleError) as refusal:
+        parse(text, BERLIN, NOW)
+
+    assert f"the 5-field equivalent is {equivalent}" in refusal.value.problem
+
+
+# --------------------------------------------------------------------------- hour intervals on the hour
+
+CREATED = utc(2026, 6, 15, 13, 17, 42)  # 10:17:42 in São Paulo
+
+
+@pytest.mark.parametrize("text", spellings([("a cada 2 horas",), ("every 2 hours",), ("2h",), ("120 min",)]))
+def test_an_interval_of_hours_dividing_24_fires_on_the_hour_from_midnight_in_the_chronos_zone(text):
+    fires = next_fire_times(parse(text, SAO_PAULO, CREATED), SAO_PAULO, CREATED, n=3, anchor=CREATED)
+
+    # 12:00, 14:00, 16:00 in São Paulo (UTC-3), not 12:17:42, 14:17:42, ...
+    assert fires == [utc(2026, 6, 15, 15, 0), utc(2026, 6, 15, 17, 0), utc(2026, 6, 15, 19, 0)]
+
+
+@pytest.mark.parametrize(("text", "first"), [
+    ("a cada 3 horas", utc(2026, 6, 15, 15, 0)),   # 12:00 -03
+    ("every 6 hours", utc(2026, 6, 15, 15, 0)),    # 12:00 -03
+    ("a cada 8 horas", utc(2026, 6, 15, 19, 0)),   # 16:00 -03
+    ("every 12 hours", utc(2026, 6, 15, 15, 0)),   # 12:00 -03
+    ("a cada 1 hora", utc(2026, 6, 15, 14, 0)),    # 11:00 -03
+])
+def test_each_hour_interval_dividing_24_starts_from_midnight_of_the_chronos_zone(text, first):
+    fires = next_fire_times(parse(text, SAO_PAULO, CREATED), SAO_PAULO, CREATED, n=1, anchor=CREATED)
+
+    assert fires == [first]
+
+
+def test_an_aligned_hour_interval_keeps_its_kind_and_seconds():
+    assert parse("a cada 2 horas", SAO_PAULO, CREATED) == Schedule("interval", "7200")
+
+
+def test_an_hour_interval_that_does_not_divide_24_still_counts_from_its_anchor():
+    fires = next_fire_times(parse("a cada 5 horas", SAO_PAULO, CREATED), SAO_PAULO, CREATED, n=1, anchor=CREATED)
+
+    assert fires == [CREATED + timedelta(hours=5)]
+
+
+def test_a_one_day_interval_still_counts_from_its_anchor():
+    fires = next_fire_times(parse("1 d", SAO_PAULO, CREATED), SAO_PAULO, CREATED, n=1, anchor=CREATED)
+
+    assert fires == [CREATED + timedelta(days=1)]
+
+
+def test_an_aligned_hour_interval_has_a_previous_fire_time_without_an_anchor():
+    schedule = parse("a cada 2 horas", SAO_PAULO, CREATED)
+
+    assert previous_fire_time(schedule, SAO_PAULO, CREATED) == utc(2026, 6, 15, 13, 0)  # 10:00 -03
+
+
+def test_an_aligned_hour_interval_follows_wall_time_across_a_dst_change():
+    fires = next_fire_times(parse("every 2 hours", BERLIN, NOW), BERLIN, utc(2026, 3, 28, 22, 30), n=3)
+
+    # 00:00 CET, then 02:00 does not exist that night, 04:00 CEST, 06:00 CEST.
+    assert fires == [utc(2026, 3, 28, 23, 0), utc(2026, 3, 29, 2, 0), utc(2026, 3, 29, 4, 0)]
+
+
+@pytest.mark.parametrize(("text", "english", "portuguese"), [
+    ("a cada 2 horas",
+     "Every 2 hours, on the hour from midnight (00:00, 02:00, 04:00, …) (America/Sao_Paulo)",
+     "A cada 2 horas, na hora cheia a partir da meia-noite (00:00, 02:00, 04:00, …) (America/Sao_Paulo)"),
+    ("every 12 hours",
+     "Every 12 hours, on the hour from midnight (00:00, 12:00) (America/Sao_Paulo)",
+     "A cada 12 horas, na hora cheia a partir da meia-noite (00:00, 12:00) (America/Sao_Paulo)"),
+    ("every 1 hour", "Every hour, on the hour (America/Sao_Paulo)", "A cada hora, na hora cheia (America/Sao_Paulo)"),
+])
+def test_an_aligned_hour_interval_says_so_in_its_description(text, english, portuguese):
+    schedule = parse(text, SAO_PAULO, NOW)
+
+    assert describe(schedule, SAO_PAULO, "en") == english
+    assert describe(schedule, SAO_PAULO, "pt_BR") == portuguese
+
+
+# --------------------------------------------------------------------------- DST gap notes
+
+NEW_YORK = "America/New_York"  # 2026-03-08 02:00 EST -> 03:00 EDT (07:00 UTC); São Paulo has no DST now
+BEFORE_THE_GAP = utc(2026, 3, 7, 12, 0)
+
+
+def test_a_fire_time_a_dst_gap_moved_carries_a_note_in_both_languages():
+    schedule = parse("30 2 * * *", NEW_YORK, BEFORE_THE_GAP)
+    moved = next_fire_times(schedule, NEW_YORK, BEFORE_THE_GAP, n=1)[0]
+
+    assert moved == utc(2026, 3, 8, 7, 0)
+    assert gap_note(schedule, NEW_YORK, moved, "en") == (
+        "02:30 does not exist on 2026-03-08 in America/New_York (clocks jump from 02:00 to 03:00 for DST): "
+        "runs at 03:00 instead")
+    assert gap_note(schedule, NEW_YORK, moved, "pt_BR") == (
+        "02:30 não existe em 08/03/2026 em America/New_York (o relógio pula de 02:00 para 03:00, "
+        "horário de verão): executa às 03:00")
+
+
+def test_a_fire_time_at_its_own_wall_time_has_no_note():
+    schedule = parse("30 2 * * *", NEW_YORK, BEFORE_THE_GAP)
+    next_day = next_fire_times(schedule, NEW_YORK, BEFORE_THE_GAP, n=2)[1]
+
+    assert gap_note(schedule, NEW_YORK, next_day) is None
+
+
+def test_a_time_that_is_the_end_of_the_gap_itself_has_no_note():
+    schedule = parse("0 3 * * *", NEW_YORK, BEFORE_THE_GAP)
+
+    assert gap_note(schedule, NEW_YORK, utc(2026, 3, 8, 7, 0)) is None
+
+
+@pytest.mark.parametrize("text", ["0 * * * *", "*/15 * * * *", "every 15 minutes", "a cada 2 horas"])
+def test_schedules_that_skip_missing_wall_times_have_no_gap_notes(text):
+    schedule = parse(text, NEW_YORK, BEFORE_THE_GAP)
+    fires = next_fire_times(schedule, NEW_YORK, utc(2026, 3, 8, 5, 0), n=6, anchor=utc(2026, 3, 8, 5, 0))
+
+    assert [gap_note(schedule, NEW_YORK, fire) for fire in fires] == [None] * 6

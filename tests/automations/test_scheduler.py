@@ -102,6 +102,19 @@ def test_beat_fires_exactly_the_times_the_admin_preview_shows(make_chrono, beat,
         assert scheduler.publish.occurrences(chrono) == [t for t in expected[chrono.pk] if t <= end]
 
 
+def test_an_interval_chrono_created_mid_second_is_sent_at_whole_seconds_as_its_preview_shows(
+        make_chrono, beat, clock):
+    clock.move_to(START + timedelta(microseconds=250_000))  # created_at carries microseconds
+    chrono = make_chrono(schedule="every 7 minutes", timezone="America/Sao_Paulo")
+    expected = chrono.next_fire_times(10, after=START)
+    scheduler = beat()
+    end = START + timedelta(minutes=50)
+    run_until(scheduler, clock, end)
+    sent = scheduler.publish.occurrences(chrono)
+    assert sent == [t for t in expected if t <= end] and len(sent) == 7
+    assert all(t.microsecond == 0 for t in sent)
+
+
 def test_every_due_chrono_of_a_burst_goes_out_in_the_same_tick(make_chrono, beat, clock):
     chronos = [make_chrono(name=f"c{i}", schedule="0 10 * * *", timezone="UTC") for i in range(50)]
     scheduler = beat()

@@ -166,7 +166,8 @@ class Command(BaseCommand):
 
     def _describe(self, chrono: Chrono) -> list[tuple[str, object]]:
         zone = chrono.timezone
-        fire_times = [_local(t, zone) for t in chrono.next_fire_times(5)] if chrono.is_active else []
+        fire_times = [" — ".join(filter(None, (_local(t, zone), chrono.fire_time_note(t))))
+                      for t in chrono.next_fire_times(5)] if chrono.is_active else []
         lines = [
             ("Chrono", f"{chrono.pk}: {chrono.name}"),
             ("State", "active" if chrono.is_active else "paused"),
