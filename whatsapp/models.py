@@ -4,12 +4,13 @@ from datetime import datetime
 from datetime import timezone as dt_timezone
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import IntegrityError, models, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from whatsapp import signals
+from whatsapp import governor, signals
 from whatsapp.waha import SESSION_EVENTS, WahaClient, WahaError
 
 # What WAHA retries a webhook with when we do not answer 2xx: set explicitly because
@@ -37,6 +38,10 @@ def from_epoch_ms(value: object) -> datetime | None:
         return datetime.fromtimestamp(float(value) / 1000, tz=dt_timezone.utc)
     except (TypeError, ValueError, OverflowError, OSError):
         return None
+
+
+SEND_PROFILES = [("", "Not governed: sends at once"), ("careful", "Careful"), ("normal", "Normal"),
+                 ("fast", "Fast")]
 
 
 class Channel(models.Model):
@@ -84,6 +89,25 @@ class Channel(models.Model):
         max_length=128, default=new_hmac_key, editable=False,
         help_text="Key WAHA signs this channel's webhooks with, unless WAHA_WEBHOOK_HMAC_KEY is set.",
     )
+    # --- The send governor (whatsapp/governor.py, whatsapp/outbox.py) ---
+    send_profile = models.CharField(
+        max_length=16, blank=True, choices=SEND_PROFILES,
+        help_text="How this number sends: paced, in send windows, typing first. Empty: at once, ungoverned.",
+    )
+    send_limits = models.JSONField(
+        default=dict, blank=True,
+        help_text='Overrides of the profile\'s values, e.g. {"per_minute": 5, "window_start": "09:00"}.',
+    )
+    outreach_paused_at = models.DateTimeField(
+        null=True, blank=True, help_text="Since when sends to new contacts wait (replies still go)."
+    )
+    outreach_paused_reason = models.TextField(blank=True, help_text="Why outreach to new contacts is paused.")
+    outreach_resume_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a paused outreach resumes on its own (the profile's cool-down); "
+                                         "empty while paused: only by hand."
+    )
+    send_failures_in_row = models.PositiveIntegerField(default=0, editable=False)
+    send_pump_due = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -92,6 +116,17 @@ class Channel(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.session_name})"
+
+    def clean(self) -> None:
+        try:
+            governor.limits_for(self.send_profile, self.send_limits)
+        except governor.BadLimits as exc:
+            raise ValidationError({"send_limits": str(exc)}) from None
+
+    @property
+    def limits(self) -> "governor.Limits | None":
+        """The governor's limits for this channel: its profile with its overrides; None when not governed."""
+        return governor.limits_for(self.send_profile, self.send_limits)
 
     # --- Webhook configuration -------------------------------------------------------------
 
@@ -446,12 +481,19 @@ class Message(models.Model):
     run = models.ForeignKey(
         "automations.ChronoRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
     )
+    # --- Governed sends wait in the outbox (whatsapp/outbox.py) as status queued ---
+    not_before = models.DateTimeField(null=True, blank=True, help_text="Out, queued: not sent before this.")
+    priority = models.PositiveSmallIntegerField(default=0, help_text="Out, queued: lower goes first (replies 0).")
+    first_contact = models.BooleanField(default=False, help_text="Out: nobody wrote from this chat in the 24 h before.")
+    send_zone = models.CharField(max_length=64, blank=True, help_text="Out: the recipient's time zone (send window).")
+    typing_until = models.DateTimeField(null=True, blank=True, help_text="Out, queued: typing shown; send after this.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["channel", "-created_at"])]
+        indexes = [models.Index(fields=["channel", "-created_at"]),
+                   models.Index(fields=["channel", "status", "priority", "not_before"], name="message_outbox")]
         constraints = [
             # The retry guard: a run has one row per chat, so a retry finds what was sent.
             models.UniqueConstraint(fields=["run", "chat_id"], name="one_message_per_run_and_chat"),
