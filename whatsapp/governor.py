@@ -208,16 +208,20 @@ def _hhmm(text: str) -> time:
 
 def next_slot(limits: Limits, history: list[Sent], now: datetime, new: bool, jitter: float, zone: str,
               age_days: float = 365.0, paused_until: datetime | None = None, paused: bool = False) -> datetime | None:
-    """When the next send may go: rates, gap, then the recipient's send window.
+    """When the next send may go: rates, gap, then (first contacts) the recipient's send window.
 
-    A send to a new contact while outreach is paused waits for ``paused_until`` (the
-    cool-down), or has no slot at all (None) when only an operator can resume.
+    A reply to someone who just wrote is not held to office hours: answering at once is
+    what a person does. A send to a new contact while outreach is paused waits for
+    ``paused_until`` (the cool-down), or has no slot at all (None) when only an operator
+    can resume.
     """
     if new and paused:
         if paused_until is None:
             return None
         now = max(now, paused_until)
     slot = earliest(limits, history, now, new, jitter, age_days)
+    if not new:
+        return slot
     for _ in range(3):  # the window may open on a day whose rates are still full: settle
         opened = in_window(limits, slot, zone)
         if opened == slot:

@@ -13,3 +13,7 @@ message_stored = Signal()
 # WAHA reported a session status (a "session.status" event). Arguments: channel, status (str),
 # payload (the event's payload object), event_id (the envelope's id, for deduplication).
 session_status_changed = Signal()
+
+# A ban signal (WAHA's 463 reachout lock, or too many failed sends in a row) paused sends to
+# new contacts on a channel; sent once per pause. Arguments: channel, reason (str).
+outreach_paused = Signal()
