@@ -395,14 +395,16 @@ class Channel(models.Model):
 
     # --- Outreach pause (ban signals) ----------------------------------------------------------
 
-    def pause_outreach(self, reason: str, now: datetime | None = None) -> bool:
+    def pause_outreach(self, reason: str, now: datetime | None = None, until: datetime | None = None) -> bool:
         """Hold sends to new contacts (replies go on); True, and one announcement, the first time.
 
-        The session is left alone: restarting or re-pairing does not lift WhatsApp's lock.
+        Resumes on its own at ``until`` (when WhatsApp says the lock ends), else after the
+        profile's cool-down, else only by hand. The session is left alone: restarting or
+        re-pairing does not lift WhatsApp's lock.
         """
         now = now or timezone.now()
         limits = self.limits
-        resume_at = now + timedelta(hours=limits.cooldown_h) if limits and limits.cooldown_h else None
+        resume_at = until or (now + timedelta(hours=limits.cooldown_h) if limits and limits.cooldown_h else None)
         fields = {"outreach_paused_at": now, "outreach_paused_reason": reason[:2000], "outreach_resume_at": resume_at}
         if not Channel.objects.filter(pk=self.pk, outreach_paused_at__isnull=True).update(**fields):
             return False  # paused already: the operator was told then
@@ -756,8 +758,22 @@ class WebhookEvent(models.Model):
             self.channel.set_me(self.payload["me"])
         if payload.get("status"):
             self.channel.set_status(str(payload["status"])[:32], at=at, source=ChannelStatusChange.Source.WEBHOOK)
+        self._reachout_timelock(payload)
         signals.session_status_changed.send(sender=Channel, channel=self.channel, status=str(payload.get("status") or ""),
                                             payload=payload, event_id=self.event_id)
+
+    def _reachout_timelock(self, payload: dict) -> None:
+        """WAHA 2026.7.2+ names WhatsApp's lock on new contacts (README §5.7): pause, or end our pause."""
+        data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
+        lock = data.get("reachoutTimelock")
+        if not isinstance(lock, dict) or "isActive" not in lock:
+            return
+        if lock["isActive"]:
+            self.channel.pause_outreach("WhatsApp's reachout time lock (WAHA reachoutTimelock, "
+                                        f"{lock.get('enforcementType') or 'no type given'}).",
+                                        until=_from_epoch_s(lock.get("timeEnforcementEnds")))
+        elif self.channel.outreach_paused and "reachout" in self.channel.outreach_paused_reason:
+            self.channel.resume_outreach()
 
     def _message(self, payload: dict) -> None:
         message = Message.record_inbound(self.channel, payload)
