@@ -257,9 +257,13 @@ HEALTH_WAHA_TIMEOUT_MS = env_int("HEALTH_WAHA_TIMEOUT_MS", 2000, minimum=1)  # /
 WAHA_MONITOR_INTERVAL_S = env_int("WAHA_MONITOR_INTERVAL_S", 300, minimum=10)
 WAHA_MONITOR_MAX_RESTARTS = env_int("WAHA_MONITOR_MAX_RESTARTS", 5, minimum=0)
 WAHA_MONITOR_BACKOFF_S = env_int("WAHA_MONITOR_BACKOFF_S", 60, minimum=1)
+# Governed channels' outboxes (whatsapp/outbox.py) are looked at this often as a safety
+# net; a step due sooner is scheduled for its own time.
+WAHA_SEND_PUMP_S = env_int("WAHA_SEND_PUMP_S", 15, minimum=1)
 # django-celery-beat's scheduler turns this into a PeriodicTask row at beat start-up.
 CELERY_BEAT_SCHEDULE = {
     "whatsapp-session-monitor": {"task": "whatsapp.tasks.check_sessions", "schedule": float(WAHA_MONITOR_INTERVAL_S)},
+    "whatsapp-send-pump": {"task": "whatsapp.tasks.pump_sends", "schedule": float(WAHA_SEND_PUMP_S)},
 }
 
 # --- Logging --------------------------------------------------------------------------

@@ -51,12 +51,16 @@ def _normalised(entry: str) -> str | None:
         return None
 
 
-def send_message(channel: Channel, chat_id: str, recipient: str, text: str, run=None) -> Message:
-    """Send `text` to `chat_id` through `channel`, recorded as an outbound Message of `run`."""
+def send_message(channel: Channel, chat_id: str, recipient: str, text: str, run=None, zone: str = "") -> Message:
+    """Send `text` to `chat_id` through `channel`, recorded as an outbound Message of `run`.
+
+    On a governed channel the Message comes back ``queued`` (its outbox sends it, in the
+    send window of `zone`); the function sees that status and goes on.
+    """
     if not channel.is_working:
         raise MessageFailed(f"Channel '{channel.name}' is {channel.status}, not WORKING: nothing was sent.")
     try:
-        return channel.send_and_record(chat_id, text, recipient=recipient, run=run)
+        return channel.send_and_record(chat_id, text, recipient=recipient, run=run, zone=zone)
     except AlreadyMessaged as exc:
         raise MessageFailed(str(exc)) from None
     except SendFailed as exc:

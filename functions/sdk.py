@@ -195,7 +195,8 @@ class Session:
             raise Failure("MessageError", "No time left before the function's timeout; nothing was sent.")
         self.messages_sent += 1
         try:
-            sent = send_message(channel, chat_id, str(recipient), text, self.run)
+            sent = send_message(channel, chat_id, str(recipient), text, self.run,
+                                zone=self.chrono.timezone if self.chrono else "")
         except MessageFailed as exc:
             raise Failure("MessageError", str(exc)) from None
         if sent.status == Message.Status.SUPPRESSED:  # the contact opted out: not an error, but said

@@ -6,6 +6,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from whatsapp import outbox
 from whatsapp.models import Channel, ChannelStatusChange, Message, MonitorAction, WebhookEvent
 from whatsapp.waha import WahaError
 
@@ -50,11 +51,12 @@ class ChannelAdmin(admin.ModelAdmin):
     list_display = ["name", "session_name", "status", "connected_as", "should_run", "status_changed_at", "qr_link"]
     list_filter = ["status", "should_run"]
     search_fields = ["name", "session_name"]
-    actions = ["start_sessions", "stop_sessions", "restart_sessions", "logout_sessions", "refresh_statuses"]
+    actions = ["start_sessions", "stop_sessions", "restart_sessions", "logout_sessions", "refresh_statuses",
+               "resume_outreach"]
     inlines = [StatusChangeInline]
     readonly_fields = ["session_name", "status", "status_changed_at", "connected_as", "should_run", "last_error",
-                       "restart_attempts", "next_restart_at", "qr_link", "created_at", "updated_at"]
-    fields = ["name", *readonly_fields]
+                       "restart_attempts", "next_restart_at", "qr_link", "governor_state", "created_at", "updated_at"]
+    fields = ["name", "send_profile", "send_limits", *readonly_fields]
 
     def get_form(self, request, obj=None, **kwargs):
         if obj is None:
@@ -92,6 +94,26 @@ class ChannelAdmin(admin.ModelAdmin):
         except WahaError as exc:
             self.message_user(request, f"The WAHA session {channel.session_name} could not be removed: {exc}",
                               messages.WARNING)
+
+    @admin.display(description="Send governor")
+    def governor_state(self, obj: Channel) -> str:
+        if obj.pk is None:
+            return ""
+        state = outbox.status(obj)
+        if not state["governed"]:
+            return "Not governed: sends go at once."
+        budget = "no daily cap" if state["budget_left_24h"] is None else f"{state['budget_left_24h']} left"
+        new = "" if state["new_contact_budget_left_24h"] is None else \
+            f", {state['new_contact_budget_left_24h']} first contacts left"
+        paused = f" Outreach paused: {state['paused_because']}" if state["paused_because"] else ""
+        return format_html("{} sent in the last 24 h ({}{}); {} queued, next at {}.{}", state["sent_24h"], budget, new,
+                           state["queued"], state["next_send_at"] or "—", paused)
+
+    @admin.action(description="Resume outreach to new contacts (after a ban signal)")
+    def resume_outreach(self, request, queryset):
+        for channel in queryset:
+            channel.resume_outreach()
+        self.message_user(request, f"Outreach resumed on {queryset.count()} channel(s).", messages.SUCCESS)
 
     @admin.display(description="QR / login")
     def qr_link(self, obj: Channel) -> str:

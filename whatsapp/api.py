@@ -125,6 +125,13 @@ class ChannelViewSet(viewsets.ModelViewSet):
     def refresh(self, request: Request, pk=None, format=None) -> Response:
         return self._session_action("refresh_status")
 
+    @action(detail=True, methods=["post"], url_path="resume-outreach")
+    def resume_outreach(self, request: Request, pk=None, format=None) -> Response:
+        """Let sends to new contacts go again after a ban signal paused them (nothing in WAHA changes)."""
+        channel = self.get_object()
+        channel.resume_outreach()
+        return Response(self.get_serializer(channel).data)
+
     @extend_schema(responses=QR_RESPONSES)
     @action(detail=True, methods=["get"], renderer_classes=QR_RENDERERS)
     def qr(self, request: Request, pk=None, format=None) -> Response:

@@ -1,15 +1,16 @@
 import base64
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import IntegrityError, models, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from whatsapp import signals
+from whatsapp import governor, signals
 from whatsapp.waha import SESSION_EVENTS, WahaClient, WahaError
 
 # What WAHA retries a webhook with when we do not answer 2xx: set explicitly because
@@ -38,6 +39,10 @@ def from_epoch_ms(value: object) -> datetime | None:
         return datetime.fromtimestamp(float(value) / 1000, tz=dt_timezone.utc)
     except (TypeError, ValueError, OverflowError, OSError):
         return None
+
+
+SEND_PROFILES = [("", "Not governed: sends at once"), ("careful", "Careful"), ("normal", "Normal"),
+                 ("fast", "Fast")]
 
 
 class Channel(models.Model):
@@ -85,6 +90,25 @@ class Channel(models.Model):
         max_length=128, default=new_hmac_key, editable=False,
         help_text="Key WAHA signs this channel's webhooks with, unless WAHA_WEBHOOK_HMAC_KEY is set.",
     )
+    # --- The send governor (whatsapp/governor.py, whatsapp/outbox.py) ---
+    send_profile = models.CharField(
+        max_length=16, blank=True, choices=SEND_PROFILES,
+        help_text="How this number sends: paced, in send windows, typing first. Empty: at once, ungoverned.",
+    )
+    send_limits = models.JSONField(
+        default=dict, blank=True,
+        help_text='Overrides of the profile\'s values, e.g. {"per_minute": 5, "window_start": "09:00"}.',
+    )
+    outreach_paused_at = models.DateTimeField(
+        null=True, blank=True, help_text="Since when sends to new contacts wait (replies still go)."
+    )
+    outreach_paused_reason = models.TextField(blank=True, help_text="Why outreach to new contacts is paused.")
+    outreach_resume_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a paused outreach resumes on its own (the profile's cool-down); "
+                                         "empty while paused: only by hand."
+    )
+    send_failures_in_row = models.PositiveIntegerField(default=0, editable=False)
+    send_pump_due = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -93,6 +117,17 @@ class Channel(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.session_name})"
+
+    def clean(self) -> None:
+        try:
+            governor.limits_for(self.send_profile, self.send_limits)
+        except governor.BadLimits as exc:
+            raise ValidationError({"send_limits": str(exc)}) from None
+
+    @property
+    def limits(self) -> "governor.Limits | None":
+        """The governor's limits for this channel: its profile with its overrides; None when not governed."""
+        return governor.limits_for(self.send_profile, self.send_limits)
 
     # --- Webhook configuration -------------------------------------------------------------
 
@@ -327,7 +362,7 @@ class Channel(models.Model):
         return message_id_from(answer, chat_id)
 
     def send_and_record(self, chat_id: str, text: str, recipient: str = "", run=None,
-                        resume: bool = False) -> "Message":
+                        resume: bool = False, zone: str = "") -> "Message":
         """Send one text, kept as an outbound Message: how ChronoFlow messages anyone.
 
         The rule that no WhatsApp user gets a message twice lives here. The row is marked
@@ -335,8 +370,12 @@ class Channel(models.Model):
         ends ``unconfirmed`` and is never sent again. With a ``run``, the run keeps one row
         per chat: another send to that chat raises AlreadyMessaged, unless ``resume`` (a
         retry of the run going on where it stopped), which sends again only a row that
-        failed, returns one sent or unconfirmed as it is, and turns one an attempt left
-        ``sending`` (it died mid-call) into ``unconfirmed``.
+        failed, returns one sent, unconfirmed or queued as it is, and turns one an attempt
+        left ``sending`` (it died mid-call) into ``unconfirmed``.
+
+        A governed channel (a ``send_profile``) does not send here: the row is returned
+        ``queued`` and the outbox (whatsapp/outbox.py) sends it when the governor allows,
+        in the send window of ``zone`` (the recipient's; DEFAULT_TIMEZONE when empty).
 
         Nobody who said stop hears from us again: a send that a before_send receiver vetoes
         (the contacts app: opted out, not on WhatsApp) is recorded as ``suppressed`` with the
@@ -347,8 +386,12 @@ class Channel(models.Model):
         reason = signals.suppression_reason(self, chat_id)
         if reason:
             return Message.record_suppressed(self, chat_id, text, recipient, run, reason)
-        message, go = Message.claim(self, chat_id, text, recipient, run, resume)
+        governed = bool(self.send_profile)
+        message, go = Message.claim(self, chat_id, text, recipient, run, resume, queued=governed)
         if not go:
+            return message
+        if governed:
+            message.enqueue(zone)
             return message
         try:
             waha_id = self.send_text(chat_id, text)
@@ -357,6 +400,57 @@ class Channel(models.Model):
             raise SendFailed(message, exc) from None
         message.mark(Message.Status.SENT, waha_message_id=waha_id)
         return message
+
+    # --- Outreach pause (ban signals) ----------------------------------------------------------
+
+    def pause_outreach(self, reason: str, now: datetime | None = None, until: datetime | None = None) -> bool:
+        """Hold sends to new contacts (replies go on); True, and one announcement, the first time.
+
+        Resumes on its own at ``until`` (when WhatsApp says the lock ends), else after the
+        profile's cool-down, else only by hand. The session is left alone: restarting or
+        re-pairing does not lift WhatsApp's lock.
+        """
+        now = now or timezone.now()
+        limits = self.limits
+        resume_at = until or (now + timedelta(hours=limits.cooldown_h) if limits and limits.cooldown_h else None)
+        fields = {"outreach_paused_at": now, "outreach_paused_reason": reason[:2000], "outreach_resume_at": resume_at}
+        if not Channel.objects.filter(pk=self.pk, outreach_paused_at__isnull=True).update(**fields):
+            return False  # paused already: the operator was told then
+        for name, value in fields.items():
+            setattr(self, name, value)
+        signals.outreach_paused.send(sender=Channel, channel=self, reason=reason)
+        return True
+
+    def resume_outreach(self) -> None:
+        """Let sends to new contacts go again (an operator's action, or the cool-down's end)."""
+        fields = {"outreach_paused_at": None, "outreach_paused_reason": "", "outreach_resume_at": None,
+                  "send_failures_in_row": 0}
+        Channel.objects.filter(pk=self.pk).update(**fields, updated_at=timezone.now())
+        for name, value in fields.items():
+            setattr(self, name, value)
+        kick_pump(self.pk)
+
+    @property
+    def outreach_paused(self) -> bool:
+        return self.outreach_paused_at is not None
+
+
+PUMP_TASK = "whatsapp.tasks.pump_sends"
+
+
+def kick_pump(channel_id: int, countdown: float = 0) -> None:
+    """Ask the workers to look at a channel's outbox once the transaction has committed.
+
+    By task name, since tasks.py imports this module; the periodic pump catches anything missed.
+    """
+    def send() -> None:
+        from chronoflow.celery import app  # the project's app, built after Django's settings
+
+        if PUMP_TASK not in app.tasks:
+            app.loader.import_default_modules()
+        app.tasks[PUMP_TASK].apply_async(kwargs={"channel_id": channel_id}, countdown=countdown or None)
+
+    transaction.on_commit(send)
 
 
 class AlreadyMessaged(Exception):
@@ -416,6 +510,9 @@ class ChannelStatusChange(models.Model):
         return f"{self.channel.session_name}: {self.previous_status or '—'} → {self.status}"
 
 
+REPLY, OUTREACH = 0, 10  # outbox priorities: lower goes first
+
+
 class Message(models.Model):
     """A WhatsApp message ChronoFlow sent or received."""
 
@@ -455,12 +552,19 @@ class Message(models.Model):
     run = models.ForeignKey(
         "automations.ChronoRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
     )
+    # --- Governed sends wait in the outbox (whatsapp/outbox.py) as status queued ---
+    not_before = models.DateTimeField(null=True, blank=True, help_text="Out, queued: not sent before this.")
+    priority = models.PositiveSmallIntegerField(default=0, help_text="Out, queued: lower goes first (replies 0).")
+    first_contact = models.BooleanField(default=False, help_text="Out: nobody wrote from this chat in the 24 h before.")
+    send_zone = models.CharField(max_length=64, blank=True, help_text="Out: the recipient's time zone (send window).")
+    typing_until = models.DateTimeField(null=True, blank=True, help_text="Out, queued: typing shown; send after this.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["channel", "-created_at"])]
+        indexes = [models.Index(fields=["channel", "-created_at"]),
+                   models.Index(fields=["channel", "status", "priority", "not_before"], name="message_outbox")]
         constraints = [
             # The retry guard: a run has one row per chat, so a retry finds what was sent.
             models.UniqueConstraint(fields=["run", "chat_id"], name="one_message_per_run_and_chat"),
@@ -482,25 +586,26 @@ class Message(models.Model):
 
     @classmethod
     def claim(cls, channel: Channel, chat_id: str, text: str, recipient: str = "", run=None,
-              resume: bool = False) -> "tuple[Message, bool]":
-        """The outbound row for one send and whether to send it now (it is then ``sending``).
+              resume: bool = False, queued: bool = False) -> "tuple[Message, bool]":
+        """The outbound row for one send and whether to send (or, ``queued``, enqueue) it now.
 
-        A run has one row per chat (one_message_per_run_and_chat): a second claim raises
-        AlreadyMessaged, or with ``resume`` returns the earlier row, to be sent only if it
-        failed before reaching WAHA.
+        The row is ``sending``, or ``queued`` for a governed channel. A run has one row per
+        chat (one_message_per_run_and_chat): a second claim raises AlreadyMessaged, or with
+        ``resume`` returns the earlier row, to be sent only if it failed before reaching WAHA.
         """
+        status = cls.Status.QUEUED if queued else cls.Status.SENDING
         try:
             with transaction.atomic():
                 return cls.objects.create(
                     channel=channel, direction=cls.Direction.OUT, chat_id=chat_id, recipient=str(recipient)[:128],
-                    text=text, run=run, status=cls.Status.SENDING, is_group=chat_id.endswith("@g.us"),
+                    text=text, run=run, status=status, is_group=chat_id.endswith("@g.us"),
                 ), True
         except IntegrityError:  # the run has a row for this chat already
             if not resume:
                 raise AlreadyMessaged(f"This run already sent a message to {chat_id}; "
                                       "one message per recipient per run.") from None
         earlier = cls.objects.get(run=run, chat_id=chat_id)
-        return earlier, earlier._resend(text)
+        return earlier, earlier._resend(text, status)
 
     @classmethod
     def record_suppressed(cls, channel: Channel, chat_id: str, text: str, recipient: str, run, reason: str) -> "Message":
@@ -516,18 +621,33 @@ class Message(models.Model):
             message.mark(cls.Status.SUPPRESSED, reason)
         return message
 
-    def _resend(self, text: str) -> bool:
-        """Whether an earlier attempt's row may be sent again, now with ``text``; marks it ``sending`` if so."""
-        if self.status in self.DONE or self.status == self.Status.UNCONFIRMED:
-            return False
+    def _resend(self, text: str, status: str = "sending") -> bool:
+        """Whether an earlier attempt's row may be sent again, now with ``text``; marks it ``status`` if so."""
+        if self.status in self.DONE or self.status in (self.Status.UNCONFIRMED, self.Status.QUEUED):
+            return False  # gone, perhaps gone, or waiting in the outbox already
         if self.status == self.Status.SENDING:  # an attempt died between sending and recording
             self.mark(self.Status.UNCONFIRMED,
                       "An earlier attempt stopped mid-send; not sent again so nobody gets it twice.")
             return False
         # Mark before calling WAHA: if we die mid-call, the next attempt knows not to resend.
-        self.text, self.status, self.error = text, self.Status.SENDING, ""
+        self.text, self.status, self.error = text, status, ""
         self.save(update_fields=["text", "status", "error", "updated_at"])
         return True
+
+    # Accepted for sending: gone, or waiting its turn in a governed channel's outbox.
+    ACCEPTED = (*DONE, Status.QUEUED)
+
+    def enqueue(self, zone: str = "", now: datetime | None = None) -> None:
+        """Put this ``queued`` row in its channel's outbox: a reply to someone who wrote in the
+        last 24 h goes before first contacts (campaigns, schedules), and counts on the reply budget."""
+        now = now or timezone.now()
+        replying = Message.objects.filter(channel_id=self.channel_id, direction=self.Direction.IN, chat_id=self.chat_id,
+                                          created_at__gte=now - timedelta(hours=24)).exists()
+        self.first_contact, self.priority = not replying, REPLY if replying else OUTREACH
+        self.send_zone, self.not_before, self.typing_until = zone or settings.DEFAULT_TIMEZONE, now, None
+        self.save(update_fields=["first_contact", "priority", "send_zone", "not_before", "typing_until",
+                                 "updated_at"])
+        kick_pump(self.channel_id)
 
     def record_refusal(self, exc: WahaError) -> None:
         """A send that raised: ``unconfirmed`` when WAHA may have sent it anyway, else ``failed``."""
@@ -661,8 +781,22 @@ class WebhookEvent(models.Model):
             self.channel.set_me(self.payload["me"])
         if payload.get("status"):
             self.channel.set_status(str(payload["status"])[:32], at=at, source=ChannelStatusChange.Source.WEBHOOK)
+        self._reachout_timelock(payload)
         signals.session_status_changed.send(sender=Channel, channel=self.channel, status=str(payload.get("status") or ""),
                                             payload=payload, event_id=self.event_id)
+
+    def _reachout_timelock(self, payload: dict) -> None:
+        """WAHA 2026.7.2+ names WhatsApp's lock on new contacts (README §5.7): pause, or end our pause."""
+        data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
+        lock = data.get("reachoutTimelock")
+        if not isinstance(lock, dict) or "isActive" not in lock:
+            return
+        if lock["isActive"]:
+            self.channel.pause_outreach("WhatsApp's reachout time lock (WAHA reachoutTimelock, "
+                                        f"{lock.get('enforcementType') or 'no type given'}).",
+                                        until=_from_epoch_s(lock.get("timeEnforcementEnds")))
+        elif self.channel.outreach_paused and "reachout" in self.channel.outreach_paused_reason:
+            self.channel.resume_outreach()
 
     def _message(self, payload: dict) -> None:
         message = Message.record_inbound(self.channel, payload)

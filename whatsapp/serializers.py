@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from whatsapp import governor, outbox
 from whatsapp.models import Channel, ChannelStatusChange, Message
 
 
@@ -11,12 +12,28 @@ class ChannelSerializer(serializers.ModelSerializer):
         write_only=True, required=False, default=True, help_text="Create: start the session at once (default)."
     )
 
+    governor = serializers.SerializerMethodField(
+        help_text="The send governor: sends and budget left (last 24 h), queue, next send, why outreach is paused.")
+
     class Meta:
         model = Channel
         fields = ["id", "name", "session_name", "provider", "status", "status_changed_at", "connected_as", "me",
-                  "should_run", "last_error", "created_at", "updated_at", "start"]
+                  "should_run", "last_error", "send_profile", "send_limits", "governor", "created_at", "updated_at",
+                  "start"]
         read_only_fields = ["provider", "status", "status_changed_at", "me", "should_run", "last_error",
                             "created_at", "updated_at"]
+
+    def get_governor(self, channel: Channel) -> dict:
+        return outbox.status(channel)
+
+    def validate(self, attrs: dict) -> dict:
+        profile = attrs.get("send_profile", getattr(self.instance, "send_profile", ""))
+        limits = attrs.get("send_limits", getattr(self.instance, "send_limits", {}))
+        try:
+            governor.limits_for(profile, limits)
+        except governor.BadLimits as exc:
+            raise serializers.ValidationError({"send_limits": str(exc)}) from None
+        return attrs
 
     def validate_session_name(self, value: str) -> str:
         if self.instance is not None and value != self.instance.session_name:

@@ -26,3 +26,7 @@ def suppression_reason(channel, chat_id: str) -> str | None:
         if reason:
             return str(reason)
     return None
+
+# A ban signal (WAHA's 463 reachout lock, or too many failed sends in a row) paused sends to
+# new contacts on a channel; sent once per pause. Arguments: channel, reason (str).
+outreach_paused = Signal()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from typing import Any
 from urllib.parse import quote
 
@@ -127,6 +128,26 @@ class WahaClient:
     def send_video(self, session: str, chat_id: str, file: dict, caption: str = "", convert: bool = True) -> dict:
         return self._call("POST", "/api/sendVideo", json=_media(session, chat_id, file, caption=caption, convert=convert))
 
+    # --- looking human (README §5.6: seen, typing, then the send) ----------------------------
+
+    def send_seen(self, session: str, chat_id: str, message_ids: list[str] | None = None) -> dict:
+        """Mark the chat's messages read (blue ticks); ``message_ids`` is needed on NOWEB/GOWS."""
+        body = {"session": session, "chatId": chat_id}
+        if message_ids:
+            body["messageIds"] = list(message_ids)
+        return self._call("POST", "/api/sendSeen", json=body)
+
+    def start_typing(self, session: str, chat_id: str) -> None:
+        self._call("POST", "/api/startTyping", json={"session": session, "chatId": chat_id})
+
+    def stop_typing(self, session: str, chat_id: str) -> None:
+        self._call("POST", "/api/stopTyping", json={"session": session, "chatId": chat_id})
+
+    def set_presence(self, session: str, presence: str, chat_id: str = "") -> None:
+        """``online``/``offline`` (no chat) or ``typing``/``recording``/``paused`` in ``chat_id``."""
+        body = {"presence": presence, **({"chatId": chat_id} if chat_id else {})}
+        self._call("POST", f"/api/{_seg(session)}/presence", json=body)
+
     def check_exists(self, session: str, phone: str) -> dict:
         """{"numberExists": bool, "chatId": "...@c.us"} for a number written as digits only."""
         return self._call("GET", "/api/contacts/check-exists", params={"phone": phone, "session": session})
@@ -156,6 +177,16 @@ class WahaClient:
             raise WahaError(f"WAHA {method} {_route(path)} answered {response.status}: {_reason(response)}",
                             response.status, permanent=response.status < 500)
         return _json_or_none(response)
+
+
+# WhatsApp's shadow restriction on new contacts ("server returned error 463"), which WAHA
+# hands on as a 500 while the session stays WORKING (README §5.7); 2026.7.2 names it.
+_REACHOUT_LOCK = re.compile(r"\b463\b|reachout ?time ?lock", re.IGNORECASE)
+
+
+def is_reachout_lock(exc: WahaError) -> bool:
+    """Whether WAHA's refusal is the reachout time lock: pause outreach, never restart."""
+    return exc.status == 500 and bool(_REACHOUT_LOCK.search(exc.message))
 
 
 # Failures before a connection existed: WAHA never saw the request.

@@ -20,8 +20,9 @@ import logging
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.mail import send_mail
+from django.core.mail import mail_admins, send_mail
 from django.db import transaction
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -178,3 +179,44 @@ def _send_webhook(policy: AlertPolicy, notice: Notice) -> None:
 
 def _send_email(policy: AlertPolicy, notice: Notice) -> None:
     send_mail(notice.subject, notice.text, None, [policy.email])
+
+
+# --- Channel alerts: about a WhatsApp number, not one chrono ---------------------------------
+
+
+def outreach_paused(channel, reason: str) -> list[str]:
+    """A ban signal paused sends to new contacts on ``channel``: tell the operator, once per pause.
+
+    Goes to the webhook and email destinations of every alert policy whose chrono sends
+    through the channel or which alerts through it (each destination once), and to the
+    deployment's ADMINS. Not over WhatsApp: the number is the one WhatsApp is restricting.
+    """
+    subject = f"ChronoFlow: outreach paused on '{channel.name}'"
+    text = "\n".join([subject + ": sends to new contacts wait, replies still go. "
+                       "Resume by hand on the channel once the lock is over.", reason[:ERROR_CHARS],
+                       settings.PUBLIC_BASE_URL + reverse("admin:whatsapp_channel_change", args=[channel.pk])])
+    body = {"event": "channel.outreach_paused", "channel": {"id": channel.pk, "name": channel.name},
+            "reason": reason[:ERROR_CHARS], "text": text}
+    policies = AlertPolicy.objects.filter(Q(chrono__channel=channel) | Q(channel=channel))
+    report = [_try(f"webhook {url}", lambda url=url: _post(url, body))
+              for url in sorted({p.webhook_url for p in policies if p.webhook_url})]
+    report += [_try(f"email {email}", lambda email=email: send_mail(subject, text, None, [email]))
+               for email in sorted({p.email for p in policies if p.email})]
+    if settings.ADMINS:
+        report.append(_try("ADMINS", lambda: mail_admins(subject, text)))
+    log.warning("outreach paused on channel %s: %s (alerts: %s)", channel.pk, reason[:ERROR_CHARS], report)
+    return report
+
+
+def _post(url: str, body: dict) -> None:
+    response = http.send("POST", url, json=body, timeout_s=ALERT_TIMEOUT_S,
+                         address_policy=http.AddressPolicy.for_http_targets())
+    response.raise_for_status()
+
+
+def _try(name: str, send) -> str:
+    try:
+        send()
+    except (http.HttpError, OSError, ValueError) as exc:
+        return f"{name}: not sent ({exc})"
+    return f"{name}: sent"

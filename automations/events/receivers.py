@@ -1,11 +1,13 @@
 """automations listens to what the whatsapp app announces (whatsapp/signals.py).
 
 Connected in ``AutomationsConfig.ready``: a stored inbound message is logged and runs the
-message triggers; a session status event is logged.
+message triggers; a session status event is logged; a channel whose outreach a ban
+signal paused alerts the operator.
 """
 
 from django.dispatch import receiver
 
+from automations.events import alerts
 from automations.events import log as event_log
 from whatsapp import signals
 
@@ -18,3 +20,8 @@ def message_stored(sender, message, **kwargs) -> None:
 @receiver(signals.session_status_changed, dispatch_uid="automations_session_status")
 def session_status_changed(sender, channel, status: str, payload: dict, event_id: str, **kwargs) -> None:
     event_log.record_session_status(channel, status, payload, event_id)
+
+
+@receiver(signals.outreach_paused, dispatch_uid="automations_outreach_paused")
+def outreach_paused(sender, channel, reason: str, **kwargs) -> None:
+    alerts.outreach_paused(channel, reason)

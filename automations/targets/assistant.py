@@ -74,7 +74,7 @@ def _finish(chrono, run, channel: Channel, chat_id: str, turn: conversation.Turn
     if turn.escalation:
         transaction.on_commit(lambda: alerts.escalated(chrono, run, chat_id, turn.escalation))
     result["sent"] = {"status": message.status, "waha_message_id": message.waha_message_id, "error": message.error}
-    if message.status in Message.DONE:
+    if message.status in Message.ACCEPTED:  # queued: a governed channel's outbox sends it
         return Outcome(ok=True, result=result, response_snippet=reply[:1000])
     return Outcome(ok=False, error=f"The reply was not sent: {message.error}", retryable=retry, result=result)
 
@@ -84,11 +84,11 @@ def _after_earlier_attempt(channel: Channel, message: Message, run) -> Outcome:
     retry = False
     if message.status == Status.SENDING:  # that attempt died mid-send: it may have gone out
         message.mark(Status.UNCONFIRMED, "An earlier attempt stopped mid-send; not sent again so nobody gets it twice.")
-    elif message.status not in Message.DONE and message.status != Status.UNCONFIRMED:
+    elif message.status not in Message.ACCEPTED and message.status != Status.UNCONFIRMED:
         message, retry = send_reply(channel, run, message.chat_id, message.text)
     result = {"reply": message.text, "sent": {"status": message.status, "waha_message_id": message.waha_message_id,
                                               "error": message.error}, "resent_from_earlier_attempt": True}
-    if message.status in Message.DONE:
+    if message.status in Message.ACCEPTED:
         return Outcome(ok=True, result=result)
     return Outcome(ok=False, error=f"The reply was not sent: {message.error or message.status}", retryable=retry,
                    result=result)

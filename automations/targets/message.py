@@ -68,7 +68,7 @@ def run(chrono, run, context: dict) -> Outcome:
         rendered = _unique(render_recipients(chrono, run, context))
     except TemplateSyntaxError as exc:
         return Outcome(ok=False, error=f"A recipient template has an error: {exc}", retryable=False)
-    return _outcome([_deliver(channel, run, recipient, text) for recipient in rendered])
+    return _outcome([_deliver(channel, run, recipient, text, chrono.timezone) for recipient in rendered])
 
 
 def render(chrono, run, context: dict) -> str:
@@ -107,15 +107,21 @@ def _chat_or_text(recipient) -> str:
         return str(recipient)  # fails in _deliver, with its reason
 
 
-def _deliver(channel: Channel, run, recipient, text: str) -> tuple[Message, bool]:
-    """Send to one recipient unless an earlier attempt did; (row, worth retrying)."""
+def _deliver(channel: Channel, run, recipient, text: str, zone: str) -> tuple[Message, bool]:
+    """Send to one recipient unless an earlier attempt did; (row, worth retrying).
+
+    On a governed channel the row comes back ``queued`` (the outbox sends it, in the send
+    window of ``zone``): that counts as done for the run, which ends successful at once;
+    the row's own status then tells whether and when it went.
+    """
     try:
         chat_id = recipients.normalise(recipient)
     except recipients.InvalidRecipient as exc:
         return _refused(channel, run, recipient, text, str(exc)), False
     try:
         # resume: a retry of the run sends only to those its earlier attempts did not reach.
-        return channel.send_and_record(chat_id, text, recipient=str(recipient), run=run, resume=True), False
+        return channel.send_and_record(chat_id, text, recipient=str(recipient), run=run, resume=True,
+                                       zone=zone), False
     except SendFailed as exc:
         # 422 on a send means "session not WORKING (yet)": worth another attempt later.
         return exc.row, not exc.delivery_unknown and (not exc.permanent or exc.status == 422)
@@ -135,9 +141,10 @@ def _refused(channel: Channel, run, recipient, text: str, error: str) -> Message
 def _outcome(results: list[tuple[Message, bool]]) -> Outcome:
     messages = [m for m, _ in results]
     suppressed = [m for m in messages if m.status == Status.SUPPRESSED]  # opted out: skipped, not a failure
-    unsent = [m for m in messages if m.status not in Message.DONE and m not in suppressed]
+    unsent = [m for m in messages if m.status not in Message.ACCEPTED and m not in suppressed]
     result = {
-        "sent": len(messages) - len(unsent) - len(suppressed),
+        "sent": sum(m.status in Message.DONE for m in messages),
+        "queued": sum(m.status == Status.QUEUED for m in messages),
         "not_sent": len(unsent),
         "suppressed": len(suppressed),
         "messages": [{"recipient": m.recipient, "chat_id": m.chat_id, "status": m.status,

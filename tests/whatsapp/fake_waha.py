@@ -249,6 +249,21 @@ class FakeWaha:
             return self._wrong_status(session, ["WORKING"])
         return Answer(201, {"key": {"remoteJid": body["chatId"], "fromMe": True, "id": "3EB0MEDIA"}})
 
+    def chatting(self, body, what, **_) -> Answer:
+        """sendSeen, startTyping, stopTyping: 201 for a WORKING session (typing with an empty body)."""
+        session = self._session(body["session"])
+        if not session:
+            return self._not_found(body["session"])
+        if session["status"] != "WORKING":
+            return self._wrong_status(session, ["WORKING"])
+        return Answer(201, {} if what == "sendSeen" else None)
+
+    def presence(self, name, **_) -> Answer:
+        session = self._session(name)
+        if not session:
+            return self._not_found(name)
+        return Answer(201)
+
     def check_exists(self, query, **_) -> Answer:
         return Answer(200, {"numberExists": True, "chatId": f"{query['phone']}@c.us"})
 
@@ -327,6 +342,8 @@ ROUTES: list[tuple[str, str, Callable]] = [
     ("POST", r"/api/(?P<name>[^/]+)/auth/request-code", FakeWaha.request_code),
     ("POST", r"/api/sendText", FakeWaha.send_text),
     ("POST", r"/api/send(?:Image|File|Voice|Video)", FakeWaha.send_media),
+    ("POST", r"/api/(?P<what>sendSeen|startTyping|stopTyping)", FakeWaha.chatting),
+    ("POST", r"/api/(?P<name>[^/]+)/presence", FakeWaha.presence),
     ("GET", r"/api/contacts/check-exists", FakeWaha.check_exists),
     ("GET", r"/api/(?P<name>[^/]+)/lids/(?P<lid>[^/]+)", FakeWaha.lid),
     ("GET", r"/api/server/version", FakeWaha.version),
