@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from automations.models import ChronoRun, MessageTrigger
 from tests.whatsapp.conftest import PUBLIC_URL
+from whatsapp import media
 from whatsapp.models import Message
 
 JPEG = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 8 + b"\xff\xd9"  # bytes of every value: no text decoding
@@ -136,6 +137,13 @@ def test_an_unsafe_filename_is_stored_under_a_safe_name(receive, waha):
     assert message.media_file.name.endswith(f"/{message.pk}-pass_wd.pdf")
 
 
+def test_a_configured_whatsapp_media_storage_is_the_one_used(settings, tmp_path):
+    settings.STORAGES = {**settings.STORAGES, "whatsapp_media": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(tmp_path / "elsewhere")}}}
+
+    assert media.media_storage().location == str(tmp_path / "elsewhere")
+
+
 # --- Staff in the admin ----------------------------------------------------------------------------
 
 
@@ -174,12 +182,12 @@ def test_a_file_that_could_run_script_is_served_as_a_sandboxed_download(receive,
 
 def test_the_run_input_links_to_the_stored_file_and_the_link_serves_it(receive, waha, client, any_message_chrono):
     receive(waha.add_file("front", "ABC.jpeg", JPEG, "image/jpeg"))
-    media = ChronoRun.objects.get(chrono=any_message_chrono).input["media"]
+    shown = ChronoRun.objects.get(chrono=any_message_chrono).input["media"]
 
-    response = client.get(urlsplit(media["url"]).path)
+    response = client.get(urlsplit(shown["url"]).path)
 
-    assert media["url"].startswith(PUBLIC_URL + "/whatsapp/media/")
-    assert (media["mimetype"], media["size"]) == ("image/jpeg", len(JPEG))
+    assert shown["url"].startswith(PUBLIC_URL + "/whatsapp/media/")
+    assert (shown["mimetype"], shown["size"]) == ("image/jpeg", len(JPEG))
     assert response.status_code == 200
     assert b"".join(response.streaming_content) == JPEG
 
