@@ -4,6 +4,7 @@ Each raises ImproperlyConfigured naming the variable when its value is wrong, so
 bad deployment stops at start-up instead of misbehaving later.
 """
 
+import json
 import os
 import re
 from pathlib import Path
@@ -114,3 +115,17 @@ def env_url(name: str, default: str = "", schemes: tuple[str, ...] = ("http", "h
     if value and urlsplit(value).scheme not in schemes:
         raise ImproperlyConfigured(f"{name} must be a URL starting with {' or '.join(s + '://' for s in schemes)}, got {value!r}")
     return value.rstrip("/")
+
+
+def env_json_object(name: str, default: dict | None = None) -> dict:
+    """A JSON object, e.g. a storage backend's OPTIONS."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return dict(default or {})
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a JSON object, got text that is not JSON") from None
+    if not isinstance(value, dict):
+        raise ImproperlyConfigured(f"{name} must be a JSON object ({{...}}), got {type(value).__name__}")
+    return value

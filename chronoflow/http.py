@@ -213,6 +213,7 @@ class HttpResponse:
     truncated: bool
     elapsed_ms: int
     url: str  # the final URL, after any redirects followed
+    content: bytes = b""  # the body as read (as cut), for binary answers such as files
 
     @property
     def ok(self) -> bool:
@@ -280,7 +281,8 @@ def send(method: str, url: str, *, headers: Mapping[str, str] | None = None, jso
          data: Any = None, params: Any = None, timeout_s: float, max_redirects: int = 5,
          max_bytes: int | None = None, follow_redirects: bool = True,
          allow_host: Callable[[str], bool] | None = None, retries: int | None = None,
-         address_policy: HostPolicy | None = None, check_hop: Callable[[str], None] | None = None) -> HttpResponse:
+         address_policy: HostPolicy | None = None, check_hop: Callable[[str], None] | None = None,
+         decode: bool = True) -> HttpResponse:
     """Send one request and read its response.
 
     - ``timeout_s`` bounds the whole call: connection retries, redirect hops, and every
@@ -301,6 +303,8 @@ def send(method: str, url: str, *, headers: Mapping[str, str] | None = None, jso
       never reached the server, so repeating them cannot duplicate a request.
     - ``address_policy`` (a HostPolicy), when given, is asked about the host before every
       hop and about the address every socket actually connected to (permanent, refused).
+    - ``decode=False`` leaves ``text`` empty for a 2xx/3xx (binary bodies: read ``content``);
+      an error answer is still decoded, for its reason.
     - Proxy variables and .netrc are ignored: calls go straight to the host that was
       checked, and no credentials are added that the caller did not pass.
     """
@@ -316,7 +320,7 @@ def send(method: str, url: str, *, headers: Mapping[str, str] | None = None, jso
                 response = _open(session, request, started, timeout_s, retries, deadline)
                 following = _redirect(request, response) if follow_redirects else None
                 if following is None:
-                    return _read(response, started, timeout_s, max_bytes, deadline)
+                    return _read(response, started, timeout_s, max_bytes, deadline, decode)
                 response.close()
                 request = following
     finally:
@@ -425,7 +429,7 @@ def _redirect(request: _Request, response: requests.Response) -> _Request | None
 
 
 def _read(response: requests.Response, started: float, timeout_s: float, max_bytes: int,
-          deadline: _Deadline) -> HttpResponse:
+          deadline: _Deadline, decode: bool = True) -> HttpResponse:
     body, truncated = bytearray(), False
     try:
         for chunk in response.iter_content(chunk_size=_CHUNK):
@@ -446,10 +450,13 @@ def _read(response: requests.Response, started: float, timeout_s: float, max_byt
     return HttpResponse(
         status=response.status_code,
         headers=CaseInsensitiveDict(response.headers),
-        text=bytes(body).decode(_charset(response.headers), errors="replace"),
+        # Decoding megabytes of an image as text costs time and memory for nothing.
+        text=bytes(body).decode(_charset(response.headers), errors="replace")
+        if decode or response.status_code >= 400 else "",
         truncated=truncated,
         elapsed_ms=int((time.monotonic() - started) * 1000),
         url=response.url,
+        content=bytes(body),
     )
 
 

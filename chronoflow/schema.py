@@ -48,7 +48,7 @@ ERROR_COMPONENTS = {
         "required": ["detail"],
     },
 }
-PUBLIC_PREFIXES = ("/health", "/whatsapp/webhooks", "/waha/webhooks", "/hooks")
+PUBLIC_PREFIXES = ("/health", "/whatsapp/webhooks", "/whatsapp/media", "/waha/webhooks", "/hooks")
 WAHA_PREFIXES = ("/api/channels/", "/waha/sessions")
 # Query parameters that cannot be refused: a bad page number is a 404, a bad format a 404 too.
 # (A bad page_size is a 400 naming it, so it counts as input.)
@@ -180,6 +180,22 @@ PLAIN_VIEWS = {
                 "400": "The body is not JSON", "401": "Missing or wrong signature", "404": "No webhook has this URL",
                 "409": "The chrono is paused", "413": "The body is too large",
                 "429": "Too many requests for this token: retry after Retry-After seconds"}.items()},
+        },
+    }},
+    "/whatsapp/media/{token}": {"get": {
+        "operationId": "whatsapp_media_link",
+        "summary": "Inbound WhatsApp media, by signed link",
+        "description": "The file of an inbound message, as ChronoFlow stored it. Runs started by a message get this "
+                       "link as input.media.url; it is signed and expires after WHATSAPP_MEDIA_LINK_MAX_AGE_S.",
+        "tags": ["whatsapp"],
+        "security": [],
+        "parameters": [{"name": "token", "in": "path", "required": True, "schema": {"type": "string"},
+                        "description": "The signed token of the link."}],
+        "responses": {
+            "200": {"description": "The file (images, audio and video inline; anything else as an attachment)",
+                    "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}},
+            "403": _response("The link has expired", "Detail"),
+            "404": _response("The link is forged, or its message has no stored file", "Detail"),
         },
     }},
     "/waha/webhooks/sessions/status": _receiver(

@@ -11,7 +11,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management.utils import get_random_secret_key
 
 from chronoflow.env import (
-    env_bool, env_int, env_list, env_rate, env_secret, env_str, env_timezone, env_url, load_env_file,
+    env_bool, env_int, env_json_object, env_list, env_rate, env_secret, env_str, env_timezone, env_url, load_env_file,
 )
 from chronoflow.logging import logging_config
 
@@ -127,6 +127,20 @@ STATIC_ROOT = DATA_DIR / "static"
 STATIC_ROOT.mkdir(exist_ok=True)
 # Serve admin assets from the app directories without collectstatic in the embedded mode.
 WHITENOISE_USE_FINDERS = True
+
+# Uploaded and downloaded files (inbound WhatsApp media). Never served under MEDIA_URL:
+# staff reach them through the admin, functions through signed links (whatsapp/media.py).
+MEDIA_ROOT = DATA_DIR / "media"
+MEDIA_URL = "/media/"  # no route serves it
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+# Production can keep WhatsApp media elsewhere (any django-storages backend, e.g.
+# storages.backends.s3.S3Storage with OPTIONS {"bucket_name": ...}); default: MEDIA_ROOT.
+if env_str("WHATSAPP_MEDIA_STORAGE"):
+    STORAGES["whatsapp_media"] = {"BACKEND": env_str("WHATSAPP_MEDIA_STORAGE"),
+                                  "OPTIONS": env_json_object("WHATSAPP_MEDIA_STORAGE_OPTIONS")}
 
 # --- REST API -------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -252,6 +266,11 @@ WAHA_WEBHOOK_HMAC_KEY = env_secret("WAHA_WEBHOOK_HMAC_KEY")
 PUBLIC_BASE_URL = env_url("PUBLIC_BASE_URL", f"http://localhost:{PORT}")  # WAHA must reach it (check whatsapp.W001)
 WAHA_TIMEOUT_MS = env_int("WAHA_TIMEOUT_MS", 15000, minimum=1)
 HEALTH_WAHA_TIMEOUT_MS = env_int("HEALTH_WAHA_TIMEOUT_MS", 2000, minimum=1)  # /health/whatsapp asks WAHA this fast
+# Inbound media is downloaded from WAHA when its webhook is processed (WAHA deletes it after
+# WHATSAPP_FILES_LIFETIME): files bigger than this are not kept, the reason is recorded.
+WHATSAPP_MEDIA_MAX_BYTES = env_int("WHATSAPP_MEDIA_MAX_BYTES", 16 * 1024 * 1024, minimum=1024)
+# How long a media link handed to functions (run input media.url) stays valid.
+WHATSAPP_MEDIA_LINK_MAX_AGE_S = env_int("WHATSAPP_MEDIA_LINK_MAX_AGE_S", 86400, minimum=60)
 # Session health monitor: how often it compares channels with WAHA, and how it backs off
 # restarting a session that keeps failing (base delay doubles per try, then it gives up).
 WAHA_MONITOR_INTERVAL_S = env_int("WAHA_MONITOR_INTERVAL_S", 300, minimum=10)

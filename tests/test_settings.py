@@ -27,11 +27,19 @@ def start_django(**env: str) -> subprocess.CompletedProcess:
     ("REDIS_URL", "http://127.0.0.1:6379"),
     ("WAHA_BASE_URL", "localhost:3000"),
     ("ALLOWED_METHODS", "GET,FETCH"),
+    ("WHATSAPP_MEDIA_MAX_BYTES", "16MB"),
 ])
 def test_a_wrong_value_stops_start_up_naming_the_variable(name, value):
     result = start_django(**{name: value})
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr and name in result.stderr
+
+
+def test_media_storage_options_that_are_not_a_json_object_stop_start_up():
+    result = start_django(WHATSAPP_MEDIA_STORAGE="django.core.files.storage.FileSystemStorage",
+                          WHATSAPP_MEDIA_STORAGE_OPTIONS='["location"]')
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr and "WHATSAPP_MEDIA_STORAGE_OPTIONS" in result.stderr
 
 
 def test_a_secret_can_come_from_a_file(tmp_path):

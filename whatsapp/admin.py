@@ -7,6 +7,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from whatsapp import outbox
+from whatsapp import media as media_files
 from whatsapp.models import Channel, ChannelStatusChange, Message, MonitorAction, WebhookEvent
 from whatsapp.waha import WahaError
 
@@ -218,6 +219,7 @@ class MessageAdmin(admin.ModelAdmin):
     search_fields = ["chat_id", "text", "waha_message_id", "recipient", "sender"]
     list_select_related = ["channel"]
     raw_id_fields = ["run"]
+    readonly_fields = ["media_preview"]
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -228,6 +230,32 @@ class MessageAdmin(admin.ModelAdmin):
     @admin.display(description="Text")
     def short_text(self, obj: Message) -> str:
         return obj.text[:60]
+
+    @admin.display(description="Media file")
+    def media_preview(self, obj: Message) -> str:
+        """A link to the stored file through the admin (MEDIA_URL serves nothing), and images inline."""
+        if not obj.media_file:
+            return (obj.media or {}).get("download_error") or "—"
+        url = reverse("admin:whatsapp_message_media", args=[obj.pk])
+        if (obj.media or {}).get("mimetype") in media_files.INLINE_TYPES and obj.media["mimetype"].startswith("image/"):
+            return format_html('<a href="{}"><img src="{}" alt="" style="max-width:320px;max-height:320px"></a>',
+                               url, url)
+        return format_html('<a href="{}">Download ({} bytes)</a>', url, (obj.media or {}).get("size") or "?")
+
+    def get_urls(self):
+        own = [path("<path:object_id>/media/", self.admin_site.admin_view(self.media_view),
+                    name="whatsapp_message_media")]
+        return own + super().get_urls()
+
+    def media_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The stored media of one message, for staff who may view messages."""
+        message = self.get_object(request, object_id)
+        if message is None or not self.has_view_permission(request, message):
+            raise Http404("No such message.")
+        response = message.media_response()
+        if response is None:
+            raise Http404("This message has no stored media.")
+        return response
 
 
 @admin.register(WebhookEvent)

@@ -1,17 +1,23 @@
 import base64
+import logging
+import os
 import secrets
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
 from django.core.validators import RegexValidator
 from django.db import IntegrityError, models, transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from whatsapp import governor, signals
+from whatsapp import media as media_files
 from whatsapp.waha import SESSION_EVENTS, WahaClient, WahaError
+
+logger = logging.getLogger(__name__)
 
 # What WAHA retries a webhook with when we do not answer 2xx: set explicitly because
 # WAHA's defaults are undocumented. Exponential from 2 s over 10 attempts covers ~30 min,
@@ -544,7 +550,15 @@ class Message(models.Model):
     sender = models.CharField(max_length=128, blank=True, help_text="In: who wrote it (the member, in a group).")
     is_group = models.BooleanField(default=False)
     text = models.TextField(blank=True)
-    media = models.JSONField(null=True, blank=True, help_text="In: WAHA's media metadata (url, mimetype, filename).")
+    media = models.JSONField(
+        null=True, blank=True,
+        help_text="In: WAHA's media metadata (url, mimetype, filename, error) and how its download went "
+                  "(stored, size, download_error).",
+    )
+    media_file = models.FileField(
+        upload_to=media_files.upload_to, storage=media_files.media_storage, max_length=255, blank=True,
+        editable=False, help_text="In: the media itself, downloaded from WAHA before its URL expired.",
+    )
     waha_message_id = models.CharField(max_length=255, blank=True, db_index=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     error = models.TextField(blank=True)
@@ -581,6 +595,61 @@ class Message(models.Model):
         self.status, self.error = status, error[:2000]
         self.waha_message_id = waha_message_id or self.waha_message_id
         self.save(update_fields=["status", "error", "waha_message_id", "updated_at"])
+
+    # --- Inbound media ---------------------------------------------------------------------
+
+    def keep_media(self) -> None:
+        """Download the media WAHA announced and store it; the outcome goes into ``media``.
+
+        Never raises: a file that cannot be had (too big, expired, WAHA down, storage
+        failing) must not lose the message or hold back its triggers. Done once: a
+        redelivered message whose file is stored is left alone.
+        """
+        if not self.media or self.media_file:
+            return
+        if not self.media.get("url"):  # WAHA's download is off (WHATSAPP_DOWNLOAD_MEDIA) or failed
+            self._record_media(stored=False, download_error="WAHA gave no media URL"
+                               + (f" (WAHA: {self.media['error']})." if self.media.get("error") else "."))
+            return
+        try:
+            file = media_files.fetch(waha_client(), self.media)
+            mimetype = self.media.get("mimetype") or file.mimetype
+            self.media_file.save(media_files.safe_filename(self.media.get("filename"), mimetype),
+                                 ContentFile(file.content), save=False)
+        except WahaError as exc:
+            self._record_media(stored=False, download_error=str(exc))
+        except Exception as exc:  # any storage backend's failure: recorded, the message goes on
+            logger.exception("Could not store the media of message %s", self.pk)
+            self.media_file = ""  # whatever half-saved name the backend gave is not a file we have
+            self._record_media(stored=False, download_error=f"Could not store the file ({type(exc).__name__}).")
+        else:
+            self._record_media(stored=True, size=len(file.content), mimetype=mimetype, download_error="")
+
+    def _record_media(self, **outcome) -> None:
+        self.media = {**self.media, **outcome}
+        self.save(update_fields=["media", "media_file", "updated_at"])
+
+    def media_response(self):
+        """The stored file as a response (for the admin and the signed link), or None without one."""
+        if not self.media_file:
+            return None
+        filename = os.path.basename(self.media_file.name).split("-", 1)[-1]  # without the "<pk>-" prefix
+        try:
+            return media_files.file_response(self.media_file, (self.media or {}).get("mimetype") or "", filename)
+        except OSError:  # removed from the storage behind our back
+            logger.warning("The stored media of message %s is missing from its storage", self.pk)
+            return None
+
+    def media_for_input(self) -> dict | None:
+        """The media as a run's input shows it: a signed link to the stored file, not WAHA's URL.
+
+        WAHA's URL expires and needs the API key; ``url`` is ours, valid
+        WHATSAPP_MEDIA_LINK_MAX_AGE_S, or None when the file was not kept (see ``download_error``).
+        """
+        if not self.media:
+            return None
+        shown = {key: self.media.get(key) for key in ("mimetype", "filename", "size", "error", "download_error")}
+        return {**shown, "url": media_files.link_url(self.pk) if self.media_file else None}
 
     # --- Outbound: the rows behind Channel.send_and_record -------------------------------
 
@@ -727,7 +796,7 @@ def _media_metadata(payload: dict) -> dict | None:
     if not payload.get("hasMedia") and not media:
         return None
     media = media if isinstance(media, dict) else {}
-    # Metadata only: media.url expires (WHATSAPP_FILES_LIFETIME) and needs the API key.
+    # WAHA's URL as given: Message.keep_media fetches its path from our WAHA_BASE_URL.
     return {"url": media.get("url"), "mimetype": media.get("mimetype"), "filename": media.get("filename"),
             "error": media.get("error")}
 
@@ -801,6 +870,7 @@ class WebhookEvent(models.Model):
     def _message(self, payload: dict) -> None:
         message = Message.record_inbound(self.channel, payload)
         if message is not None:
+            message.keep_media()  # before the signal: triggers see the stored file
             signals.message_stored.send(sender=Message, message=message)
 
     def _message_ack(self, payload: dict) -> None:

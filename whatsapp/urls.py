@@ -1,12 +1,13 @@
 from django.urls import path
 
-from whatsapp import compat, webhooks
+from whatsapp import compat, views, webhooks
 
 app_name = "whatsapp"
 
 urlpatterns = [
     path("whatsapp/webhooks/<str:token>", webhooks.webhook, name="webhook"),
     path("whatsapp/webhooks/", webhooks.webhook, name="webhook-without-token"),  # answers 401, not 404
+    path("whatsapp/media/<str:token>", views.media_link, name="media-link"),
     # The original system's routes.
     path("waha/webhooks/sessions/status", webhooks.compat_status_webhook, name="compat-status-webhook"),
     path("waha/sessions", compat.Sessions.as_view(), name="compat-sessions"),

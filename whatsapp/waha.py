@@ -15,13 +15,16 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
 from chronoflow import http
 
 # WAHA acks a message to a contact with message.ack, one to a group with message.ack.group.
 SESSION_EVENTS = ["session.status", "message", "message.ack", "message.ack.group"]
+# Where WAHA serves the media it downloaded (README §7.9); nothing else is fetched as a file.
+FILES_PREFIX = "/api/files/"
 
 
 class WahaError(Exception):
@@ -40,6 +43,33 @@ class WahaError(Exception):
         self.status = status
         self.permanent = permanent
         self.delivery_unknown = delivery_unknown
+
+
+class WahaFileTooLarge(WahaError):
+    """A file bigger than the caller's limit: not kept, and asking again will not shrink it."""
+
+
+@dataclass
+class WahaFile:
+    content: bytes
+    mimetype: str  # WAHA's Content-Type, without parameters ('' when none)
+
+
+def file_path(url: str) -> str:
+    """The path of a WAHA media URL, to be fetched from *our* WAHA_BASE_URL.
+
+    WAHA writes its media URLs with its own idea of its host (WHATSAPP_API_HOSTNAME), and a
+    webhook's URL is data we did not choose: only the path is kept, and only one under
+    /api/files/ (the API key must not fetch any other route). WahaError when refused.
+    """
+    try:
+        path = urlsplit(str(url or "")).path
+    except ValueError:
+        path = ""
+    segments = unquote(path).split("/")
+    if not unquote(path).startswith(FILES_PREFIX) or any(s in (".", "..") for s in segments):
+        raise WahaError(f"The media URL is not a WAHA file ({FILES_PREFIX}...); not downloaded.", permanent=True)
+    return path
 
 
 class WahaClient:
@@ -156,6 +186,22 @@ class WahaClient:
         """{"lid": "...@lid", "pn": "...@c.us" or null}: the phone behind a hidden id, when WAHA knows it."""
         return self._call("GET", f"/api/{_seg(session)}/lids/{_seg(lid)}")
 
+    # --- files ---------------------------------------------------------------------------
+
+    def download_file(self, path: str, max_bytes: int) -> WahaFile:
+        """The bytes of a file WAHA serves (``path`` from ``file_path``), at most ``max_bytes``.
+
+        WahaFileTooLarge when the file is bigger; WahaError (404) once WAHA deleted it
+        (WHATSAPP_FILES_LIFETIME).
+        """
+        response = self._request("GET", file_path(path), headers={"Accept": "*/*"},
+                                 max_bytes=max_bytes, decode=False)
+        if response.truncated:
+            raise WahaFileTooLarge(f"The file is larger than {max_bytes} bytes (WHATSAPP_MEDIA_MAX_BYTES); not kept.",
+                                   response.status, permanent=True)
+        mimetype = response.headers.get("Content-Type", "").split(";", 1)[0].strip()
+        return WahaFile(response.content, mimetype)
+
     # --- server --------------------------------------------------------------------------
 
     def server_version(self) -> dict:
@@ -166,17 +212,22 @@ class WahaClient:
     def _call(self, method: str, path: str, *, params: dict | None = None, json: Any = None,
               headers: dict | None = None) -> Any:
         """Send one request; the parsed JSON answer (None for an empty body) or WahaError."""
+        return _json_or_none(self._request(method, path, params=params, json=json, headers=headers))
+
+    def _request(self, method: str, path: str, *, params: dict | None = None, json: Any = None,
+                 headers: dict | None = None, **options: Any) -> http.HttpResponse:
+        """Send one request with the API key; a 2xx/3xx response or WahaError."""
         all_headers = {"X-Api-Key": self.api_key, "Accept": "application/json", **(headers or {})}
         try:
             response = http.send(method, f"{self.base_url}{path}", headers=all_headers, params=params, json=json,
-                                 timeout_s=self.timeout, follow_redirects=False)
+                                 timeout_s=self.timeout, follow_redirects=False, **options)
         except http.HttpError as exc:
             raise WahaError(f"WAHA {method} {_route(path)}: {exc.message}", exc.status, exc.permanent,
                             delivery_unknown=_may_have_arrived(exc)) from None
         if response.status >= 400:
             raise WahaError(f"WAHA {method} {_route(path)} answered {response.status}: {_reason(response)}",
                             response.status, permanent=response.status < 500)
-        return _json_or_none(response)
+        return response
 
 
 # WhatsApp's shadow restriction on new contacts ("server returned error 463"), which WAHA

@@ -24,7 +24,7 @@ def message_input(message) -> dict:
         "from": message.sender or message.chat_id,
         "chat": message.chat_id,
         "text": message.text,
-        "media": message.media,
+        "media": message.media_for_input(),  # a signed link to the stored file, not WAHA's expiring URL
         "is_group": message.is_group,
         "message_id": message.waha_message_id,
         "timestamp": message.timestamp.isoformat() if message.timestamp else None,

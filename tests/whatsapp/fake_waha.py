@@ -32,6 +32,7 @@ from openapi_core.contrib.requests import RequestsOpenAPIRequest
 from whatsapp import signature
 
 # Inside the repository, so a fresh clone tests as it is (provenance: spec/README.md).
+FILES_PREFIX = "/api/files/"
 SPEC_PATH = Path(__file__).resolve().parent / "spec" / "waha-openapi-2026.7.1.fixed.json"
 API_KEY = "test-waha-key"
 # A real 1×1 PNG: what the QR endpoint hands out.
@@ -92,6 +93,7 @@ class FakeWaha:
         self.failures: list[Failure] = []
         self.posted: list[tuple[str, int]] = []  # webhooks posted: (event, our answer's status)
         self.lids: dict[str, str] = {}  # "123@lid" -> "5511...@c.us": the mappings WAHA knows
+        self.files: dict[str, tuple[bytes, str]] = {}  # path under /api/files/ -> (content, mimetype)
         self._lock = threading.Lock()
         self._counter = 0
         # Real WAHA may post a started session's first session.status before it answers the
@@ -110,6 +112,16 @@ class FakeWaha:
         answer = exception or Answer(status, body if body is not None else {"statusCode": status, "message": "boom"})
         self.failures.append(Failure(method, path, answer, times, when))
 
+    def add_file(self, session: str, name: str, content: bytes, mimetype: str,
+                 host: str = "http://localhost:3000") -> str:
+        """Keep a file as WAHA does after downloading a message's media; its media.url.
+
+        The URL carries WAHA's own idea of its host (WHATSAPP_API_HOSTNAME), not ours.
+        """
+        path = f"/api/files/{session}/{name}"
+        self.files[path] = (content, mimetype)
+        return host + path
+
     def calls(self, method: str, path: str) -> list[Any]:
         return [body for m, p, body in self.requests if m == method and p == path]
 
@@ -117,11 +129,12 @@ class FakeWaha:
 
     def handle(self, prepared: requests.PreparedRequest) -> Answer:
         """Check one request against the spec and the API key, then act like WAHA."""
-        violation = spec_violation(prepared)
+        parts = urlsplit(prepared.url)
+        # WAHA serves media files outside its OpenAPI document (README §7.9): key check only.
+        violation = None if parts.path.startswith(FILES_PREFIX) else spec_violation(prepared)
         if violation is None and "X-Api-Key" not in prepared.headers:
             # GET /api/sessions also admits oauth2, so the spec alone lets a keyless call pass.
             violation = f"{prepared.method} {prepared.url}: no X-Api-Key header"
-        parts = urlsplit(prepared.url)
         body = _json(prepared.body)
         with self._lock:
             self.requests.append((prepared.method, parts.path, body))
@@ -270,6 +283,11 @@ class FakeWaha:
     def lid(self, name, lid, **_) -> Answer:
         lid = lid if "@" in lid else f"{lid}@lid"
         return Answer(200, {"lid": lid, "pn": self.lids.get(lid)})
+    def file(self, path, **_) -> Answer:
+        if f"{FILES_PREFIX}{path}" not in self.files:  # never kept, or past WHATSAPP_FILES_LIFETIME
+            return Answer(404, {"statusCode": 404, "message": f"Cannot GET {FILES_PREFIX}{path}", "error": "Not Found"})
+        content, mimetype = self.files[f"{FILES_PREFIX}{path}"]
+        return Answer(200, content, {"Content-Type": mimetype})
 
     def version(self, **_) -> Answer:
         return Answer(200, {"version": "2026.7.1", "engine": "NOWEB", "tier": "CORE", "browser": None,
@@ -347,6 +365,7 @@ ROUTES: list[tuple[str, str, Callable]] = [
     ("GET", r"/api/contacts/check-exists", FakeWaha.check_exists),
     ("GET", r"/api/(?P<name>[^/]+)/lids/(?P<lid>[^/]+)", FakeWaha.lid),
     ("GET", r"/api/server/version", FakeWaha.version),
+    ("GET", r"/api/files/(?P<path>.+)", FakeWaha.file),
 ]
 
 

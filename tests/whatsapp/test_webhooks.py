@@ -129,7 +129,7 @@ def test_an_inbound_message_is_stored_with_chat_sender_and_time(channel, post_ev
     assert message.timestamp.timestamp() == 1767000000
 
 
-def test_a_group_message_records_the_member_who_wrote_it_and_its_media(channel, post_event, celery_eager,
+def test_a_group_message_records_the_member_who_wrote_it_and_its_media(channel, post_event, celery_eager, waha,
                                                                        django_capture_on_commit_callbacks):
     payload = inbound(**{"from": "120363025246125486@g.us", "participant": "123456789@lid", "hasMedia": True,
                          "body": "look", "media": {"url": "http://waha/api/files/front/a.jpg",
