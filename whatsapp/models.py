@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from whatsapp import signals
+from whatsapp.devclient import DevClient
 from whatsapp.waha import SESSION_EVENTS, WahaClient, WahaError
 
 # What WAHA retries a webhook with when we do not answer 2xx: set explicitly because
@@ -26,9 +27,35 @@ def new_hmac_key() -> str:
     return secrets.token_hex(32)
 
 
-def waha_client() -> WahaClient:
-    """The WAHA server this deployment talks to (WAHA_BASE_URL, WAHA_API_KEY)."""
-    return WahaClient(settings.WAHA_BASE_URL, settings.WAHA_API_KEY, settings.WAHA_TIMEOUT_MS / 1000)
+# What WHATSAPP_PROVIDER=waha talks to when WAHA_BASE_URL is not set (WAHA's own default port).
+WAHA_DEFAULT_URL = "http://localhost:3000"
+
+
+def current_provider() -> str:
+    """The deployment's provider, Channel.Provider.WAHA or DEV: WHATSAPP_PROVIDER when set,
+    else WAHA exactly when WAHA_BASE_URL is set. The development channel is never the
+    default of a deployment that names a WAHA server."""
+    chosen = settings.WHATSAPP_PROVIDER or ("waha" if settings.WAHA_BASE_URL else "dev")
+    return Channel.Provider.DEV if chosen == "dev" else Channel.Provider.WAHA
+
+
+def client_for(provider: str) -> "WahaClient | DevClient":
+    """The one place that picks who a channel talks to: WAHA (WAHA_BASE_URL, WAHA_API_KEY) or
+    the development channel, which talks to nothing."""
+    if provider == Channel.Provider.DEV:
+        return DevClient(_dev_sessions)
+    return WahaClient(settings.WAHA_BASE_URL or WAHA_DEFAULT_URL, settings.WAHA_API_KEY,
+                      settings.WAHA_TIMEOUT_MS / 1000)
+
+
+def waha_client() -> "WahaClient | DevClient":
+    """The client of the deployment's provider (current_provider()): what the monitor lists."""
+    return client_for(current_provider())
+
+
+def _dev_sessions() -> dict[str, str]:
+    # A dev session has no state of its own: it is what ChronoFlow stored.
+    return dict(Channel.objects.filter(provider=Channel.Provider.DEV).values_list("session_name", "status"))
 
 
 def from_epoch_ms(value: object) -> datetime | None:
@@ -48,6 +75,7 @@ class Channel(models.Model):
 
     class Provider(models.TextChoices):
         WAHA = "WAHA", "WAHA"
+        DEV = "DEV", "Development — not WhatsApp"
 
     class Status(models.TextChoices):
         STOPPED = "STOPPED", "Stopped"
@@ -93,6 +121,17 @@ class Channel(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.session_name})"
 
+    # --- Provider --------------------------------------------------------------------------
+
+    def client(self) -> "WahaClient | DevClient":
+        """Who this channel talks to: its own provider's client (see client_for)."""
+        return client_for(self.provider)
+
+    @property
+    def is_dev(self) -> bool:
+        """A development channel: nothing it "sends" reaches anyone."""
+        return self.provider == self.Provider.DEV
+
     # --- Webhook configuration -------------------------------------------------------------
 
     @property
@@ -123,7 +162,7 @@ class Channel(models.Model):
         exists in WAHA is adopted: its config is replaced with ours, then it is started.
         Returns True when the session is new, False when an existing one was adopted.
         """
-        client = waha_client()
+        client = self.client()
         created = True
         try:
             info = client.create_session(self.session_name, self.session_config(), start=start)
@@ -148,7 +187,8 @@ class Channel(models.Model):
         return True
 
     def provision(self, start: bool = True) -> None:
-        """Save the channel with its first status, then create its session in WAHA.
+        """Save the channel with its first status, then create its session in WAHA (or on
+        the development channel, per current_provider()).
 
         Saved first, and committed when called outside a transaction, because WAHA may
         post the session's first status before it answers: the webhook must find the
@@ -156,6 +196,7 @@ class Channel(models.Model):
         propagates: nothing is left behind.
         """
         asked_at = timezone.now()
+        self.provider = current_provider()  # a channel keeps the provider it was created with
         self.should_run, self.status_changed_at = start, asked_at
         self.status = self.Status.STARTING if start else self.Status.STOPPED
         with transaction.atomic():
@@ -178,23 +219,23 @@ class Channel(models.Model):
     def push_config(self) -> None:
         """Send our session config (webhook, HMAC key, retries) to WAHA again; it restarts the session."""
         try:
-            waha_client().update_session(self.session_name, self.session_config())
+            self.client().update_session(self.session_name, self.session_config())
         except WahaError as exc:
             self.record_error(str(exc))
             raise
 
     def start(self, source: str = "admin") -> None:
-        self._act(waha_client().start_session, should_run=True, source=source)
+        self._act(self.client().start_session, should_run=True, source=source)
 
     def stop(self, source: str = "admin") -> None:
-        self._act(waha_client().stop_session, should_run=False, source=source)
+        self._act(self.client().stop_session, should_run=False, source=source)
 
     def restart(self, source: str = "admin") -> None:
-        self._act(waha_client().restart_session, should_run=True, source=source)
+        self._act(self.client().restart_session, should_run=True, source=source)
 
     def logout(self, source: str = "admin") -> None:
         """Unlink the WhatsApp account; WAHA restarts the session, which then needs a new QR."""
-        self._act(waha_client().logout_session, should_run=True, source=source)
+        self._act(self.client().logout_session, should_run=True, source=source)
         Channel.objects.filter(pk=self.pk).update(me=None)
         self.me = None
 
@@ -217,7 +258,7 @@ class Channel(models.Model):
     def refresh_status(self, source: str = "admin") -> bool:
         """Ask WAHA for the session's status and account; True when the status changed."""
         try:
-            info = waha_client().get_session(self.session_name) or {}
+            info = self.client().get_session(self.session_name) or {}
         except WahaError as exc:
             self.record_error(str(exc))
             raise
@@ -228,7 +269,7 @@ class Channel(models.Model):
     def delete_session(self) -> None:
         """Remove the session from WAHA (a session WAHA no longer knows counts as removed)."""
         try:
-            waha_client().delete_session(self.session_name)
+            self.client().delete_session(self.session_name)
         except WahaError as exc:
             if exc.status != 404:
                 raise
@@ -297,7 +338,7 @@ class Channel(models.Model):
             if self.status == self.Status.SCAN_QR_CODE:
                 state["qr"] = "data:image/png;base64," + base64.b64encode(self.qr_png()).decode()
             elif self.is_working and not self.me:
-                self.set_me(waha_client().get_me(self.session_name))
+                self.set_me(self.client().get_me(self.session_name))
         except WahaError as exc:
             state["error"] = str(exc)
         state["connected_as"] = self.connected_as
@@ -305,14 +346,14 @@ class Channel(models.Model):
 
     def qr_png(self) -> bytes:
         """The QR to scan now, as PNG. WahaError (422) unless the session is SCAN_QR_CODE."""
-        return waha_client().get_qr_image(self.session_name)
+        return self.client().get_qr_image(self.session_name)
 
     def request_pairing_code(self, phone_number: str) -> str:
         """A code to type in WhatsApp ("Link with phone number") instead of scanning the QR."""
         digits = "".join(ch for ch in phone_number if ch.isdigit())
         if not 8 <= len(digits) <= 15:
             raise ValueError("Write the phone number with its country code, e.g. +55 11 99999-9999.")
-        answer = waha_client().request_code(self.session_name, digits)
+        answer = self.client().request_code(self.session_name, digits)
         return str(answer.get("code") or "")
 
     # --- Sending ---------------------------------------------------------------------------
@@ -322,7 +363,7 @@ class Channel(models.Model):
 
         Sends without keeping a record: ChronoFlow's own messages go through send_and_record.
         """
-        answer = waha_client().send_text(self.session_name, chat_id, text)
+        answer = self.client().send_text(self.session_name, chat_id, text)
         return message_id_from(answer, chat_id)
 
     def send_and_record(self, chat_id: str, text: str, recipient: str = "", run=None,
