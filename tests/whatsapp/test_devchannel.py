@@ -204,3 +204,8 @@ def test_a_waha_channel_that_cannot_reach_waha_is_refused_naming_waha_base_url(a
                                  content_type="application/json")
     assert response.status_code >= 400 and "WAHA_BASE_URL" in response.content.decode()
     assert not Message.objects.exists() and not Channel.objects.exists()
+
+
+def test_the_health_check_says_a_channel_is_a_development_channel(client, dev_channel):
+    [channel] = client.get("/health/whatsapp").json()["checks"]["whatsapp"]["channels"]
+    assert channel["provider"] == "DEV"
