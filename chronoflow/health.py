@@ -94,6 +94,7 @@ def check_whatsapp() -> dict:
     channels = [{
         "name": channel.name,
         "session": channel.session_name,
+        "provider": channel.provider,  # DEV: a development channel, not WhatsApp
         "status": channel.status,
         "should_run": channel.should_run,
         "status_changed_at": channel.status_changed_at.isoformat() if channel.status_changed_at else None,

@@ -11,7 +11,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management.utils import get_random_secret_key
 
 from chronoflow.env import (
-    env_bool, env_int, env_json_object, env_list, env_rate, env_secret, env_str, env_timezone, env_url, load_env_file,
+    env_bool, env_choice, env_int, env_json_object, env_list, env_rate, env_secret, env_str, env_timezone, env_url,
+    load_env_file,
 )
 from chronoflow.logging import logging_config
 
@@ -259,8 +260,15 @@ FUNCTION_MAX_STATE_BYTES = env_int("FUNCTION_MAX_STATE_BYTES", 65536, minimum=10
 FUNCTION_MAX_HTTP_RESPONSE_BYTES = env_int("FUNCTION_MAX_HTTP_RESPONSE_BYTES", 1_000_000, minimum=1024)
 FUNCTION_MAX_OUTPUT_BYTES = env_int("FUNCTION_MAX_OUTPUT_BYTES", 8_000_000, minimum=65536)
 
-# --- WhatsApp (WAHA) ------------------------------------------------------------------
-WAHA_BASE_URL = env_url("WAHA_BASE_URL", "http://localhost:3000")
+# --- WhatsApp (WAHA, or the development channel) --------------------------------------
+# WAHA_BASE_URL stays "" unless the environment sets it: "" is how the settings say "not
+# set". Who sends is WHATSAPP_PROVIDER: "waha", "dev" (the development channel, which
+# records and logs messages and talks to nothing: not WhatsApp), or "" to decide by
+# WAHA_BASE_URL: waha when it is set, dev when not (make run on a fresh clone). Resolved at
+# call time by whatsapp.models.current_provider(), so overriding WAHA_BASE_URL alone (as
+# the tests do) selects WAHA. WHATSAPP_PROVIDER=waha without a URL means http://localhost:3000.
+WAHA_BASE_URL = env_url("WAHA_BASE_URL", "")
+WHATSAPP_PROVIDER = env_choice("WHATSAPP_PROVIDER", "", ("", "waha", "dev"))
 WAHA_API_KEY = env_secret("WAHA_API_KEY")
 WAHA_WEBHOOK_HMAC_KEY = env_secret("WAHA_WEBHOOK_HMAC_KEY")
 PUBLIC_BASE_URL = env_url("PUBLIC_BASE_URL", f"http://localhost:{PORT}")  # WAHA must reach it (check whatsapp.W001)

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from contacts import phones
 from contacts.models import Contact
-from whatsapp.models import Channel, Message, waha_client
+from whatsapp.models import Channel, Message
 from whatsapp.waha import WahaError
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ def touch(contact: Contact, at, chat_id: str = "") -> Contact:
 def phone_of_lid(channel: Channel, lid: str) -> str:
     """The canonical phone WAHA maps ``lid`` to, or '' when it does not know (or cannot be asked)."""
     try:
-        answer = waha_client().find_phone_by_lid(channel.session_name, lid) or {}
+        answer = channel.client().find_phone_by_lid(channel.session_name, lid) or {}
     except WahaError as exc:
         log.info("WAHA could not map %s to a phone: %s", lid, exc)
         return ""
@@ -90,7 +90,7 @@ def resolve_chat_id(contact: Contact, channel: Channel) -> str | None:
         return None
     if contact.checked_at or not contact.phone:
         return contact.send_to  # checked before, or known only by its lid, which WhatsApp accepts as is
-    answer = waha_client().check_exists(channel.session_name, contact.phone) or {}
+    answer = channel.client().check_exists(channel.session_name, contact.phone) or {}
     found = str(answer.get("chatId") or "") if answer.get("numberExists") else ""
     fields = {"on_whatsapp": bool(found), "checked_at": timezone.now(), "chat_id": found or contact.chat_id}
     Contact.objects.filter(pk=contact.pk).update(**fields, updated_at=timezone.now())

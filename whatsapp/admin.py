@@ -6,10 +6,16 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from whatsapp import outbox
 from whatsapp import media as media_files
-from whatsapp.models import Channel, ChannelStatusChange, Message, MonitorAction, WebhookEvent
+from whatsapp import outbox
+from whatsapp.devclient import LABEL as DEV_LABEL
+from whatsapp.models import Channel, ChannelStatusChange, Message, MonitorAction, WebhookEvent, current_provider
+from whatsapp.simulate import MAX_TEXT, NotSimulable, simulate_inbound
 from whatsapp.waha import WahaError
+
+DEV_NOTE = ("WAHA_BASE_URL is not set, so this is a development channel — not WhatsApp: its session works at "
+            "once, messages it sends are only recorded and logged, and inbound messages are simulated from "
+            "its page. Set WAHA_BASE_URL (and WAHA_API_KEY) to connect a real WhatsApp account.")
 
 
 class ChannelAddForm(forms.ModelForm):
@@ -26,10 +32,25 @@ class ChannelAddForm(forms.ModelForm):
         super()._post_clean()
         if self.errors:
             return
+        self.instance.provider = current_provider()  # a channel keeps the provider it was created with
         try:
             self.instance.create_session(start=self.instance.should_run)
         except WahaError as exc:
             self.add_error(None, f"WAHA did not create the session: {exc}")
+
+
+class SimulateMessageForm(forms.Form):
+    sender = forms.CharField(label="From", max_length=64, initial="+55 11 99999-9999",
+                             help_text="The contact's phone number, with country code.")
+    text = forms.CharField(max_length=MAX_TEXT, widget=forms.Textarea(attrs={"rows": 3}), initial="menu",
+                           help_text="What the contact writes; message triggers match on it.")
+
+
+def dev_badge(channel: Channel) -> str:
+    if not channel.is_dev:
+        return format_html("{}", channel.get_provider_display())
+    return format_html('<span class="cf-dev-badge" style="background:#b45309;color:#fff;padding:2px 6px;'
+                       'border-radius:4px;font-weight:bold;white-space:nowrap">{}</span>', DEV_LABEL)
 
 
 class PairingCodeForm(forms.Form):
@@ -49,14 +70,15 @@ class StatusChangeInline(admin.TabularInline):
 
 @admin.register(Channel)
 class ChannelAdmin(admin.ModelAdmin):
-    list_display = ["name", "session_name", "status", "connected_as", "should_run", "status_changed_at", "qr_link"]
-    list_filter = ["status", "should_run"]
+    list_display = ["name", "session_name", "provider_badge", "status", "connected_as", "should_run", "status_changed_at", "qr_link"]
+    list_filter = ["provider", "status", "should_run"]
     search_fields = ["name", "session_name"]
     actions = ["start_sessions", "stop_sessions", "restart_sessions", "logout_sessions", "refresh_statuses",
                "resume_outreach"]
     inlines = [StatusChangeInline]
-    readonly_fields = ["session_name", "status", "status_changed_at", "connected_as", "should_run", "last_error",
-                       "restart_attempts", "next_restart_at", "qr_link", "governor_state", "created_at", "updated_at"]
+    readonly_fields = ["provider_badge", "session_name", "simulate_link", "status", "status_changed_at", "connected_as",
+                       "should_run", "last_error", "restart_attempts", "next_restart_at", "qr_link", "governor_state",
+                       "created_at", "updated_at"]
     fields = ["name", "send_profile", "send_limits", *readonly_fields]
 
     def get_form(self, request, obj=None, **kwargs):
@@ -64,8 +86,11 @@ class ChannelAdmin(admin.ModelAdmin):
             kwargs["form"] = ChannelAddForm
         return super().get_form(request, obj, **kwargs)
 
-    def get_fields(self, request, obj=None):
-        return ChannelAddForm.Meta.fields if obj is None else self.fields
+    def get_fieldsets(self, request, obj=None):
+        if obj is not None:
+            return super().get_fieldsets(request, obj)
+        note = DEV_NOTE if current_provider() == Channel.Provider.DEV else ""
+        return [(None, {"fields": ChannelAddForm.Meta.fields, "description": note})]
 
     def get_readonly_fields(self, request, obj=None):
         return [] if obj is None else self.readonly_fields
@@ -116,6 +141,17 @@ class ChannelAdmin(admin.ModelAdmin):
             channel.resume_outreach()
         self.message_user(request, f"Outreach resumed on {queryset.count()} channel(s).", messages.SUCCESS)
 
+    @admin.display(description="Provider")
+    def provider_badge(self, obj: Channel) -> str:
+        return dev_badge(obj)
+
+    @admin.display(description="Simulate")
+    def simulate_link(self, obj: Channel) -> str:
+        if obj.pk is None or not obj.is_dev:
+            return "—"
+        return format_html('<a href="{}">Simulate an inbound message</a>',
+                           reverse("admin:whatsapp_channel_simulate", args=[obj.pk]))
+
     @admin.display(description="QR / login")
     def qr_link(self, obj: Channel) -> str:
         if obj.pk is None:
@@ -164,6 +200,8 @@ class ChannelAdmin(admin.ModelAdmin):
             path("<path:object_id>/qr/", self.admin_site.admin_view(self.qr_view), name="whatsapp_channel_qr"),
             path("<path:object_id>/qr/state/", self.admin_site.admin_view(self.qr_state_view),
                  name="whatsapp_channel_qr_state"),
+            path("<path:object_id>/simulate/", self.admin_site.admin_view(self.simulate_view),
+                 name="whatsapp_channel_simulate"),
         ]
         return own + super().get_urls()
 
@@ -189,6 +227,7 @@ class ChannelAdmin(admin.ModelAdmin):
             "original": channel,
             "channel": channel,
             "state": channel.login_state(),
+            "badge": dev_badge(channel),
             "form": form,
             "code": code,
             "state_url": reverse("admin:whatsapp_channel_qr_state", args=[channel.pk]),
@@ -205,6 +244,27 @@ class ChannelAdmin(admin.ModelAdmin):
         except WahaError as exc:
             form.add_error(None, f"WAHA did not give a pairing code: {exc}")
         return ""
+
+    def simulate_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Development channels: a contact "writes" (the webhook's path), and the latest messages both ways."""
+        channel = self._channel_or_404(request, object_id)
+        if not channel.is_dev or not self.has_change_permission(request, channel):
+            raise Http404("Inbound messages can be simulated only on a development channel.")
+        form = SimulateMessageForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                event = simulate_inbound(channel, form.cleaned_data["sender"], form.cleaned_data["text"])
+            except NotSimulable as exc:
+                form.add_error(exc.field or None, str(exc))
+            else:
+                self.message_user(request, f"Simulated message from {event.payload['payload']['from']} received "
+                                           f"(event {event.event_id}); replies appear below once processed.",
+                                  messages.SUCCESS)
+                return redirect(request.path)
+        context = {**self.admin_site.each_context(request), "title": f"Simulate an inbound message: {channel.name}",
+                   "opts": self.model._meta, "original": channel, "channel": channel, "form": form,
+                   "badge": dev_badge(channel), "recent": channel.messages.order_by("-created_at", "-pk")[:10]}
+        return TemplateResponse(request, "admin/whatsapp/channel/simulate.html", context)
 
     def qr_state_view(self, request: HttpRequest, object_id: str) -> JsonResponse:
         """What the QR page polls: status, QR (data URI) and account, as JSON."""

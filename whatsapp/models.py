@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from whatsapp import governor, signals
 from whatsapp import media as media_files
+from whatsapp.devclient import DevClient
 from whatsapp.waha import SESSION_EVENTS, WahaClient, WahaError
 
 logger = logging.getLogger(__name__)
@@ -33,10 +34,35 @@ def new_hmac_key() -> str:
     return secrets.token_hex(32)
 
 
-def waha_client(timeout_s: float | None = None) -> WahaClient:
-    """The WAHA server this deployment talks to (WAHA_BASE_URL, WAHA_API_KEY)."""
+# What WHATSAPP_PROVIDER=waha talks to when WAHA_BASE_URL is not set (WAHA's own default port).
+WAHA_DEFAULT_URL = "http://localhost:3000"
+
+
+def current_provider() -> str:
+    """The deployment's provider, Channel.Provider.WAHA or DEV: WHATSAPP_PROVIDER when set,
+    else WAHA exactly when WAHA_BASE_URL is set. The development channel is never the
+    default of a deployment that names a WAHA server."""
+    chosen = settings.WHATSAPP_PROVIDER or ("waha" if settings.WAHA_BASE_URL else "dev")
+    return Channel.Provider.DEV if chosen == "dev" else Channel.Provider.WAHA
+
+
+def client_for(provider: str, timeout_s: float | None = None) -> "WahaClient | DevClient":
+    """The one place that picks who a channel talks to: WAHA (WAHA_BASE_URL, WAHA_API_KEY) or
+    the development channel, which talks to nothing."""
+    if provider == Channel.Provider.DEV:
+        return DevClient(_dev_sessions)
     timeout = settings.WAHA_TIMEOUT_MS / 1000 if timeout_s is None else timeout_s
-    return WahaClient(settings.WAHA_BASE_URL, settings.WAHA_API_KEY, timeout)
+    return WahaClient(settings.WAHA_BASE_URL or WAHA_DEFAULT_URL, settings.WAHA_API_KEY, timeout)
+
+
+def waha_client(timeout_s: float | None = None) -> "WahaClient | DevClient":
+    """The client of the deployment's provider (current_provider()): what the monitor lists."""
+    return client_for(current_provider(), timeout_s)
+
+
+def _dev_sessions() -> dict[str, str]:
+    # A dev session has no state of its own: it is what ChronoFlow stored.
+    return dict(Channel.objects.filter(provider=Channel.Provider.DEV).values_list("session_name", "status"))
 
 
 def from_epoch_ms(value: object) -> datetime | None:
@@ -60,6 +86,7 @@ class Channel(models.Model):
 
     class Provider(models.TextChoices):
         WAHA = "WAHA", "WAHA"
+        DEV = "DEV", "Development — not WhatsApp"
 
     class Status(models.TextChoices):
         STOPPED = "STOPPED", "Stopped"
@@ -135,6 +162,17 @@ class Channel(models.Model):
         """The governor's limits for this channel: its profile with its overrides; None when not governed."""
         return governor.limits_for(self.send_profile, self.send_limits)
 
+    # --- Provider --------------------------------------------------------------------------
+
+    def client(self) -> "WahaClient | DevClient":
+        """Who this channel talks to: its own provider's client (see client_for)."""
+        return client_for(self.provider)
+
+    @property
+    def is_dev(self) -> bool:
+        """A development channel: nothing it "sends" reaches anyone."""
+        return self.provider == self.Provider.DEV
+
     # --- Webhook configuration -------------------------------------------------------------
 
     @property
@@ -165,7 +203,7 @@ class Channel(models.Model):
         exists in WAHA is adopted: its config is replaced with ours, then it is started.
         Returns True when the session is new, False when an existing one was adopted.
         """
-        client = waha_client()
+        client = self.client()
         created = True
         try:
             info = client.create_session(self.session_name, self.session_config(), start=start)
@@ -190,7 +228,8 @@ class Channel(models.Model):
         return True
 
     def provision(self, start: bool = True) -> None:
-        """Save the channel with its first status, then create its session in WAHA.
+        """Save the channel with its first status, then create its session in WAHA (or on
+        the development channel, per current_provider()).
 
         Saved first, and committed when called outside a transaction, because WAHA may
         post the session's first status before it answers: the webhook must find the
@@ -198,6 +237,7 @@ class Channel(models.Model):
         propagates: nothing is left behind.
         """
         asked_at = timezone.now()
+        self.provider = current_provider()  # a channel keeps the provider it was created with
         self.should_run, self.status_changed_at = start, asked_at
         self.status = self.Status.STARTING if start else self.Status.STOPPED
         with transaction.atomic():
@@ -220,23 +260,23 @@ class Channel(models.Model):
     def push_config(self) -> None:
         """Send our session config (webhook, HMAC key, retries) to WAHA again; it restarts the session."""
         try:
-            waha_client().update_session(self.session_name, self.session_config())
+            self.client().update_session(self.session_name, self.session_config())
         except WahaError as exc:
             self.record_error(str(exc))
             raise
 
     def start(self, source: str = "admin") -> None:
-        self._act(waha_client().start_session, should_run=True, source=source)
+        self._act(self.client().start_session, should_run=True, source=source)
 
     def stop(self, source: str = "admin") -> None:
-        self._act(waha_client().stop_session, should_run=False, source=source)
+        self._act(self.client().stop_session, should_run=False, source=source)
 
     def restart(self, source: str = "admin") -> None:
-        self._act(waha_client().restart_session, should_run=True, source=source)
+        self._act(self.client().restart_session, should_run=True, source=source)
 
     def logout(self, source: str = "admin") -> None:
         """Unlink the WhatsApp account; WAHA restarts the session, which then needs a new QR."""
-        self._act(waha_client().logout_session, should_run=True, source=source)
+        self._act(self.client().logout_session, should_run=True, source=source)
         Channel.objects.filter(pk=self.pk).update(me=None)
         self.me = None
 
@@ -259,7 +299,7 @@ class Channel(models.Model):
     def refresh_status(self, source: str = "admin") -> bool:
         """Ask WAHA for the session's status and account; True when the status changed."""
         try:
-            info = waha_client().get_session(self.session_name) or {}
+            info = self.client().get_session(self.session_name) or {}
         except WahaError as exc:
             self.record_error(str(exc))
             raise
@@ -270,7 +310,7 @@ class Channel(models.Model):
     def delete_session(self) -> None:
         """Remove the session from WAHA (a session WAHA no longer knows counts as removed)."""
         try:
-            waha_client().delete_session(self.session_name)
+            self.client().delete_session(self.session_name)
         except WahaError as exc:
             if exc.status != 404:
                 raise
@@ -339,7 +379,7 @@ class Channel(models.Model):
             if self.status == self.Status.SCAN_QR_CODE:
                 state["qr"] = "data:image/png;base64," + base64.b64encode(self.qr_png()).decode()
             elif self.is_working and not self.me:
-                self.set_me(waha_client().get_me(self.session_name))
+                self.set_me(self.client().get_me(self.session_name))
         except WahaError as exc:
             state["error"] = str(exc)
         state["connected_as"] = self.connected_as
@@ -347,14 +387,14 @@ class Channel(models.Model):
 
     def qr_png(self) -> bytes:
         """The QR to scan now, as PNG. WahaError (422) unless the session is SCAN_QR_CODE."""
-        return waha_client().get_qr_image(self.session_name)
+        return self.client().get_qr_image(self.session_name)
 
     def request_pairing_code(self, phone_number: str) -> str:
         """A code to type in WhatsApp ("Link with phone number") instead of scanning the QR."""
         digits = "".join(ch for ch in phone_number if ch.isdigit())
         if not 8 <= len(digits) <= 15:
             raise ValueError("Write the phone number with its country code, e.g. +55 11 99999-9999.")
-        answer = waha_client().request_code(self.session_name, digits)
+        answer = self.client().request_code(self.session_name, digits)
         return str(answer.get("code") or "")
 
     # --- Sending ---------------------------------------------------------------------------
@@ -364,7 +404,7 @@ class Channel(models.Model):
 
         Sends without keeping a record: ChronoFlow's own messages go through send_and_record.
         """
-        answer = waha_client().send_text(self.session_name, chat_id, text)
+        answer = self.client().send_text(self.session_name, chat_id, text)
         return message_id_from(answer, chat_id)
 
     def send_and_record(self, chat_id: str, text: str, recipient: str = "", run=None,
@@ -612,7 +652,7 @@ class Message(models.Model):
                                + (f" (WAHA: {self.media['error']})." if self.media.get("error") else "."))
             return
         try:
-            file = media_files.fetch(waha_client(), self.media)
+            file = media_files.fetch(self.channel.client(), self.media)
             mimetype = self.media.get("mimetype") or file.mimetype
             self.media_file.save(media_files.safe_filename(self.media.get("filename"), mimetype),
                                  ContentFile(file.content), save=False)

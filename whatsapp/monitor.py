@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from whatsapp.models import Channel, ChannelStatusChange, MonitorAction, waha_client
+from whatsapp.models import Channel, ChannelStatusChange, MonitorAction, current_provider, waha_client
 from whatsapp.waha import WahaError
 
 Action = MonitorAction.Action
@@ -31,7 +31,9 @@ def check_sessions(now: datetime | None = None) -> list[MonitorAction]:
         return [_record(None, Action.UNREACHABLE, str(exc), now)]
     sessions = {s["name"]: s for s in listed if isinstance(s, dict) and s.get("name")}
     actions: list[MonitorAction] = []
-    for channel in Channel.objects.order_by("pk"):
+    # The deployment's provider's channels only: a channel of the other kind (made before
+    # WAHA_BASE_URL was set, or unset) is not in this listing and must not be "re-created".
+    for channel in Channel.objects.filter(provider=current_provider()).order_by("pk"):
         actions += check_channel(channel, sessions.get(channel.session_name), now)
     return actions
 

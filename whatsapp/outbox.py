@@ -26,7 +26,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from whatsapp import governor, signals
-from whatsapp.models import Channel, Message, waha_client
+from whatsapp.models import Channel, Message
 from whatsapp.waha import WahaError, is_reachout_lock
 
 log = logging.getLogger(__name__)
@@ -109,7 +109,7 @@ def start_typing(channel: Channel, message: Message, limits: governor.Limits, no
     until = now + timedelta(seconds=governor.typing_seconds(limits, message.text))
     if not queued(channel).filter(pk=message.pk, typing_until__isnull=True).update(typing_until=until):
         return  # another worker took this step
-    client = waha_client()
+    client = channel.client()
     unread = _unread_ids(message)
     try:
         if unread is not None:
@@ -153,7 +153,7 @@ def _unread_ids(message: Message) -> list[str] | None:
 
 def send(channel: Channel, message: Message, now: datetime) -> None:
     """Stop typing, claim the row (``queued`` -> ``sending``, once), send, record the outcome."""
-    client = waha_client()
+    client = channel.client()
     try:
         client.stop_typing(channel.session_name, message.chat_id)
     except WahaError as exc:

@@ -8,6 +8,9 @@ class ChannelSerializer(serializers.ModelSerializer):
     """A channel as the API shows it. The webhook token and HMAC key are never shown."""
 
     connected_as = serializers.CharField(read_only=True)
+    provider_label = serializers.CharField(
+        source="get_provider_display", read_only=True,
+        help_text="WAHA, or 'Development — not WhatsApp' for a development channel (nothing it sends reaches anyone).")
     start = serializers.BooleanField(
         write_only=True, required=False, default=True, help_text="Create: start the session at once (default)."
     )
@@ -17,9 +20,9 @@ class ChannelSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Channel
-        fields = ["id", "name", "session_name", "provider", "status", "status_changed_at", "connected_as", "me",
-                  "should_run", "last_error", "send_profile", "send_limits", "governor", "created_at", "updated_at",
-                  "start"]
+        fields = ["id", "name", "session_name", "provider", "provider_label", "status", "status_changed_at",
+                  "connected_as", "me", "should_run", "last_error", "send_profile", "send_limits", "governor",
+                  "created_at", "updated_at", "start"]
         read_only_fields = ["provider", "status", "status_changed_at", "me", "should_run", "last_error",
                             "created_at", "updated_at"]
 

@@ -222,10 +222,10 @@ class WahaClient:
             response = http.send(method, f"{self.base_url}{path}", headers=all_headers, params=params, json=json,
                                  timeout_s=self.timeout, follow_redirects=False, **options)
         except http.HttpError as exc:
-            raise WahaError(f"WAHA {method} {_route(path)}: {exc.message}", exc.status, exc.permanent,
-                            delivery_unknown=_may_have_arrived(exc)) from None
+            raise self._unreachable(method, path, exc) from None
         if response.status >= 400:
-            raise WahaError(f"WAHA {method} {_route(path)} answered {response.status}: {_reason(response)}",
+            hint = " (check WAHA_API_KEY)" if response.status == 401 else ""
+            raise WahaError(f"WAHA {method} {_route(path)} answered {response.status}: {_reason(response)}{hint}",
                             response.status, permanent=response.status < 500)
         return response
 
@@ -238,6 +238,17 @@ _REACHOUT_LOCK = re.compile(r"\b463\b|reachout ?time ?lock", re.IGNORECASE)
 def is_reachout_lock(exc: WahaError) -> bool:
     """Whether WAHA's refusal is the reachout time lock: pause outreach, never restart."""
     return exc.status == 500 and bool(_REACHOUT_LOCK.search(exc.message))
+
+    def _unreachable(self, method: str, path: str, exc: http.HttpError) -> WahaError:
+        """No answer came. Named after the setting to fix: a wrong or missing WAHA_BASE_URL
+        is the usual cause, and the development channel the way to try ChronoFlow without WAHA."""
+        where, call = f"WAHA at {self.base_url} (WAHA_BASE_URL)", f"{method} {_route(path)}"
+        arrived = _may_have_arrived(exc)
+        if arrived:
+            text = f"{where} did not answer {call}: {exc.message}"
+        else:
+            text = f"Could not reach {where}: {exc.message} ({call})"
+        return WahaError(text, exc.status, exc.permanent, delivery_unknown=arrived)
 
 
 # Failures before a connection existed: WAHA never saw the request.

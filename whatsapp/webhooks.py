@@ -90,6 +90,16 @@ def _accept(request: HttpRequest, channel: Channel, envelope: dict) -> JsonRespo
     # Only signed content names the event: X-Webhook-Request-Id is not covered by the HMAC,
     # so a replay under a fresh one would otherwise be stored and processed again.
     event_id = str(envelope.get("id") or "") or "sha256:" + hashlib.sha256(request.body).hexdigest()
+    _, created = receive(channel, event_id, envelope)
+    return JsonResponse({"ok": True, "duplicate": not created})
+
+
+def receive(channel: Channel, event_id: str, envelope: dict) -> tuple[WebhookEvent, bool]:
+    """Store an inbound event once and queue its processing after commit; (event, created).
+
+    Every event's way in: WAHA's webhooks and the development channel's simulated messages
+    (whatsapp/simulate.py), so both reach triggers and the event log the same way.
+    """
     with transaction.atomic():
         event, created = WebhookEvent.store(channel, event_id, envelope)
         if event.processed_at is None:
@@ -98,7 +108,7 @@ def _accept(request: HttpRequest, channel: Channel, envelope: dict) -> JsonRespo
             from whatsapp.tasks import process_webhook_event
 
             transaction.on_commit(lambda: process_webhook_event.delay(event.pk))
-    return JsonResponse({"ok": True, "duplicate": not created})
+    return event, created
 
 
 def _refuse(refused: Refused) -> JsonResponse:
