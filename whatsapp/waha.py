@@ -229,16 +229,6 @@ class WahaClient:
                             response.status, permanent=response.status < 500)
         return response
 
-
-# WhatsApp's shadow restriction on new contacts ("server returned error 463"), which WAHA
-# hands on as a 500 while the session stays WORKING (README §5.7); 2026.7.2 names it.
-_REACHOUT_LOCK = re.compile(r"\b463\b|reachout ?time ?lock", re.IGNORECASE)
-
-
-def is_reachout_lock(exc: WahaError) -> bool:
-    """Whether WAHA's refusal is the reachout time lock: pause outreach, never restart."""
-    return exc.status == 500 and bool(_REACHOUT_LOCK.search(exc.message))
-
     def _unreachable(self, method: str, path: str, exc: http.HttpError) -> WahaError:
         """No answer came. Named after the setting to fix: a wrong or missing WAHA_BASE_URL
         is the usual cause, and the development channel the way to try ChronoFlow without WAHA."""
@@ -249,6 +239,16 @@ def is_reachout_lock(exc: WahaError) -> bool:
         else:
             text = f"Could not reach {where}: {exc.message} ({call})"
         return WahaError(text, exc.status, exc.permanent, delivery_unknown=arrived)
+
+
+# WhatsApp's shadow restriction on new contacts ("server returned error 463"), which WAHA
+# hands on as a 500 while the session stays WORKING (README §5.7); 2026.7.2 names it.
+_REACHOUT_LOCK = re.compile(r"\b463\b|reachout ?time ?lock", re.IGNORECASE)
+
+
+def is_reachout_lock(exc: WahaError) -> bool:
+    """Whether WAHA's refusal is the reachout time lock: pause outreach, never restart."""
+    return exc.status == 500 and bool(_REACHOUT_LOCK.search(exc.message))
 
 
 # Failures before a connection existed: WAHA never saw the request.
