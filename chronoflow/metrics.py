@@ -2,7 +2,8 @@
 
 Web, worker and beat are separate processes (and may be many machines), so counters kept
 in one process's memory would each tell part of the story. The rows are the truth: runs
-by status and target, lateness and duration histograms, queue depth, channels by status.
+by status and target, lateness and duration histograms, queue depth, channels by status,
+and each governed channel's outbox (queued sends, sends in the last 24 h, outreach paused).
 
 Finished runs are read from their tallies (automations/runs/tallies.py), kept as each run ends,
 never from a scan of the runs table: histograms and ``chronoflow_runs_finished_total``
@@ -51,7 +52,8 @@ class MetricsToken(BasePermission):
 @extend_schema(
     summary="Prometheus metrics",
     description="Runs by status and target type, dispatch lateness and run duration histograms, queue depth, "
-                "chronos and channels by state, in Prometheus' text format. "
+                "chronos and channels by state, each governed WhatsApp channel's queued sends, sends in the last 24 h "
+                "and outreach pause, in Prometheus' text format. "
                 "Needs `Authorization: Bearer <METRICS_TOKEN>`, or a staff login.",
     responses={(200, "text/plain"): OpenApiResponse(OpenApiTypes.STR, description="Prometheus text format 0.0.4"),
                401: OpenApiResponse(description="No credentials"), 403: OpenApiResponse(description="Wrong token")},
@@ -78,6 +80,7 @@ class _Collector:
         yield queue_depth()
         yield chronos_by_state()
         yield channels_by_status()
+        yield from send_governors()
 
 
 def runs_by_status() -> Iterator[Metric]:
@@ -158,3 +161,22 @@ def channels_by_status() -> Metric:
     for status, n in counts.items():  # a status WAHA added that our choices do not know yet
         metric.add_metric([status], n)
     return metric
+
+
+def send_governors() -> Iterator[Metric]:
+    """Per governed channel, what its admin page shows (whatsapp/outbox.py ``status``)."""
+    from whatsapp import outbox
+    from whatsapp.models import Channel
+
+    queued = GaugeMetricFamily("chronoflow_whatsapp_queued_sends", "Sends waiting in a governed channel's outbox.",
+                               labels=["channel"])
+    sent = GaugeMetricFamily("chronoflow_whatsapp_sends_24h", "Sends of a governed channel in the last 24 h "
+                             "(unconfirmed ones included: they count on the budget).", labels=["channel"])
+    paused = GaugeMetricFamily("chronoflow_whatsapp_outreach_paused", "1 while a ban signal keeps a governed "
+                               "channel from messaging new contacts, else 0.", labels=["channel"])
+    for channel in Channel.objects.exclude(send_profile="").order_by("session_name"):
+        state = outbox.status(channel)
+        queued.add_metric([channel.session_name], state["queued"])
+        sent.add_metric([channel.session_name], state["sent_24h"])
+        paused.add_metric([channel.session_name], int(channel.outreach_paused))
+    yield from (queued, sent, paused)

@@ -287,6 +287,12 @@ WAHA_MONITOR_BACKOFF_S = env_int("WAHA_MONITOR_BACKOFF_S", 60, minimum=1)
 # Governed channels' outboxes (whatsapp/outbox.py) are looked at this often as a safety
 # net; a step due sooner is scheduled for its own time.
 WAHA_SEND_PUMP_S = env_int("WAHA_SEND_PUMP_S", 15, minimum=1)
+# A governed send left ``sending`` this long had its worker die mid-call (WAHA may have sent
+# it): it becomes ``unconfirmed`` and is never sent again. Must outlast a live call.
+WAHA_SEND_LOST_AFTER_S = env_int("WAHA_SEND_LOST_AFTER_S", 600, minimum=1)
+if WAHA_SEND_LOST_AFTER_S * 1000 <= WAHA_TIMEOUT_MS:
+    raise ImproperlyConfigured("WAHA_SEND_LOST_AFTER_S must be longer than WAHA_TIMEOUT_MS, or a send still "
+                               "waiting for WAHA's answer would be taken for lost.")
 # django-celery-beat's scheduler turns this into a PeriodicTask row at beat start-up.
 CELERY_BEAT_SCHEDULE = {
     "whatsapp-session-monitor": {"task": "whatsapp.tasks.check_sessions", "schedule": float(WAHA_MONITOR_INTERVAL_S)},

@@ -4,6 +4,8 @@
   changes its consent.
 - ``before_send``: a send to an opted-out contact, or a number WAHA says is not on WhatsApp,
   is suppressed with the reason.
+- ``recipient_timezone``: a contact's own time zone, so a governed send keeps the quiet hours
+  of where the contact lives.
 """
 
 from django.dispatch import receiver
@@ -26,3 +28,9 @@ def message_stored(sender, message, **kwargs) -> None:
 def before_send(sender, channel, chat_id: str, **kwargs) -> str | None:
     contact = Contact.objects.for_chat(chat_id)
     return contact.suppression_reason() if contact is not None else None
+
+
+@receiver(signals.recipient_timezone, dispatch_uid="contacts_recipient_timezone")
+def recipient_timezone(sender, channel, chat_id: str, **kwargs) -> str | None:
+    contact = Contact.objects.for_chat(chat_id)
+    return (contact.timezone or None) if contact is not None else None

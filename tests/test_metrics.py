@@ -11,7 +11,7 @@ from automations.tasks import run_chrono
 from chronoflow.celery import app
 from tests.localserver import closed_port
 from tests.processes import purge_broker
-from whatsapp.models import Channel
+from whatsapp.models import Channel, Message
 
 TOKEN = "s3cret-scrape-token"
 
@@ -137,3 +137,23 @@ def test_chronos_are_counted_by_target_type_and_activity(scrape, chrono):
     samples = scrape()
     assert samples[("chronoflow_chronos", ("active", "true"), ("target_type", "HTTP"))] == 1
     assert samples[("chronoflow_chronos", ("active", "false"), ("target_type", "HTTP"))] == 1
+
+
+def test_each_governed_channel_shows_its_queue_its_sends_of_the_day_and_whether_outreach_is_paused(scrape):
+    now = timezone.now()
+    shop = Channel.objects.create(name="shop", session_name="shop", status="WORKING", send_profile="careful")
+    Channel.objects.create(name="calm", session_name="calm", status="WORKING", send_profile="normal")
+    Channel.objects.create(name="free", session_name="free", status="WORKING")  # not governed: not shown
+    out = {"channel": shop, "direction": "out", "text": "Oi"}
+    for n, (status, age_h) in enumerate([("sent", 1), ("delivered", 2), ("unconfirmed", 3), ("sent", 30)]):
+        Message.objects.create(**out, chat_id=f"55119{n:08d}@c.us", status=status, timestamp=now - timedelta(hours=age_h))
+    for n in range(3):
+        Message.objects.create(**out, chat_id=f"55118{n:08d}@c.us", status="queued", not_before=now)
+    shop.pause_outreach("error 463 on a send", now)
+    samples = scrape()
+    assert samples[("chronoflow_whatsapp_queued_sends", ("channel", "shop"))] == 3
+    assert samples[("chronoflow_whatsapp_sends_24h", ("channel", "shop"))] == 3  # the one of 30 h ago has left
+    assert samples[("chronoflow_whatsapp_outreach_paused", ("channel", "shop"))] == 1
+    assert samples[("chronoflow_whatsapp_outreach_paused", ("channel", "calm"))] == 0
+    assert samples[("chronoflow_whatsapp_queued_sends", ("channel", "calm"))] == 0
+    assert ("chronoflow_whatsapp_queued_sends", ("channel", "free")) not in samples

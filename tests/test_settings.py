@@ -42,6 +42,13 @@ def test_media_storage_options_that_are_not_a_json_object_stop_start_up():
     assert "ImproperlyConfigured" in result.stderr and "WHATSAPP_MEDIA_STORAGE_OPTIONS" in result.stderr
 
 
+def test_a_lost_send_deadline_shorter_than_a_waha_call_stops_start_up():
+    # A send still waiting for WAHA's answer would be taken for lost (and marked unconfirmed).
+    result = start_django(WAHA_TIMEOUT_MS="15000", WAHA_SEND_LOST_AFTER_S="10")
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr and "WAHA_SEND_LOST_AFTER_S" in result.stderr
+
+
 def test_a_secret_can_come_from_a_file(tmp_path):
     secret = tmp_path / "key"
     secret.write_text("s3cret-from-file\n")

@@ -421,7 +421,8 @@ class Channel(models.Model):
 
         A governed channel (a ``send_profile``) does not send here: the row is returned
         ``queued`` and the outbox (whatsapp/outbox.py) sends it when the governor allows,
-        in the send window of ``zone`` (the recipient's; DEFAULT_TIMEZONE when empty).
+        in the send window of the recipient's time zone: the contact's (``signals.recipient_timezone``),
+        else ``zone`` (the chrono's), else DEFAULT_TIMEZONE.
 
         Nobody who said stop hears from us again: a send that a before_send receiver vetoes
         (the contacts app: opted out, not on WhatsApp) is recorded as ``suppressed`` with the
@@ -748,12 +749,15 @@ class Message(models.Model):
 
     def enqueue(self, zone: str = "", now: datetime | None = None) -> None:
         """Put this ``queued`` row in its channel's outbox: a reply to someone who wrote in the
-        last 24 h goes before first contacts (campaigns, schedules), and counts on the reply budget."""
+        last 24 h goes before first contacts (campaigns, schedules), and counts on the reply budget.
+        The recipient's zone is settled here, once, and kept on the row (``send_zone``)."""
         now = now or timezone.now()
         replying = Message.objects.filter(channel_id=self.channel_id, direction=self.Direction.IN, chat_id=self.chat_id,
                                           created_at__gte=now - timedelta(hours=24)).exists()
         self.first_contact, self.priority = not replying, REPLY if replying else OUTREACH
-        self.send_zone, self.not_before, self.typing_until = zone or settings.DEFAULT_TIMEZONE, now, None
+        # Quiet hours are the recipient's: a contact's own zone wins over the chrono's (``zone``).
+        zone = signals.recipient_zone(self.channel, self.chat_id) or zone or settings.DEFAULT_TIMEZONE
+        self.send_zone, self.not_before, self.typing_until = zone, now, None
         self.save(update_fields=["first_contact", "priority", "send_zone", "not_before", "typing_until",
                                  "updated_at"])
         kick_pump(self.channel_id)

@@ -22,6 +22,7 @@ import logging
 import random
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
@@ -32,7 +33,6 @@ from whatsapp.waha import WahaError, is_reachout_lock
 log = logging.getLogger(__name__)
 Status = Message.Status
 DAY = timedelta(hours=24)
-SENDING_LOST_AFTER = timedelta(minutes=10)  # far beyond WAHA_TIMEOUT_MS: the worker died mid-send
 CANDIDATES = 20  # rows of the best priority weighed per step (their windows may differ)
 MAX_STEPS = 50
 
@@ -205,8 +205,9 @@ def refused(channel: Channel, message: Message, exc: WahaError, now: datetime) -
 
 def _lose_stuck_sends(channel: Channel, now: datetime) -> None:
     """Rows a dead worker left ``sending``: WAHA may have sent them, so never again (``unconfirmed``)."""
+    lost_before = now - timedelta(seconds=settings.WAHA_SEND_LOST_AFTER_S)
     Message.objects.filter(channel=channel, direction=Message.Direction.OUT, status=Status.SENDING,
-                           not_before__isnull=False, updated_at__lt=now - SENDING_LOST_AFTER).update(
+                           not_before__isnull=False, updated_at__lt=lost_before).update(
         status=Status.UNCONFIRMED, error="The worker stopped mid-send; not sent again so nobody gets it twice.")
 
 

@@ -4,6 +4,8 @@ whatsapp imports nothing from automations: it sends these, and ``automations.eve
 connects to them.
 """
 
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from django.dispatch import Signal
 
 # An inbound message was stored (sent once per processed WAHA "message" event; a redelivery
@@ -26,6 +28,28 @@ def suppression_reason(channel, chat_id: str) -> str | None:
         if reason:
             return str(reason)
     return None
+
+# A governed send to ``chat_id`` is being queued: in which time zone does its recipient live
+# (quiet hours are theirs)? Arguments: channel, chat_id. A receiver returns an IANA zone name,
+# or None when it does not know; the contacts app answers with the contact's time zone.
+recipient_timezone = Signal()
+
+
+def recipient_zone(channel, chat_id: str) -> str | None:
+    """The recipient's time zone (the first receiver's valid answer), or None: the caller's default applies."""
+    for _receiver, zone in recipient_timezone.send(sender=type(channel), channel=channel, chat_id=chat_id):
+        if zone and _known_zone(str(zone)):
+            return str(zone)
+    return None
+
+
+def _known_zone(name: str) -> bool:
+    # A zone the pump cannot load would stop the whole outbox: an unknown name is ignored.
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 # A ban signal (WAHA's 463 reachout lock, or too many failed sends in a row) paused sends to
 # new contacts on a channel; sent once per pause. Arguments: channel, reason (str).

@@ -99,6 +99,9 @@ class FakeWaha:
         # Real WAHA may post a started session's first session.status before it answers the
         # create call; on here, the fake does that too (needs a server ChronoFlow can be reached at).
         self.announce_start = False
+        self._stall_at: int | None = None  # see stall_send
+        self.stalled = threading.Event()
+        self._released = threading.Event()
 
     # --- test controls ---------------------------------------------------------------------
 
@@ -121,6 +124,14 @@ class FakeWaha:
         path = f"/api/files/{session}/{name}"
         self.files[path] = (content, mimetype)
         return host + path
+
+    def stall_send(self, nth: int) -> None:
+        """The ``nth`` accepted sendText is carried out (it is in ``sent``) but its answer waits
+        for ``release()``: a WAHA that sent while the caller died waiting. ``stalled`` is set then."""
+        self._stall_at = nth
+
+    def release(self) -> None:
+        self._released.set()
 
     def calls(self, method: str, path: str) -> list[Any]:
         return [body for m, p, body in self.requests if m == method and p == path]
@@ -149,7 +160,12 @@ class FakeWaha:
             if failure is not None:
                 return failure
             query = {k: v[0] for k, v in parse_qs(parts.query).items()}
-            return self._route(prepared.method, unquote(parts.path), query, body, prepared.headers)
+            answer = self._route(prepared.method, unquote(parts.path), query, body, prepared.headers)
+            stall = parts.path == "/api/sendText" and answer.status == 201 and len(self.sent) == self._stall_at
+        if stall:  # outside the lock: other callers go on meanwhile
+            self.stalled.set()
+            self._released.wait(timeout=120)
+        return answer
 
     def _failure(self, method: str, path: str, body: Any) -> Answer | Exception | None:
         for failure in self.failures:
