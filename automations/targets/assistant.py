@@ -9,6 +9,7 @@ again without asking the model twice, and one already sent is never repeated.
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 
 from assistants import conversation
 from assistants.models import Assistant
@@ -64,6 +65,20 @@ def run(chrono, run, context: dict) -> Outcome:
     turn = conversation.reply(assistant, channel.pk, {**inbound, **known_of(contact, inbound), "chat": chat_id},
                               chrono=chrono, run=run, builtins=owner_tools.TOOLS if owner else None)
     return _finish(chrono, run, channel, chat_id, turn, assistant)
+
+
+def operator_replied(message: Message) -> int:
+    """A person answered the chat from the business's phone: every assistant answering there pauses in it.
+
+    Those of the ASSISTANT chronos that send through the message's channel or are triggered
+    by its messages; each for its own pause_minutes. Returns how many were paused.
+    """
+    answering = (Assistant.objects.filter(chronos__target_type="ASSISTANT")
+                 .filter(Q(chronos__channel_id=message.channel_id)
+                         | Q(chronos__message_trigger__channel_id=message.channel_id)).distinct())
+    for assistant in answering:
+        assistant.pause_chat(message.channel_id, message.chat_id, "A person answered from the business's phone.")
+    return len(answering)
 
 
 def known_of(contact: Contact | None, inbound: dict) -> dict:
