@@ -457,6 +457,7 @@ class MessageTrigger(models.Model):
         EXACT = matching.EXACT, "The whole text is"
         CONTAINS = matching.CONTAINS, "The text contains"
         REGEX = matching.REGEX, "The text matches the regular expression"
+        FALLBACK = matching.FALLBACK, "No other trigger on the channel matched (the channel's default responder)"
 
     chrono = models.OneToOneField(Chrono, on_delete=models.CASCADE, related_name="message_trigger")
     channel = models.ForeignKey(
@@ -465,7 +466,9 @@ class MessageTrigger(models.Model):
     )
     match = models.CharField(max_length=8, choices=Match.choices, default=Match.EXACT)
     pattern = models.CharField(
-        max_length=500, help_text="Text to compare with (case and accents ignored), or a regular expression.",
+        max_length=500, blank=True,
+        help_text="Text to compare with (case and accents ignored), or a regular expression; "
+                  "empty for the default responder.",
     )
     senders = models.JSONField(
         default=list, blank=True,
@@ -486,7 +489,9 @@ class MessageTrigger(models.Model):
 
     def clean(self) -> None:
         errors = {}
-        if not (self.pattern or "").strip():
+        if self.match == self.Match.FALLBACK:
+            self.pattern = ""  # it answers whatever nothing else did
+        elif not (self.pattern or "").strip():
             errors["pattern"] = "Write the text (or regular expression) to match."
         elif self.match == self.Match.REGEX:
             problem = matching.regex_problem(self.pattern)

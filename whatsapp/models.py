@@ -793,7 +793,7 @@ class Message(models.Model):
         """Store a received message once (WAHA may deliver the same message twice)."""
         chat = str(payload.get("from") or "")
         if not chat or payload.get("fromMe"):
-            return None
+            return None  # our own phone's messages: record_from_phone
         fields = {
             "chat_id": chat[:128],
             "sender": str(payload.get("participant") or payload.get("author") or chat)[:128],
@@ -814,6 +814,44 @@ class Message(models.Model):
         except IntegrityError:  # the same message, stored by a concurrent delivery
             message = cls.objects.get(channel=channel, direction=cls.Direction.IN, waha_message_id=waha_id)
         return message
+
+
+    @classmethod
+    def record_from_phone(cls, channel: Channel, payload: dict) -> "Message | None":
+        """Keep a message the business's own phone sent (an operator typing), once, as outbound with no run.
+
+        None for ChronoFlow's own sends (WAHA's source "api", or a row of ours with that id or
+        still being sent with that text) and for a message already recorded.
+        """
+        waha_id, text = str(payload.get("id") or "")[:255], str(payload.get("body") or "")
+        chat = _phone_chat(channel, payload, waha_id)
+        if not chat or payload.get("source") == "api":
+            return None
+        ours = cls.objects.filter(channel=channel, direction=cls.Direction.OUT)
+        if waha_id and ours.filter(waha_message_id__in=_id_forms(waha_id)).exists():
+            return None
+        # WAHA may tell of our send before it answered the send call (the row has no id yet).
+        if ours.filter(chat_id=chat, text=text, status__in=[cls.Status.SENDING, cls.Status.QUEUED]).exists():
+            return None
+        return cls.objects.create(channel=channel, direction=cls.Direction.OUT, chat_id=chat[:128], text=text,
+                                  waha_message_id=waha_id, status=cls.Status.SENT, is_group=chat.endswith("@g.us"),
+                                  timestamp=_from_epoch_s(payload.get("timestamp")))
+
+
+def _phone_chat(channel: Channel, payload: dict, waha_id: str) -> str:
+    """The chat a message from our own phone went to.
+
+    The id names it in every engine (``true_<chat>_<id>``); else whichever of ``to`` and
+    ``from`` is not our own account (WEBJS puts us in ``from``, NOWEB the chat).
+    """
+    parts = waha_id.split("_")
+    if len(parts) >= 3 and parts[0] == "true" and "@" in parts[1]:
+        return parts[1]
+    own = str((channel.me or {}).get("id") or "")
+    for candidate in (payload.get("to"), payload.get("from")):
+        if candidate and str(candidate) != own:
+            return str(candidate)
+    return ""
 
 
 def _id_forms(message_id: str) -> list[str]:
@@ -878,7 +916,7 @@ class WebhookEvent(models.Model):
         if self.processed_at:
             return
         handler = {"session.status": self._session_status, "message": self._message,
-                   "message.ack": self._message_ack, "message.ack.group": self._message_ack}.get(self.event)
+                   "message.any": self._message_any, "message.ack": self._message_ack, "message.ack.group": self._message_ack}.get(self.event)
         payload = self.payload.get("payload")
         error = ""
         if handler and isinstance(payload, dict):
@@ -912,10 +950,23 @@ class WebhookEvent(models.Model):
             self.channel.resume_outreach()
 
     def _message(self, payload: dict) -> None:
+        if payload.get("fromMe"):  # some engines deliver our own phone's messages here too
+            self._from_phone(payload)
+            return
         message = Message.record_inbound(self.channel, payload)
         if message is not None:
             message.keep_media()  # before the signal: triggers see the stored file
             signals.message_stored.send(sender=Message, message=message)
+
+    def _message_any(self, payload: dict) -> None:
+        # Only our own phone's messages: the "message" event carries the incoming ones.
+        if payload.get("fromMe"):
+            self._from_phone(payload)
+
+    def _from_phone(self, payload: dict) -> None:
+        message = Message.record_from_phone(self.channel, payload)
+        if message is not None:
+            signals.operator_replied.send(sender=Message, message=message)
 
     def _message_ack(self, payload: dict) -> None:
         Message.apply_ack(self.channel, str(payload.get("id") or ""), payload.get("ack"))

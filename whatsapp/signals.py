@@ -12,6 +12,11 @@ from django.dispatch import Signal
 # sends it again with the same Message). Arguments: message (whatsapp.Message).
 message_stored = Signal()
 
+# Someone answered a chat from the business's own phone (a message ChronoFlow did not send),
+# sent once when it is recorded. Arguments: message (the outbound whatsapp.Message, no run).
+# The assistants pause in that chat: a person took over.
+operator_replied = Signal()
+
 # WAHA reported a session status (a "session.status" event). Arguments: channel, status (str),
 # payload (the event's payload object), event_id (the envelope's id, for deduplication).
 session_status_changed = Signal()

@@ -22,7 +22,10 @@ from urllib.parse import quote, unquote, urlsplit
 from chronoflow import http
 
 # WAHA acks a message to a contact with message.ack, one to a group with message.ack.group.
-SESSION_EVENTS = ["session.status", "message", "message.ack", "message.ack.group"]
+# "message" carries what others send; "message.any" is asked for the messages sent from the
+# business's own phone (fromMe, source "app"): an operator answering by hand. Its copies of
+# incoming messages are skipped, so nothing is processed twice (WAHA README, #1384).
+SESSION_EVENTS = ["session.status", "message", "message.any", "message.ack", "message.ack.group"]
 # Where WAHA serves the media it downloaded (README §7.9); nothing else is fetched as a file.
 FILES_PREFIX = "/api/files/"
 

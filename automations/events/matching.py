@@ -13,6 +13,7 @@ import regex
 from whatsapp import recipients
 
 EXACT, CONTAINS, REGEX = "exact", "contains", "regex"  # MessageTrigger.Match's values
+FALLBACK = "fallback"  # matches nothing itself: the trigger runs when no other trigger on the channel matched
 REGEX_TIMEOUT_S = 0.05
 MAX_MATCHED_CHARS = 4096  # longer messages are matched on their start
 
@@ -41,6 +42,8 @@ def fold_pattern(pattern: str) -> str:
 
 def matches(match: str, pattern: str, text: str) -> bool:
     """Whether ``text`` satisfies ``pattern`` the ``match`` way (EXACT, CONTAINS, REGEX); case and accents ignored."""
+    if match == FALLBACK:
+        return False  # automations/events/triggers.py:fire tries fallbacks only once nothing else matched
     folded = fold(text[:MAX_MATCHED_CHARS])
     if match == EXACT:
         return folded == fold(pattern)

@@ -1,7 +1,8 @@
 """automations listens to what the whatsapp app announces (whatsapp/signals.py).
 
 Connected in ``AutomationsConfig.ready``: a stored inbound message is logged and runs the
-message triggers; a session status event is logged; a channel whose outreach a ban
+message triggers; a session status event is logged; an operator's reply from the phone pauses the
+assistants in that chat; a channel whose outreach a ban
 signal paused alerts the operator.
 """
 
@@ -9,12 +10,18 @@ from django.dispatch import receiver
 
 from automations.events import alerts
 from automations.events import log as event_log
+from automations.targets import assistant as assistant_target
 from whatsapp import signals
 
 
 @receiver(signals.message_stored, dispatch_uid="automations_message_stored")
 def message_stored(sender, message, **kwargs) -> None:
     event_log.record_message(message)
+
+
+@receiver(signals.operator_replied, dispatch_uid="automations_operator_replied")
+def operator_replied(sender, message, **kwargs) -> None:
+    assistant_target.operator_replied(message)
 
 
 @receiver(signals.session_status_changed, dispatch_uid="automations_session_status")

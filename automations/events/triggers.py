@@ -33,19 +33,24 @@ def message_input(message) -> dict:
 
 
 def fire(message) -> tuple[list[dict], list[str]]:
-    """Start every active chrono whose trigger matches the message.
+    """Start every active chrono whose trigger matches the message; if none does, the fallbacks'.
+
+    A FALLBACK trigger (the channel's default responder, e.g. an ASSISTANT chrono) runs, with
+    its own per-contact rate limit, for a message no other trigger on the channel matched.
 
     Returns (triggered, notes): ``{"chrono", "name", "run"}`` per run started, and one
     line per trigger that matched but was held back by its rate limit.
     """
-    candidates = (MessageTrigger.objects.select_related("chrono")
-                  .filter(channel_id=message.channel_id, chrono__is_active=True).order_by("pk"))
-    triggered, notes = [], []
+    candidates = list(MessageTrigger.objects.select_related("chrono")
+                      .filter(channel_id=message.channel_id, chrono__is_active=True).order_by("pk"))
     payload = message_input(message)
-    for trigger in candidates:
-        if not (accepts_sender(trigger.senders, payload["from"])
-                and matches(trigger.match, trigger.pattern, message.text)):
-            continue
+    matched = [t for t in candidates if t.match != MessageTrigger.Match.FALLBACK
+               and accepts_sender(t.senders, payload["from"]) and matches(t.match, t.pattern, message.text)]
+    if not matched:  # the channel's default responder answers what no trigger did (not one held back)
+        matched = [t for t in candidates if t.match == MessageTrigger.Match.FALLBACK
+                   and accepts_sender(t.senders, payload["from"])]
+    triggered, notes = [], []
+    for trigger in matched:
         run, note = _start(trigger, payload)
         if run is None:
             notes.append(note)

@@ -9,6 +9,7 @@ again without asking the model twice, and one already sent is never repeated.
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 
 from assistants import conversation
 from assistants.models import Assistant
@@ -16,6 +17,8 @@ from automations import owner_tools
 from automations.events import alerts
 from automations.targets import Outcome
 from chronoflow import secrets
+from contacts import consent
+from contacts.models import Contact
 from whatsapp.models import Channel, Message, SendFailed
 
 Status = Message.Status
@@ -54,13 +57,51 @@ def run(chrono, run, context: dict) -> Outcome:
     earlier = Message.objects.filter(run=run, chat_id=chat_id).first()
     if earlier is not None:
         return _after_earlier_attempt(channel, earlier, run)
-    pause = assistant.pause_for(channel.pk, chat_id)
+    contact = None if inbound.get("is_group") else Contact.objects.for_chat(chat_id)
+    pause = assistant.pause_for(channel.pk, chat_id) or _stopped(assistant, channel, chat_id, inbound, contact, run)
     if pause is not None:
         return Outcome(ok=True, result={"paused_until": pause.until.isoformat(), "reason": pause.reason,
                                         "reply": ""})
-    turn = conversation.reply(assistant, channel.pk, {**inbound, "chat": chat_id}, chrono=chrono, run=run,
-                              builtins=owner_tools.TOOLS if owner else None)
+    turn = conversation.reply(assistant, channel.pk, {**inbound, **known_of(contact, inbound), "chat": chat_id},
+                              chrono=chrono, run=run, builtins=owner_tools.TOOLS if owner else None)
     return _finish(chrono, run, channel, chat_id, turn, assistant)
+
+
+def operator_replied(message: Message) -> int:
+    """A person answered the chat from the business's phone: every assistant answering there pauses in it.
+
+    Those of the ASSISTANT chronos that send through the message's channel or are triggered
+    by its messages; each for its own pause_minutes. Returns how many were paused.
+    """
+    answering = (Assistant.objects.filter(chronos__target_type="ASSISTANT")
+                 .filter(Q(chronos__channel_id=message.channel_id)
+                         | Q(chronos__message_trigger__channel_id=message.channel_id)).distinct())
+    for assistant in answering:
+        assistant.pause_chat(message.channel_id, message.chat_id, "A person answered from the business's phone.")
+    return len(answering)
+
+
+def known_of(contact: Contact | None, inbound: dict) -> dict:
+    """The contact's name and custom fields for the model; what the run's input says wins."""
+    if contact is None:
+        return {}
+    given = inbound.get("fields") if isinstance(inbound.get("fields"), dict) else {}
+    return {"name": inbound.get("name") or contact.name, "fields": {**(contact.custom_fields or {}), **given}}
+
+
+def _stopped(assistant: Assistant, channel: Channel, chat_id: str, inbound: dict, contact: Contact | None, run):
+    """A stop word hands the chat over: pause the assistant there; the opt-out's confirmation is the only reply.
+
+    The contacts app opts the contact out as the message is stored (before this run); the
+    word itself is checked too, for a chat whose contact is not (yet) known.
+    """
+    if inbound.get("is_group"):  # a group's "SAIR" opts no one out (contacts/receivers.py)
+        return None
+    said_stop = consent.classify(str(inbound.get("text") or "")) == consent.STOP
+    if not said_stop and not (contact is not None and contact.opted_out):
+        return None
+    return assistant.pause_chat(channel.pk, chat_id, "The contact opted out (stop word): a person takes over.",
+                                run_id=getattr(run, "pk", None))
 
 
 def _finish(chrono, run, channel: Channel, chat_id: str, turn: conversation.Turn, assistant: Assistant) -> Outcome:

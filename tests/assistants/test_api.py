@@ -84,3 +84,22 @@ def test_deleting_an_assistant_a_chrono_uses_is_refused_with_409_naming_the_chro
     assert response.status_code == 409
     assert "Atendimento" in response.json()["detail"]
     assert Assistant.objects.filter(pk=assistant.pk).exists()
+
+
+def test_a_default_responder_is_created_through_the_api_with_no_pattern(api, assistant, channel):
+    response = api.post("/api/chronos/", {"name": "Recepção padrão", "schedule": "manual", "target_type": "ASSISTANT",
+                                          "assistant": assistant.pk, "overlap_policy": "allow",
+                                          "message_trigger": {"channel": channel.pk, "match": "fallback"}},
+                        format="json")
+
+    assert response.status_code == 201, response.json()
+    assert response.json()["message_trigger"]["match"] == "fallback"
+
+
+def test_a_keyword_trigger_without_a_pattern_is_refused_on_its_field(api, assistant, channel):
+    response = api.post("/api/chronos/", {"name": "Menu", "schedule": "manual", "target_type": "ASSISTANT",
+                                          "assistant": assistant.pk,
+                                          "message_trigger": {"channel": channel.pk, "match": "exact"}},
+                        format="json")
+
+    assert response.status_code == 400 and "pattern" in response.json()["message_trigger"]

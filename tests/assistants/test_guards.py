@@ -1,11 +1,14 @@
 """Handover and guards: escalate pauses the chat and alerts once; timeouts, errors and the budget send nothing."""
 
+import json
+
 import pytest
 
 from assistants.models import DEFAULT_HANDOVER_TEXT, AssistantPause, AssistantUsage, today
 from automations.models import AlertPolicy, ChronoRun
 from tests.assistants.fake_openai import Stall, text, tool_call
 from tests.events.conftest import CUSTOMER
+from tests.whatsapp.fake_waha import FakeWaha, webhook_headers
 
 pytestmark = pytest.mark.django_db
 
@@ -185,3 +188,55 @@ def test_tool_rounds_are_bounded(assistant_chrono, assistant, provider, waha, co
     run = runs(assistant_chrono)[0]
     assert run.status == "failed" and "still asked for tools after 1 rounds" in run.error_message
     assert waha.sent == []
+
+
+# --- an operator's reply from the phone ------------------------------------------------------
+
+
+def phone_reply(chat: str = CUSTOMER, text: str = "Oi, aqui é a Carla, já te ajudo.") -> dict:
+    return {"id": f"true_{chat}_3EB0PHONE{len(text)}", "timestamp": 1767000000, "from": "5511888888888@c.us",
+            "to": chat, "fromMe": True, "source": "app", "body": text, "hasMedia": False}
+
+
+@pytest.fixture
+def operator_types(client, channel, celery_eager, django_capture_on_commit_callbacks):
+    """The business's phone sends a message (WAHA's message.any event), processed in this process."""
+
+    def post(payload: dict) -> None:
+        body = json.dumps(FakeWaha().envelope(channel.session_name, "message.any", payload)).encode()
+        headers = webhook_headers(body, channel.webhook_hmac_key)
+        meta = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in headers.items() if k != "Content-Type"}
+        with django_capture_on_commit_callbacks(execute=True):
+            assert client.post(f"/whatsapp/webhooks/{channel.webhook_token}", data=body,
+                               content_type="application/json", **meta).status_code == 200
+
+    return post
+
+
+def test_an_operator_s_reply_from_the_phone_pauses_the_assistant_for_that_chat(assistant_chrono, assistant, channel,
+                                                                              operator_types):
+    operator_types(phone_reply())
+
+    pause = assistant.pause_for(channel.pk, CUSTOMER)
+    assert pause is not None and "phone" in pause.reason
+    assert round((pause.until - pause.created_at).total_seconds() / 60) == assistant.pause_minutes
+
+
+def test_after_an_operator_s_reply_the_contact_s_next_message_gets_no_model_answer(assistant_chrono, provider, waha,
+                                                                                 operator_types, converse):
+    operator_types(phone_reply())
+
+    converse("obrigado!")
+
+    assert provider.requests == [] and waha.sent == []
+    assert runs(assistant_chrono)[0].result["paused_until"]
+
+
+def test_an_operator_s_reply_in_one_chat_leaves_other_chats_answered(assistant_chrono, provider, waha,
+                                                                   operator_types, converse):
+    provider.script(text("Olá!"))
+    operator_types(phone_reply(chat="5521988887777@c.us"))
+
+    converse("oi")
+
+    assert [(m["chatId"], m["text"]) for m in waha.sent] == [(CUSTOMER, "Olá!")]

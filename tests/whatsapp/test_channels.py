@@ -23,7 +23,7 @@ def test_the_new_session_posts_session_message_and_ack_events_for_contacts_and_g
     [hook] = waha.sessions["shop"]["config"]["webhooks"]
 
     assert hook["url"] == f"{PUBLIC_URL}/whatsapp/webhooks/{channel.webhook_token}"
-    assert hook["events"] == ["session.status", "message", "message.ack", "message.ack.group"]
+    assert hook["events"] == ["session.status", "message", "message.any", "message.ack", "message.ack.group"]
 
 
 def test_the_new_session_signs_its_webhooks_with_the_channels_key_and_retries_explicitly(created, waha):

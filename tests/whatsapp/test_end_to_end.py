@@ -36,7 +36,7 @@ def test_a_channel_goes_from_creation_to_a_delivered_message(admin_client, waha_
     channel = Channel.objects.get(session_name="loja")
     [hook] = waha.sessions["loja"]["config"]["webhooks"]
     assert hook["url"] == f"{live_server.url}/whatsapp/webhooks/{channel.webhook_token}"
-    assert hook["events"] == ["session.status", "message", "message.ack", "message.ack.group"]
+    assert hook["events"] == ["session.status", "message", "message.any", "message.ack", "message.ack.group"]
     assert hook["hmac"]["key"] == channel.hmac_key
 
     # WAHA wants a scan: it says so through the webhook, signed; the admin page shows the QR.

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from tests.whatsapp.fake_waha import FakeWaha, webhook_headers
+from whatsapp import signals
 from whatsapp.models import Channel, ChannelStatusChange, Message, WebhookEvent
 
 
@@ -140,6 +141,64 @@ def test_a_group_message_records_the_member_who_wrote_it_and_its_media(channel, 
     message = Message.objects.get()
     assert (message.chat_id, message.sender, message.is_group) == ("120363025246125486@g.us", "123456789@lid", True)
     assert message.media["mimetype"] == "image/jpeg"
+
+
+def from_phone(**fields) -> dict:
+    """A message typed on the business's own phone, as WEBJS reports it (we are ``from``)."""
+    return inbound(**{"id": "true_5511999999999@c.us_3EB0PHONE", "from": "5511888888888@c.us",
+                      "to": "5511999999999@c.us", "fromMe": True, "source": "app", "body": "Oi, aqui é a Carla.",
+                      **fields})
+
+
+def test_a_message_sent_from_the_phone_is_kept_as_outbound_with_no_run(channel, post_event, celery_eager,
+                                                                        django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        post_event(channel, "message.any", from_phone())
+
+    message = Message.objects.get()
+    assert (message.direction, message.chat_id, message.text, message.run) == (
+        "out", "5511999999999@c.us", "Oi, aqui é a Carla.", None)
+    assert (message.status, message.waha_message_id) == ("sent", "true_5511999999999@c.us_3EB0PHONE")
+
+
+def test_a_message_from_the_phone_announces_operator_replied_once(channel, post_event, celery_eager,
+                                                                   django_capture_on_commit_callbacks):
+    heard = []
+    signals.operator_replied.connect(receiver := lambda sender, message, **kw: heard.append(message.text))
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            post_event(channel, "message.any", from_phone())
+            post_event(channel, "message", from_phone())  # an engine delivering it on both events
+    finally:
+        signals.operator_replied.disconnect(receiver)
+
+    assert heard == ["Oi, aqui é a Carla."]
+
+
+def test_a_message_chronoflow_sent_is_not_taken_for_an_operator_s(channel, post_event, celery_eager,
+                                                                  django_capture_on_commit_callbacks):
+    Message.objects.create(channel=channel, direction="out", chat_id="5511999999999@c.us", text="Lembrete",
+                           status="sent", waha_message_id="3EB0OURS")
+    with django_capture_on_commit_callbacks(execute=True):
+        post_event(channel, "message.any", from_phone(id="true_5511999999999@c.us_3EB0OURS", body="Lembrete",
+                                                      source=None))
+        post_event(channel, "message.any", from_phone(id="true_5511999999999@c.us_3EB0API", source="api"))
+
+    assert Message.objects.count() == 1
+
+
+def test_message_any_s_copy_of_an_incoming_message_is_not_processed_again(channel, post_event, celery_eager,
+                                                                           django_capture_on_commit_callbacks):
+    stored = []
+    signals.message_stored.connect(receiver := lambda sender, message, **kw: stored.append(message.pk))
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            post_event(channel, "message", inbound())
+            post_event(channel, "message.any", inbound())
+    finally:
+        signals.message_stored.disconnect(receiver)
+
+    assert len(stored) == 1 and Message.objects.count() == 1
 
 
 @pytest.fixture
