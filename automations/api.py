@@ -2,12 +2,10 @@
 
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from drf_spectacular.utils import extend_schema_view
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination, LimitOffsetPagination, PageNumberPagination
 from rest_framework.settings import api_settings
 from rest_framework.request import Request
@@ -16,6 +14,7 @@ from rest_framework.response import Response
 from automations.filters import ChronoFilter, RunFilter, filter_runs, schema_parameters
 from automations.models import Chrono, ChronoRun
 from automations.serializers import ChronoRunSerializer, ChronoWithFunctionSerializer
+from chronoflow.paginators import StrictPageSize
 from chronoflow.permissions import StaffOrModelPermissions
 
 
@@ -33,21 +32,6 @@ class IdsFirstPaginator(Paginator):
         return self._get_page([rows[pk] for pk in ids if pk in rows], number, self)
 
 
-class StrictPageSize:
-    """``?page_size=`` that is not a whole number from 1 is a 400 naming it.
-
-    DRF ignores a bad page size and answers a page of the default size, which hides the
-    client's mistake; past ``max_page_size`` it still gives the largest page.
-    """
-
-    def get_page_size(self, request):
-        raw = request.query_params.get(self.page_size_query_param)
-        if raw is not None and not (raw.isascii() and raw.isdigit() and int(raw) >= 1):
-            raise ValidationError({self.page_size_query_param: [
-                _("A whole number from 1 (at most %(max)d is used).") % {"max": self.max_page_size}]})
-        return super().get_page_size(request)
-
-
 class SkipTakePagination(LimitOffsetPagination):
     """The original system's ``?skip=&take=`` (TypeORM's offset and limit), on every list.
 
@@ -59,7 +43,8 @@ class SkipTakePagination(LimitOffsetPagination):
 
     @staticmethod
     def wanted(request) -> bool:
-        return "skip" in request.query_params or "take" in request.query_params
+        # An empty ?take= (a form left blank) is no skip/take, like an empty filter.
+        return bool(request.query_params.get("skip") or request.query_params.get("take"))
 
     def get_limit(self, request) -> int:
         take = _whole_number(request, self.limit_query_param, api_settings.PAGE_SIZE, minimum=1)
@@ -77,7 +62,7 @@ class SkipTakePagination(LimitOffsetPagination):
 
 def _whole_number(request, name: str, default: int, minimum: int) -> int:
     raw = request.query_params.get(name)
-    if raw is None:
+    if raw is None or raw == "":
         return default
     if not raw.strip().isdigit() or int(raw) < minimum:
         raise serializers.ValidationError({name: [f"{name} must be a whole number of at least {minimum}, not {raw!r}."]})

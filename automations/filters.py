@@ -14,10 +14,11 @@ import django_filters as filters
 from django import forms
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework.exceptions import ValidationError
 
 from automations.models import Chrono, ChronoRun
+from chronoflow.filters import TrueFalseFilter
 
 
 class ChoiceInFilter(filters.BaseInFilter, filters.ChoiceFilter):
@@ -33,22 +34,6 @@ class IdFilter(filters.NumberFilter):
     """A row's id: a whole number (NumberFilter takes decimals, and ?chrono=0.5 matched nothing silently)."""
 
     field_class = forms.IntegerField
-
-
-@extend_schema_field(OpenApiTypes.BOOL)
-class TrueFalseFilter(filters.ChoiceFilter):
-    """``true`` or ``false``; anything else is a 400 naming the parameter.
-
-    django-filter's BooleanFilter reads an unknown value (``?is_active=yes``) as no filter,
-    answering every chrono as if the client had not asked.
-    """
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, choices=[("true", "true"), ("false", "false")],
-                         error_messages={"invalid_choice": "Use true or false, not %(value)r."}, **kwargs)
-
-    def filter(self, qs, value):
-        return super().filter(qs, {"true": True, "false": False}.get(value, value))
 
 
 class UtcDateTimeFilter(filters.IsoDateTimeFilter):

@@ -11,6 +11,8 @@ import json
 from django.core.paginator import Paginator
 from django.db import connections
 from django.utils.functional import cached_property
+from django.utils.translation import gettext as _
+from rest_framework.exceptions import ValidationError
 
 EXACT_UP_TO = 10_000
 
@@ -44,3 +46,18 @@ def estimate(queryset) -> int:
         plan = cursor.fetchone()[0]
         plan = json.loads(plan) if isinstance(plan, str) else plan
         return int(plan[0]["Plan"]["Plan Rows"])
+
+
+class StrictPageSize:
+    """``?page_size=`` that is not a whole number from 1 is a 400 naming it.
+
+    DRF ignores a bad page size and answers a page of the default size, which hides the
+    client's mistake; past ``max_page_size`` it still gives the largest page.
+    """
+
+    def get_page_size(self, request):
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is not None and not (raw.isascii() and raw.isdigit() and int(raw) >= 1):
+            raise ValidationError({self.page_size_query_param: [
+                _("A whole number from 1 (at most %(max)d is used).") % {"max": self.max_page_size}]})
+        return super().get_page_size(request)

@@ -96,8 +96,18 @@ def document_errors(result: dict, generator, request, public: bool) -> dict:
         for method, operation in item.items():
             if method in ("get", "post", "put", "patch", "delete"):
                 for code, response in errors_for(path, method, operation).items():
-                    operation["responses"].setdefault(code, response)
+                    declared = operation["responses"].setdefault(code, response)
+                    if code == "400" and declared is not response:
+                        _or_field_errors(declared)  # its own 400 shape, and the refused-fields one
     return result
+
+
+def _or_field_errors(response: dict) -> None:
+    """An operation documenting its own 400 (an import's row report) can still refuse a field."""
+    field_errors = {"$ref": "#/components/schemas/FieldErrors"}
+    for media in response.get("content", {}).values():
+        if media.get("schema") != field_errors:
+            media["schema"] = {"anyOf": [media["schema"], field_errors]}
 
 
 # --- Plain Django views: the webhook receivers ----------------------------------------------

@@ -17,18 +17,20 @@ from rest_framework.response import Response
 
 from contacts import lgpd
 from contacts.importer import ImportRefused, Importer, parse_mapping
+from chronoflow.filters import TrueFalseFilter
+from chronoflow.paginators import StrictPageSize
 from contacts.models import ConsentChange, Contact
 from contacts.serializers import ConsentSerializer, ContactSerializer, ImportReportSerializer, ImportSerializer
 
 
-class ContactPagination(PageNumberPagination):
+class ContactPagination(StrictPageSize, PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 500
 
 
 class ContactFilter(filters.FilterSet):
     tag = filters.CharFilter(field_name="tags__name", help_text=_("Contacts with this tag."))
-    opted_out = filters.BooleanFilter(help_text=_("true: contacts who opted out; false: the others."))
+    opted_out = TrueFalseFilter(help_text=_("true: contacts who opted out; false: the others."))
     search = filters.CharFilter(method="search_contacts", help_text=_("Part of the name, phone or chat id."))
 
     class Meta:

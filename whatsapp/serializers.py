@@ -38,6 +38,12 @@ class ChannelSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError({"send_limits": str(exc)}) from None
         return attrs
 
+    def validate_send_limits(self, value):
+        # A form's "null" (or JSON null) is no object of overrides: refused here, not by the database.
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("Send limits must be an object of overrides (use {} for none).")
+        return value
+
     def validate_session_name(self, value: str) -> str:
         if self.instance is not None and value != self.instance.session_name:
             raise serializers.ValidationError("A channel's WAHA session cannot be renamed; create a new channel.")

@@ -2,12 +2,14 @@
 
 from django.core import signing
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
 from whatsapp import media
 from whatsapp.models import Message
 
 
+@csrf_exempt  # read-only and token-keyed: any other method is a 405, not a CSRF 403
 @require_GET
 def media_link(request: HttpRequest, token: str) -> HttpResponse:
     """The stored file a signed link names; 403 once expired, 404 when forged or gone."""

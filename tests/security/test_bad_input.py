@@ -266,3 +266,29 @@ def test_an_id_filter_that_is_not_a_whole_number_is_a_400_naming_it(api, cast, p
     response = api.get(path.format(chrono=cast["chrono"].pk))
 
     assert response.status_code == 400 and path.split("?")[1].split("=")[0] in response.json()
+
+
+# --- Found by schemathesis after the contacts, governor and media merges ----------------------
+
+def test_a_channel_form_with_null_send_limits_is_a_400_naming_the_field(api):
+    response = api.post("/api/channels/", {"name": "Loja", "session_name": "loja", "send_limits": "null"})
+    assert response.status_code == 400 and "send_limits" in response.json()
+
+
+def test_an_empty_take_is_no_take(api):
+    response = api.get("/api/runs/?skip=0&take=")
+    assert response.status_code == 200
+
+
+def test_contacts_refuse_a_page_size_of_zero(api):
+    response = api.get("/api/contacts/?page_size=0")
+    assert response.status_code == 400 and "page_size" in response.json()
+
+
+def test_the_media_link_answers_other_methods_with_405(client):
+    assert client.generic("QUERY", "/whatsapp/media/some-token").status_code == 405
+
+
+def test_contacts_refuse_an_opted_out_that_is_not_true_or_false(api):
+    response = api.get("/api/contacts/?opted_out=-58800")
+    assert response.status_code == 400 and "opted_out" in response.json()
