@@ -21,7 +21,6 @@ both gaps, from a periodic task (RUN_REAPER_INTERVAL_S):
   So is one of a chrono paused since.
 """
 
-import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -31,8 +30,6 @@ from django.utils import timezone
 from automations.beat import entries as be
 from automations.models import ChronoRun
 from automations.runs import execution
-
-log = logging.getLogger(__name__)
 Status = ChronoRun.Status
 BATCH = 500  # runs looked at per pass; the next pass takes the rest
 
@@ -123,8 +120,7 @@ def skip_unstarted(run: ChronoRun, reason: str, now: datetime) -> int:
         if not ChronoRun.objects.filter(pk=run.pk, status=Status.PENDING, attempt=0,
                                         next_attempt_at=run.next_attempt_at).update(status=Status.SKIPPED):
             return 0
-        execution.finish(run, Status.SKIPPED, error=reason, now=now)
-    log.info("reaper: run %s of chrono %s skipped: %s", run.pk, run.chrono_id, reason)
+        execution.finish(run, Status.SKIPPED, error=reason, now=now)  # the reason is on the run, not in a log
     return 1
 
 
