@@ -258,13 +258,13 @@ class Plan(NamedTuple):
     next_due: int | None  # the next fire time after now
 
 
-def plan(entry: Entry, lower_us: int, now_us: int, grace_us: int) -> Plan:
+def plan(entry: Entry, lower_us: int, now_us: int, grace_us: int, max_dropped: int = MAX_DROPPED_ROWS) -> Plan:
     """What to send now for an entry (re)loaded at `now_us`, what to drop, and its next fire time.
 
     Occurrences in (lower_us, now_us - grace] were missed (beat was down or the task was
     just edited): the entry's misfire policy picks which of them to send; the others are
     dropped, each with its reason. Occurrences in the last `grace` seconds are merely late
-    and always sent.
+    and always sent. At most `max_dropped` dropped ones are listed, the newest counting the rest.
     """
     missed_until = now_us - grace_us
     missed, total = entry.counted_occurrences(lower_us, missed_until) if lower_us < missed_until else ([], 0)
@@ -274,12 +274,12 @@ def plan(entry: Entry, lower_us: int, now_us: int, grace_us: int) -> Plan:
     dropped = [due for due in missed if due not in kept_set]
     # Missed occurrences older than the walk kept were dropped too, whatever the policy.
     unlisted = total - len(missed)
-    return Plan(kept + late, drop_reasons(entry.policy, dropped, unlisted, kept), entry.next_after(now_us))
+    return Plan(kept + late, drop_reasons(entry.policy, dropped, unlisted, kept, max_dropped), entry.next_after(now_us))
 
 
-def drop_reasons(policy: tuple[str, int], dropped: list[int], unlisted: int,
-                 kept: list[int]) -> list[tuple[int, str]]:
-    """(occurrence, reason) for the latest MAX_DROPPED_ROWS dropped ones; the newest says how many more."""
+def drop_reasons(policy: tuple[str, int], dropped: list[int], unlisted: int, kept: list[int],
+                 limit: int = MAX_DROPPED_ROWS) -> list[tuple[int, str]]:
+    """(occurrence, reason) for the latest `limit` dropped ones; the newest says how many more."""
     if not dropped:
         return []
     kind, window_s = policy
@@ -292,7 +292,7 @@ def drop_reasons(policy: tuple[str, int], dropped: list[int], unlisted: int,
         latest = from_us(kept[-1]).isoformat() if kept else "the latest"
         reason = (f"Skipped: missed while beat was not sending; only the latest missed occurrence ({latest}) "
                   "runs (misfire policy: run once).")
-    rows = [(due, reason) for due in dropped[-MAX_DROPPED_ROWS:]]
+    rows = [(due, reason) for due in dropped[-max(limit, 1):]]
     more = len(dropped) - len(rows) + unlisted
     if more:
         due, text = rows[-1]

@@ -65,7 +65,10 @@ class ChronoScheduler(Scheduler):
     reconcile_every_s = 300.0
     misfire_grace_s = 5.0  # later than this and an occurrence counts as missed
     lock_retry_s = 1.0
-    dropped_per_tick = 5000  # skipped rows written per tick: a long outage's backlog must not delay sends
+    # Past this many dropped occurrences waiting to be written (100,000 chronos after a long
+    # outage), each chrono gets one skipped row that counts the rest: beat's memory stays flat.
+    max_dropped_backlog = 200_000
+    dropped_per_tick = 1000  # skipped rows written per tick: a long outage's backlog must not delay sends
 
     def __init__(self, *args, clock: Callable[[], datetime] | None = None, lock=None,
                  publish: Publish | None = None, **kwargs) -> None:
@@ -220,7 +223,8 @@ class ChronoScheduler(Scheduler):
                  len(self.entries), time.monotonic() - started, len(self._pending))
 
     def _plan(self, entry: Entry, lower: int, now: int, push=None) -> None:
-        sends, dropped, next_due = be.plan(entry, lower, now, int(self.misfire_grace_s * US))
+        max_dropped = be.MAX_DROPPED_ROWS if len(self._dropped) < self.max_dropped_backlog else 1
+        sends, dropped, next_due = be.plan(entry, lower, now, int(self.misfire_grace_s * US), max_dropped)
         self._pending.extend((entry, due) for due in sends)
         if entry.chrono_id is not None:
             self._dropped.extend((entry.chrono_id, due, reason) for due, reason in dropped)

@@ -11,7 +11,7 @@ their reason. Both writes are one statement per batch, idempotent on the unique 
 from collections.abc import Iterable
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.db.models import Case, CharField, Value, When
 
 from automations.models import Chrono, ChronoRun
@@ -23,14 +23,64 @@ BATCH = 2000  # rows per INSERT: a minute's burst at 100,000 chronos is one stat
 
 
 def record_pending(occurrences: Iterable[tuple[int, datetime]]) -> None:
-    """A pending run for each (chrono id, occurrence) that has none yet."""
-    runs = [ChronoRun(chrono_id=chrono_id, scheduled_for=due, trigger=SCHEDULE, next_attempt_at=due)
-            for chrono_id, due in occurrences]
-    try:
-        _insert(runs)
-    except IntegrityError:
-        # A chrono deleted since beat read it: its foreign key fails the whole statement.
-        _insert(_of_existing_chronos(runs))
+    """A pending run for each (chrono id, occurrence) that has none yet, in one statement.
+
+    Not bulk_create: preparing 17 values per row cost about 0.3 s for a minute's burst of
+    1,667, all of it before the first message goes out. Every column but the chrono and
+    the occurrence holds the same value on each row, so each is prepared once, from the
+    model's own defaults (a field added later is covered the same way).
+    """
+    occurrences = list(occurrences)
+    if not occurrences:
+        return
+    columns, constants = _constant_columns()
+    table = connection.ops.quote_name(ChronoRun._meta.db_table)
+    names = ", ".join(connection.ops.quote_name(c) for c in ["chrono_id", "scheduled_for", "next_attempt_at", *columns])
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                _insert_postgresql(cursor, table, names, constants, occurrences)
+            else:
+                _insert_each(cursor, table, names, constants, occurrences)
+
+
+def _constant_columns() -> tuple[list[str], list]:
+    """The columns (and their database values) that every new pending scheduled run shares."""
+    template = ChronoRun(trigger=SCHEDULE)
+    columns, values = [], []
+    for field in ChronoRun._meta.concrete_fields:
+        if field.primary_key or field.attname in ("chrono_id", "scheduled_for", "next_attempt_at"):
+            continue
+        value = field.get_db_prep_save(field.pre_save(template, add=True), connection)
+        if value is not None:  # NULL is every nullable column's default anyway
+            columns.append(field.column)
+            values.append(value)
+    return columns, values
+
+
+def _insert_postgresql(cursor, table: str, names: str, constants: list, occurrences: list) -> None:
+    # Only chronos that still exist: one deleted since beat read it would fail the statement.
+    chrono_table = connection.ops.quote_name(Chrono._meta.db_table)
+    cursor.execute(
+        f"INSERT INTO {table} ({names}) SELECT v.id, v.due, v.due{', %s' * len(constants)} "
+        f"FROM unnest(%s::bigint[], %s::timestamptz[]) AS v(id, due) JOIN {chrono_table} c ON c.id = v.id "
+        "ON CONFLICT DO NOTHING",
+        [*constants, [pk for pk, _ in occurrences], [due for _, due in occurrences]])
+
+
+def _insert_each(cursor, table: str, names: str, constants: list, occurrences: list) -> None:
+    field = ChronoRun._meta.get_field("scheduled_for")
+    marks = ", ".join(["%s"] * (3 + len(constants)))
+    rows = []
+    for pk, due in occurrences:
+        when = field.get_db_prep_save(due, connection)
+        rows.append((pk, when, when, *constants))
+    # One prepared statement run per row in a single transaction: SQLite is in-process, so
+    # this is no more round trips than one INSERT; a chrono deleted meanwhile is left out.
+    chrono_table = connection.ops.quote_name(Chrono._meta.db_table)
+    cursor.executemany(f"INSERT OR IGNORE INTO {table} ({names}) SELECT {marks} "
+                       f"WHERE EXISTS (SELECT 1 FROM {chrono_table} WHERE id = %s)",
+                       [(*row, row[0]) for row in rows])
 
 
 def record_skipped(occurrences: list[tuple[int, datetime, str]], now: datetime) -> None:
@@ -48,17 +98,6 @@ def record_skipped(occurrences: list[tuple[int, datetime, str]], now: datetime) 
         ChronoRun.objects.bulk_create(runs, ignore_conflicts=True, batch_size=BATCH)
         tallies.count_many((run, target_types[run.chrono_id]) for run in runs)  # bulk_create sends no post_save
         _tell_chronos(runs)
-
-
-def _insert(runs: list[ChronoRun]) -> None:
-    if runs:
-        with transaction.atomic():  # PostgreSQL checks the deferred foreign key at commit
-            ChronoRun.objects.bulk_create(runs, ignore_conflicts=True, batch_size=BATCH)
-
-
-def _of_existing_chronos(runs: list[ChronoRun]) -> list[ChronoRun]:
-    alive = set(Chrono._base_manager.filter(pk__in={run.chrono_id for run in runs}).values_list("pk", flat=True))
-    return [run for run in runs if run.chrono_id in alive]
 
 
 def _existing_keys(occurrences: list[tuple[int, datetime, str]]) -> set[tuple[int, datetime]]:
