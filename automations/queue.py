@@ -13,10 +13,16 @@ RUN_TASK = "automations.tasks.run_chrono"
 _loading = threading.Lock()  # web threads: one loads the task modules, the others wait for it
 
 
-def enqueue_run(run, attempt: int = 0, countdown: float = 0) -> None:
-    """Send ``run`` to the workers once the surrounding transaction has committed."""
+def enqueue_run(run, attempt: int = 0, countdown: float = 0, expires=None) -> None:
+    """Send ``run`` to the workers once the surrounding transaction has committed.
+
+    ``expires`` (a datetime): workers drop the message from then on, unrun.
+    """
     kwargs = {"chrono_id": run.chrono_id, "run_id": run.pk, "attempt": attempt}
-    transaction.on_commit(lambda: run_task().apply_async(kwargs=kwargs, countdown=countdown or None))
+    options = {"countdown": countdown or None}
+    if expires is not None:
+        options["expires"] = expires
+    transaction.on_commit(lambda: run_task().apply_async(kwargs=kwargs, **options))
 
 
 def run_task():

@@ -53,7 +53,7 @@ def reap_runs() -> dict:
     counts = reaper.reap()
     if any(counts.values()):
         log.warning("reaper: %(recovered)d lost attempt(s) retried, %(timed_out)d run(s) timed out, "
-                    "%(resent)d pending run(s) re-sent", counts)
+                    "%(resent)d pending run(s) re-sent, %(skipped)d skipped by their misfire policy", counts)
     return counts
 
 

@@ -17,6 +17,7 @@ import logging
 from bisect import bisect_right
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
+from typing import NamedTuple
 
 from django_celery_beat.models import ClockedSchedule, CrontabSchedule, IntervalSchedule, PeriodicTask
 
@@ -31,6 +32,9 @@ EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 CRON_AHEAD = 8
 # Catch-up never sends more than this many missed occurrences of one task at once.
 MAX_CATCH_UP = 1000
+# Occurrences beat drops by the misfire policy are recorded as skipped runs, this many per
+# chrono and reload at most: a week-long outage must not write a row per minute per chrono.
+MAX_DROPPED_ROWS = 100
 
 SKIP, RUN_ONCE, CATCH_UP = "skip", "run_once", "catch_up"
 DEFAULT_POLICY = (RUN_ONCE, 3600)
@@ -149,14 +153,20 @@ class Entry:
 
     def occurrences(self, after_us: int, until_us: int, limit: int = MAX_CATCH_UP) -> list[int]:
         """Fire times in (after_us, until_us], the latest `limit` of them."""
+        return self.counted_occurrences(after_us, until_us, limit)[0]
+
+    def counted_occurrences(self, after_us: int, until_us: int, limit: int = MAX_CATCH_UP) -> tuple[list[int], int]:
+        """The latest `limit` fire times in (after_us, until_us], and how many there are in all."""
         found: list[int] = []
+        total = 0
         due = self.next_after(after_us)
         while due is not None and due <= until_us:
             found.append(due)
-            if len(found) > 2 * limit:  # bound the walk on tiny intervals
+            total += 1
+            if len(found) > 2 * limit:  # bound the memory of the walk on tiny intervals
                 found = found[-limit:]
             due = self.next_after(due)
-        return found[-limit:]
+        return found[-limit:], total
 
 
 ROW_FIELDS = (
@@ -241,17 +251,54 @@ def _plain_task_call(args, kwargs, queue, exchange, routing_key, priority, heade
 
 # --------------------------------------------------------------------------- misfires
 
-def plan(entry: Entry, lower_us: int, now_us: int, grace_us: int) -> tuple[list[int], int | None]:
-    """What to send now for an entry (re)loaded at `now_us`, and its next fire time after that.
+class Plan(NamedTuple):
+    """What beat does with an entry (re)loaded at some instant."""
+
+    sends: list[int]  # occurrences to send now
+    dropped: list[tuple[int, str]]  # (occurrence, reason) the misfire policy drops, at most MAX_DROPPED_ROWS
+    next_due: int | None  # the next fire time after now
+
+
+def plan(entry: Entry, lower_us: int, now_us: int, grace_us: int, max_dropped: int = MAX_DROPPED_ROWS) -> Plan:
+    """What to send now for an entry (re)loaded at `now_us`, what to drop, and its next fire time.
 
     Occurrences in (lower_us, now_us - grace] were missed (beat was down or the task was
-    just edited): the entry's misfire policy picks which of them to send. Occurrences in
-    the last `grace` seconds are merely late and always sent.
+    just edited): the entry's misfire policy picks which of them to send; the others are
+    dropped, each with its reason. Occurrences in the last `grace` seconds are merely late
+    and always sent. At most `max_dropped` dropped ones are listed, the newest counting the rest.
     """
     missed_until = now_us - grace_us
-    missed = entry.occurrences(lower_us, missed_until) if lower_us < missed_until else []
+    missed, total = entry.counted_occurrences(lower_us, missed_until) if lower_us < missed_until else ([], 0)
     late = entry.occurrences(max(lower_us, missed_until), now_us)
-    return choose_missed(entry.policy, missed, now_us) + late, entry.next_after(now_us)
+    kept = choose_missed(entry.policy, missed, now_us)
+    kept_set = set(kept)
+    dropped = [due for due in missed if due not in kept_set]
+    # Missed occurrences older than the walk kept were dropped too, whatever the policy.
+    unlisted = total - len(missed)
+    return Plan(kept + late, drop_reasons(entry.policy, dropped, unlisted, kept, max_dropped), entry.next_after(now_us))
+
+
+def drop_reasons(policy: tuple[str, int], dropped: list[int], unlisted: int, kept: list[int],
+                 limit: int = MAX_DROPPED_ROWS) -> list[tuple[int, str]]:
+    """(occurrence, reason) for the latest `limit` dropped ones; the newest says how many more."""
+    if not dropped:
+        return []
+    kind, window_s = policy
+    if kind == SKIP:
+        reason = "Skipped: missed while beat was not sending (misfire policy: skip)."
+    elif kind == CATCH_UP:
+        reason = (f"Skipped: missed while beat was not sending, and older than the catch-up window of "
+                  f"{window_s}s (misfire policy: catch up).")
+    else:
+        latest = from_us(kept[-1]).isoformat() if kept else "the latest"
+        reason = (f"Skipped: missed while beat was not sending; only the latest missed occurrence ({latest}) "
+                  "runs (misfire policy: run once).")
+    rows = [(due, reason) for due in dropped[-max(limit, 1):]]
+    more = len(dropped) - len(rows) + unlisted
+    if more:
+        due, text = rows[-1]
+        rows[-1] = (due, f"{text} {more} earlier missed occurrence(s) were skipped too, without a row each.")
+    return rows
 
 
 def choose_missed(policy: tuple[str, int], missed: list[int], now_us: int) -> list[int]:
@@ -277,3 +324,19 @@ def message_expiry(policy: tuple[str, int], due_us: int, next_us: int | None) ->
     if kind == CATCH_UP:
         return due_us + max(window_s, 1) * US
     return next_us
+
+
+def expiry_reason(policy: tuple[str, int], due_us: int, next_us: int | None, now_us: int) -> str | None:
+    """Why an occurrence not started by `now_us` is no longer worth running (message_expiry), else None."""
+    expiry = message_expiry(policy, due_us, next_us)
+    if expiry is None or now_us < expiry:
+        return None
+    kind, window_s = policy
+    if kind == CATCH_UP:
+        return (f"Skipped: not started within the catch-up window of {max(window_s, 1)}s after its time "
+                "(misfire policy: catch up).")
+    if kind == SKIP and (next_us is None or expiry < next_us):
+        return "Skipped: not started within a minute of its time (misfire policy: skip)."
+    policy_name = "skip" if kind == SKIP else "run once"
+    return (f"Skipped: not started before the next occurrence ({from_us(next_us).isoformat()}) came due "
+            f"(misfire policy: {policy_name}).")

@@ -15,8 +15,12 @@ django-celery-beat's DatabaseScheduler is the cost model:
   a safety net. Nothing per tick depends on the number of tasks;
 * chronos are sent as ``run_chrono(chrono_id, scheduled_for)`` with the exact occurrence,
   so the worker's unique claim makes any second send of it a no-op;
-* occurrences missed while beat was down follow each chrono's misfire policy, and each
-  message expires when the same policy says it is no longer worth running;
+* each due chrono occurrence is a pending ChronoRun before it is a message (one INSERT per
+  batch, automations.runs.occurrences): a message lost with the broker leaves its row,
+  which the reaper sends again;
+* occurrences missed while beat was down follow each chrono's misfire policy (the dropped
+  ones are recorded as skipped runs, with their reason), and each message expires when the
+  same policy says it is no longer worth running (the reaper then records it as skipped);
 * a lock (automations.beat.lock) lets one beat send at a time; a standby takes over when
   the holder dies, after a fresh load.
 """
@@ -61,6 +65,10 @@ class ChronoScheduler(Scheduler):
     reconcile_every_s = 300.0
     misfire_grace_s = 5.0  # later than this and an occurrence counts as missed
     lock_retry_s = 1.0
+    # Past this many dropped occurrences waiting to be written (100,000 chronos after a long
+    # outage), each chrono gets one skipped row that counts the rest: beat's memory stays flat.
+    max_dropped_backlog = 200_000
+    dropped_per_tick = 1000  # skipped rows written per tick: a long outage's backlog must not delay sends
 
     def __init__(self, *args, clock: Callable[[], datetime] | None = None, lock=None,
                  publish: Publish | None = None, **kwargs) -> None:
@@ -74,6 +82,7 @@ class ChronoScheduler(Scheduler):
         self._seq = itertools.count()
         self._pending: list[tuple[Entry, int]] = []  # misfires and late ones found while loading
         self._marks: list[tuple[int, int, bool]] = []  # (task id, occurrence, one-off) sent, not yet written
+        self._dropped: list[tuple[int, int, str]] = []  # (chrono id, occurrence, reason) dropped, not yet written
         self._holding = self._loaded = False
         self._seen_stamp = self._since = None
         self._settle_until = self._next_poll = self._next_reconcile = 0
@@ -129,14 +138,27 @@ class ChronoScheduler(Scheduler):
                 log.error("beat: could not load the schedule yet: %s", exc)
 
     def sync(self) -> None:
-        """Write last_run_at / total_run_count of what was sent (and disable sent one-offs)."""
-        if not self._marks:
+        """Write last_run_at / total_run_count of what was sent (and disable sent one-offs),
+        then some of the skipped runs of occurrences the misfire policy dropped."""
+        if self._marks:
+            marks, self._marks = self._marks, []
+            try:
+                _write_marks(marks)
+            except (DatabaseError, InterfaceError):
+                self._marks = marks + self._marks
+                raise
+        self._write_dropped()
+
+    def _write_dropped(self) -> None:
+        from automations.runs import occurrences  # models: loaded once Django is set up, as below
+
+        if not self._dropped:
             return
-        marks, self._marks = self._marks, []
+        dropped, self._dropped = self._dropped[:self.dropped_per_tick], self._dropped[self.dropped_per_tick:]
         try:
-            _write_marks(marks)
+            occurrences.record_skipped([(pk, from_us(due), reason) for pk, due, reason in dropped], self.clock())
         except (DatabaseError, InterfaceError):
-            self._marks = marks + self._marks
+            self._dropped = dropped + self._dropped
             raise
 
     def close(self) -> None:
@@ -171,6 +193,7 @@ class ChronoScheduler(Scheduler):
         return held
 
     def _forget_all(self) -> None:
+        # _dropped stays: those occurrences were dropped whatever a reload finds.
         self.entries, self._known, self._queue, self._pending = {}, {}, [], []
         self._loaded = False
 
@@ -200,8 +223,11 @@ class ChronoScheduler(Scheduler):
                  len(self.entries), time.monotonic() - started, len(self._pending))
 
     def _plan(self, entry: Entry, lower: int, now: int, push=None) -> None:
-        sends, next_due = be.plan(entry, lower, now, int(self.misfire_grace_s * US))
+        max_dropped = be.MAX_DROPPED_ROWS if len(self._dropped) < self.max_dropped_backlog else 1
+        sends, dropped, next_due = be.plan(entry, lower, now, int(self.misfire_grace_s * US), max_dropped)
         self._pending.extend((entry, due) for due in sends)
+        if entry.chrono_id is not None:
+            self._dropped.extend((entry.chrono_id, due, reason) for due, reason in dropped)
         if next_due is None and not sends:
             self.entries.pop(entry.id, None)  # a one-off already done: nothing left to send
             return
@@ -333,7 +359,8 @@ class ChronoScheduler(Scheduler):
         if not batch:
             return 0
         batch.sort(key=lambda item: item[1])
-        _refresh_policies([entry for entry, _ in batch])
+        active = _refresh_policies([entry for entry, _ in batch])
+        _record_pending(batch, active)
         failures = self._publish_all([self._message(entry, due) for entry, due in batch])
         for (entry, due), error in zip(batch, failures):
             if error is not None:  # one bad task must not stop the others
@@ -425,21 +452,44 @@ def _chunks(items: list, size: int):
         yield items[start:start + size]
 
 
-def _refresh_policies(entries: list[Entry]) -> None:
+def _refresh_policies(entries: list[Entry]) -> set[int] | None:
     """Re-read the misfire policy of the chronos about to be sent: editing it does not touch their task.
 
-    Best effort: with the database away, the policies read last time serve.
+    Returns the ids of those chronos that exist and are active. Best effort: with the
+    database away, the policies read last time serve, and None is returned.
     """
     from automations.models import Chrono
 
     by_chrono = {entry.chrono_id: entry for entry in entries if entry.chrono_id is not None}
+    active = set()
     try:
         for chunk in _chunks(list(by_chrono), 500):
-            for pk, policy, window in Chrono._base_manager.filter(pk__in=chunk).values_list(
-                    "pk", "misfire_policy", "catchup_window_s"):
+            for pk, policy, window, is_active in Chrono._base_manager.filter(pk__in=chunk).values_list(
+                    "pk", "misfire_policy", "catchup_window_s", "is_active"):
                 by_chrono[pk].policy = (policy, window)
+                if is_active:
+                    active.add(pk)
     except (DatabaseError, InterfaceError) as exc:
         log.warning("beat: could not re-read misfire policies (%s); using the ones read before", exc)
+        return None
+    return active
+
+
+def _record_pending(batch: list[tuple[Entry, int]], active: set[int] | None) -> None:
+    """Each chrono occurrence about to be sent becomes a pending run first, in one INSERT.
+
+    Best effort: with the database away the messages still go out, and the worker creates
+    each run when it takes the message, as it would without this row.
+    """
+    from automations.runs import occurrences
+
+    due = [(entry.chrono_id, from_us(due)) for entry, due in batch if active and entry.chrono_id in active]
+    if not due:
+        return
+    try:
+        occurrences.record_pending(due)
+    except (DatabaseError, InterfaceError) as exc:
+        log.warning("beat: could not record %d occurrence(s) before sending them (%s)", len(due), exc)
 
 
 def _write_marks(marks: list[tuple[int, int, bool]]) -> None:

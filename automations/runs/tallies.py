@@ -49,7 +49,22 @@ def run_saved(sender, instance: ChronoRun, **kwargs) -> None:
 
 def count(run: ChronoRun) -> None:
     """Add the finished ``run`` to its hour's tallies and to the all-time ones."""
-    target_type = run.chrono.target_type
+    _upsert(_rows_of(run, run.chrono.target_type))
+
+
+def count_many(runs: Iterable[tuple[ChronoRun, str]]) -> None:
+    """Add many finished runs, given as (run, its chrono's target type), in one statement."""
+    summed: dict[tuple, list[int]] = {}
+    for run, target_type in runs:
+        for *key, n, total in _rows_of(run, target_type):
+            sums = summed.setdefault(tuple(key), [0, 0])
+            sums[0] += n
+            sums[1] += total
+    if summed:
+        _upsert([(*key, n, total) for key, (n, total) in sorted(summed.items())])
+
+
+def _rows_of(run: ChronoRun, target_type: str) -> list[tuple]:
     scheduled_for = ChronoRun._meta.get_field("scheduled_for").to_python(run.scheduled_for)  # a run made from text
     hour = scheduled_for.replace(minute=0, second=0, microsecond=0)
     rows = [(hour, "runs", 0, 0), (ALL_TIME, "runs", 0, 0)]
@@ -58,7 +73,7 @@ def count(run: ChronoRun) -> None:
         rows += [(hour, "lateness", bucket_ms(late), round(late)), (ALL_TIME, "lateness", bucket_ms(late), round(late))]
     if run.duration_ms is not None:
         rows.append((ALL_TIME, "duration", bucket_ms(run.duration_ms), run.duration_ms))
-    _upsert([(when, target_type, run.status, metric, value, 1, total) for when, metric, value, total in sorted(rows)])
+    return [(when, target_type, run.status, metric, value, 1, total) for when, metric, value, total in sorted(rows)]
 
 
 def _upsert(rows: list[tuple]) -> None:
