@@ -284,6 +284,8 @@ WHATSAPP_MEDIA_LINK_MAX_AGE_S = env_int("WHATSAPP_MEDIA_LINK_MAX_AGE_S", 86400, 
 WAHA_MONITOR_INTERVAL_S = env_int("WAHA_MONITOR_INTERVAL_S", 300, minimum=10)
 WAHA_MONITOR_MAX_RESTARTS = env_int("WAHA_MONITOR_MAX_RESTARTS", 5, minimum=0)
 WAHA_MONITOR_BACKOFF_S = env_int("WAHA_MONITOR_BACKOFF_S", 60, minimum=1)
+# A sent message with no delivery ack after this long gets a note (the monitor looks each round).
+WHATSAPP_ACK_TIMEOUT_S = env_int("WHATSAPP_ACK_TIMEOUT_S", 3600, minimum=60)
 # Governed channels' outboxes (whatsapp/outbox.py) are looked at this often as a safety
 # net; a step due sooner is scheduled for its own time.
 WAHA_SEND_PUMP_S = env_int("WAHA_SEND_PUMP_S", 15, minimum=1)

@@ -770,6 +770,23 @@ class Message(models.Model):
             self.mark(self.Status.FAILED, str(exc))
 
     @classmethod
+    def flag_unacknowledged(cls, now=None) -> int:
+        """Note on sent messages that no delivery ack followed within WHATSAPP_ACK_TIMEOUT_S.
+
+        WhatsApp accepts a send to a number that does not exist (often the Brazilian 9th
+        digit) and never delivers it: the status stays ``sent`` for ever, which reads as fine.
+        The note says so; the status stays ``sent`` (an ack arriving later still moves it on).
+        """
+        now = now or timezone.now()
+        timeout = settings.WHATSAPP_ACK_TIMEOUT_S
+        note = (f"No delivery ack {timeout // 60} min after it was sent: the phone may be off, or the number "
+                "may not be on WhatsApp (check the 9th digit of Brazilian mobiles).")
+        overdue = cls.objects.filter(direction=cls.Direction.OUT, status=cls.Status.SENT, error="",
+                                     updated_at__lt=now - timedelta(seconds=timeout),
+                                     updated_at__gte=now - timedelta(days=7))  # older ones were looked at already
+        return overdue.update(error=note)
+
+    @classmethod
     def apply_ack(cls, channel: Channel, message_id: str, ack: object) -> int:
         """Move our outbound message(s) with this WAHA id forward to the ack's status.
 

@@ -5,7 +5,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from whatsapp import monitor, outbox
-from whatsapp.models import Channel, WebhookEvent, kick_pump
+from whatsapp.models import Channel, Message, WebhookEvent, kick_pump
 
 
 @shared_task(name="whatsapp.tasks.process_webhook_event", acks_late=True, ignore_result=True)
@@ -18,7 +18,10 @@ def process_webhook_event(event_id: int) -> None:
 
 @shared_task(name="whatsapp.tasks.check_sessions", ignore_result=True)
 def check_sessions() -> int:
-    """The periodic session health check (WAHA_MONITOR_INTERVAL_S); returns how many actions it took."""
+    """The periodic session health check (WAHA_MONITOR_INTERVAL_S); returns how many actions it took.
+
+    It also notes sent messages that never got a delivery ack (Message.flag_unacknowledged)."""
+    Message.flag_unacknowledged()
     return len(monitor.check_sessions())
 
 

@@ -454,3 +454,27 @@ def test_the_compat_route_refuses_an_event_for_an_unknown_session(channel, clien
 
     assert response.status_code == 404
     assert nothing_stored()
+
+
+# --- A send that never gets a delivery ack (issue 13, item 16) ---------------------------------
+
+def test_a_sent_message_with_no_ack_for_an_hour_is_flagged_and_keeps_its_status(make_channel, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    settings.WHATSAPP_ACK_TIMEOUT_S = 3600
+    channel = make_channel()
+    old = Message.objects.create(channel=channel, direction="out", chat_id="5511999999999@c.us", text="Oi",
+                                 status="sent")
+    fresh = Message.objects.create(channel=channel, direction="out", chat_id="5511988888888@c.us", text="Oi",
+                                   status="sent")
+    delivered = Message.objects.create(channel=channel, direction="out", chat_id="5511977777777@c.us", text="Oi",
+                                       status="delivered")
+    Message.objects.filter(pk__in=[old.pk, delivered.pk]).update(updated_at=timezone.now() - timedelta(hours=2))
+
+    assert Message.flag_unacknowledged() == 1
+    old.refresh_from_db(), fresh.refresh_from_db(), delivered.refresh_from_db()
+    assert old.status == "sent" and "No delivery ack 60 min" in old.error and "9th digit" in old.error
+    assert fresh.error == "" and delivered.error == ""
+    assert Message.flag_unacknowledged() == 0  # noted once
