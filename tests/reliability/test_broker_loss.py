@@ -53,7 +53,8 @@ def stop_when_idle(worker: Process, broker_url: str) -> None:
 
     (Celery's warm shutdown would do the same but hung for 30 s here after its last task.)
     """
-    control = Celery(broker=broker_url).control
+    # Not the current app: shared tasks (and tests patching them) must keep resolving to ChronoFlow's.
+    control = Celery(broker=broker_url, set_as_current=False).control
     control.cancel_consumer("celery", reply=True, timeout=5)
 
     def idle() -> bool:
