@@ -4,9 +4,8 @@ import json
 
 from django.conf import settings
 
+from automations.models import ChronoRun
 from automations.targets import Outcome
-
-SNIPPET_CHARS = 1000
 
 
 def deadline_s(chrono) -> float:
@@ -31,6 +30,6 @@ def run(chrono, run, context: dict) -> Outcome:
 
 def outcome(report) -> Outcome:
     """A failed function is not retried (it may have sent messages), unless the sandbox itself failed."""
-    snippet = json.dumps(report.value, ensure_ascii=False)[:SNIPPET_CHARS] if report.ok else ""
+    snippet = json.dumps(report.value, ensure_ascii=False)[: ChronoRun.SNIPPET_CHARS] if report.ok else ""
     return Outcome(ok=report.ok, error=report.error_text, retryable=report.platform_failure,
                    result=report.as_result(), response_snippet=snippet, timed_out=report.limit == "timeout")

@@ -2,30 +2,12 @@
 posted as WAHA posts them (signed webhooks, processed by the eager worker)."""
 
 import pytest
-import responses
 
-from tests.events.conftest import message_payload, post_message  # noqa: F401 (fixture)
-from tests.whatsapp.conftest import WAHA_URL, waha_settings  # noqa: F401 (fixture)
-from tests.whatsapp.fake_waha import FakeWaha, install
-from whatsapp.models import Channel
+# The events tests' fake WAHA (spec-checked) and its WORKING channel, shared rather than copied.
+from tests.events.conftest import channel, post_message, waha  # noqa: F401 (fixtures)
+from tests.whatsapp.conftest import waha_settings  # noqa: F401 (fixture)
 
 CUSTOMER = "5511988887777@c.us"
-
-
-@pytest.fixture
-def waha(waha_settings):
-    fake = FakeWaha()
-    fake.add_session("front", "WORKING", me={"id": "5511888888888@c.us", "pushName": "Loja"})
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        install(fake, rsps, WAHA_URL)
-        yield fake
-    assert fake.violations == [], "requests WAHA's spec does not allow"
-
-
-@pytest.fixture
-def channel(db) -> Channel:
-    return Channel.objects.create(name="Front desk", session_name="front", status=Channel.Status.WORKING,
-                                  me={"id": "5511888888888@c.us", "pushName": "Loja"})
 
 
 @pytest.fixture
