@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import email.message
 import email.utils
+import heapq
 import ipaddress
+import itertools
 import json as jsonlib
+import os
 import socket
 import ssl
 import threading
@@ -129,6 +132,58 @@ class _RefusedAddress(Exception):
     """Raised from inside urllib3 when a socket connected to a refused address."""
 
 
+class _Watchdog:
+    """One thread that fires every send()'s deadline (issue 12: a Timer thread per call
+    cost more than a whole call to a loopback receiver).
+
+    ``at(when, callback)`` returns an alarm for ``cancel()``; callbacks run on the watchdog
+    thread, one after the other, so they must be quick (shutting sockets is).
+    """
+
+    def __init__(self) -> None:
+        self._reset()
+        if hasattr(os, "register_at_fork"):  # a forked pool child has the heap but not the thread
+            os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self) -> None:
+        self._wake = threading.Condition()
+        self._alarms: list[list] = []  # heap of [when, seq, callback]; callback None once cancelled
+        self._seq = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def at(self, when: float, callback: Callable[[], None]) -> list:
+        alarm = [when, next(self._seq), callback]
+        with self._wake:
+            heapq.heappush(self._alarms, alarm)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="http-deadlines", daemon=True)
+                self._thread.start()
+            if self._alarms[0] is alarm:
+                self._wake.notify()
+        return alarm
+
+    def cancel(self, alarm: list) -> None:
+        alarm[2] = None  # left in the heap; dropped when it comes up
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while self._alarms and self._alarms[0][2] is None:
+                    heapq.heappop(self._alarms)
+                if not self._alarms:
+                    self._wake.wait()
+                    continue
+                delay = self._alarms[0][0] - time.monotonic()
+                if delay > 0:
+                    self._wake.wait(delay)
+                    continue
+                callback = heapq.heappop(self._alarms)[2]
+            callback()
+
+
+_WATCHDOG = _Watchdog()
+
+
 class _Deadline:
     """The total deadline of one send(), held inside blocking reads too.
 
@@ -144,9 +199,7 @@ class _Deadline:
         self.expired = threading.Event()
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
-        self._timer = threading.Timer(timeout_s, self._expire)
-        self._timer.daemon = True
-        self._timer.start()
+        self._alarm = _WATCHDOG.at(time.monotonic() + timeout_s, self._expire)
 
     def watch(self, sock: socket.socket) -> None:
         with self._lock:
@@ -161,7 +214,7 @@ class _Deadline:
                 _shut(sock)
 
     def close(self) -> None:
-        self._timer.cancel()
+        _WATCHDOG.cancel(self._alarm)
         with self._lock:
             for sock in self._sockets:
                 sock.close()
@@ -175,32 +228,38 @@ def _shut(sock: socket.socket) -> None:
         pass  # already closed by the other end or by us: nothing left to wake
 
 
-def _adapter(deadline: _Deadline, policy: HostPolicy | None) -> HTTPAdapter:
-    """A requests adapter whose new sockets are watched by `deadline` and checked by `policy`."""
+# The send() in progress on this thread: its (deadline, address policy), for the sockets it
+# connects. requests connects on the calling thread, so the classes below are made once
+# (issue 12: making them per call was a large part of a call's cost).
+_call = threading.local()
 
-    def guard(base: type) -> type:
-        def _new_conn(self):
-            sock = base._new_conn(self)
-            peer = sock.getpeername()
-            if policy is not None and not policy.allows(peer[0], peer[1]):
-                sock.close()
-                raise _RefusedAddress(f"{self.host} connected to {peer[0]}, {policy.refusal_note}")
-            deadline.watch(sock)
-            return sock
 
-        return type(f"Guarded{base.__name__}", (base,), {"_new_conn": _new_conn})
+def _guard(base: type) -> type:
+    def _new_conn(self):
+        sock = base._new_conn(self)
+        deadline, policy = _call.current
+        peer = sock.getpeername()
+        if policy is not None and not policy.allows(peer[0], peer[1]):
+            sock.close()
+            raise _RefusedAddress(f"{self.host} connected to {peer[0]}, {policy.refusal_note}")
+        deadline.watch(sock)
+        return sock
 
-    class GuardedAdapter(HTTPAdapter):
-        def init_poolmanager(self, *args, **kwargs) -> None:
-            super().init_poolmanager(*args, **kwargs)
-            self.poolmanager.pool_classes_by_scheme = {
-                "http": type("GuardedHTTPPool", (HTTPConnectionPool,),
-                             {"ConnectionCls": guard(HTTPConnectionPool.ConnectionCls)}),
-                "https": type("GuardedHTTPSPool", (HTTPSConnectionPool,),
-                              {"ConnectionCls": guard(HTTPSConnectionPool.ConnectionCls)}),
-            }
+    return type(f"Guarded{base.__name__}", (base,), {"_new_conn": _new_conn})
 
-    return GuardedAdapter()
+
+_GUARDED_POOLS = {
+    "http": type("GuardedHTTPPool", (HTTPConnectionPool,), {"ConnectionCls": _guard(HTTPConnectionPool.ConnectionCls)}),
+    "https": type("GuardedHTTPSPool", (HTTPSConnectionPool,), {"ConnectionCls": _guard(HTTPSConnectionPool.ConnectionCls)}),
+}
+
+
+class _GuardedAdapter(HTTPAdapter):
+    """A requests adapter whose new sockets are watched by the call's deadline and checked by its policy."""
+
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _GUARDED_POOLS
 
 
 @dataclass
@@ -313,8 +372,9 @@ def send(method: str, url: str, *, headers: Mapping[str, str] | None = None, jso
     retries = settings.HTTP_MAX_RETRIES if retries is None else retries
     request = _Request(method.upper(), url, dict(headers or {}), json, data, params)
     deadline = _Deadline(timeout_s)
+    _call.current = (deadline, address_policy)
     try:
-        with _session(deadline, address_policy) as session:
+        with _session() as session:
             for _hop in range(max_redirects + 1):
                 _check_hop(request.url, check_hop, allow_host, address_policy)
                 response = _open(session, request, started, timeout_s, retries, deadline)
@@ -324,14 +384,16 @@ def send(method: str, url: str, *, headers: Mapping[str, str] | None = None, jso
                 response.close()
                 request = following
     finally:
+        _call.current = None
         deadline.close()
     raise HttpError(f"Too many redirects (more than {max_redirects}) starting from {_hostport(url)}", permanent=True)
 
 
-def _session(deadline: _Deadline, address_policy: HostPolicy | None) -> requests.Session:
+def _session() -> requests.Session:
+    # A session per call: no connection outlives the call that checked and watches it.
     session = requests.Session()
     session.trust_env = False
-    adapter = _adapter(deadline, address_policy)
+    adapter = _GuardedAdapter()
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.headers["User-Agent"] = USER_AGENT

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
-from django.db import IntegrityError, InterfaceError, OperationalError, connections, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, connections, transaction
 from django.db.models import Exists, Q
 from django.utils import timezone
 
@@ -80,8 +80,10 @@ class Superseded(Exception):
 def _load_run(run_id: int) -> ChronoRun | None:
     # The alert policy comes along (or is known absent), so recording asks no more.
     # So do its event triggers: whether runs can queue behind this one is known without a query.
-    return (ChronoRun.objects.select_related(*(f"chrono__{name}" for name in CHRONO_RELATED))
-            .filter(pk=run_id).first())
+    # order_by() and [:1], not first(): no ORDER BY to compile or sort on a primary-key lookup.
+    runs = (ChronoRun.objects.select_related(*(f"chrono__{name}" for name in CHRONO_RELATED))
+            .filter(pk=run_id).order_by()[:1])
+    return next(iter(runs), None)
 
 
 def _scheduled_run(chrono_id: int, scheduled_for: datetime | None, sent_at: datetime | None) -> ChronoRun | None:
@@ -132,22 +134,45 @@ def _claim(run: ChronoRun, attempt: int) -> bool:
     with the chrono's row locked, as admissions and records of the queue policy take it).
     """
     now = timezone.now()
-    claim = ChronoRun.objects.filter(pk=run.pk, status=Status.PENDING, attempt=attempt)
     if attempt == 0 and run.chrono.overlap_policy != Chrono.Overlap.ALLOW:
-        busy = in_progress(run.chrono_id).exclude(pk=run.pk)
         with transaction.atomic():
             lock_chrono(run.chrono_id)
-            claimed = claim.exclude(Exists(busy)).update(status=Status.RUNNING, attempt=attempt + 1,
-                                                         started_at=now, next_attempt_at=None)
+            attempts = _claim_returning(run, attempt, now, exclusive=True)
     else:
-        claimed = claim.update(status=Status.RUNNING, attempt=attempt + 1, started_at=now, next_attempt_at=None)
-    if claimed != 1:
+        attempts = _claim_returning(run, attempt, now, exclusive=False)
+    if attempts is None:
         return False
     # What the claim wrote, and the attempt history as the claim found it: it is ours now,
     # but a recovery by the reaper may have added to it since the run was read.
     run.status, run.attempt, run.started_at, run.next_attempt_at = Status.RUNNING, attempt + 1, now, None
-    run.refresh_from_db(fields=["attempts"])
+    run.attempts = attempts
     return True
+
+
+def _claim_returning(run: ChronoRun, attempt: int, now: datetime, exclusive: bool) -> list | None:
+    """``pending → running`` for this attempt, in one statement that also returns the attempt history.
+
+    None when the run is not pending at ``attempt`` (or, ``exclusive``, when another run of
+    the chrono is in progress). Hand-written because the ORM's update() returns no row: an
+    UPDATE ... RETURNING (PostgreSQL, SQLite ≥ 3.35) saves the read-back of ``attempts``.
+    """
+    table = connection.ops.quote_name(ChronoRun._meta.db_table)
+    field = ChronoRun._meta.get_field("started_at")
+    busy = ""
+    params = [Status.RUNNING, attempt + 1, field.get_db_prep_value(now, connection), run.pk, Status.PENDING, attempt]
+    if exclusive:
+        # in_progress() of the chrono, other than this run (kept in step with it).
+        busy = (f" AND NOT EXISTS (SELECT 1 FROM {table} o WHERE o.chrono_id = %s AND o.id <> %s"
+                " AND (o.status = %s OR (o.status = %s AND o.attempt > 0)))")
+        params += [run.chrono_id, run.pk, Status.RUNNING, Status.PENDING]
+    sql = (f"UPDATE {table} SET status = %s, attempt = %s, started_at = %s, next_attempt_at = NULL"
+           f" WHERE id = %s AND status = %s AND attempt = %s{busy} RETURNING attempts")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return ChronoRun._meta.get_field("attempts").from_db_value(row[0], None, connection)
 
 
 def _admit_locked(run: ChronoRun, attempt: int) -> str:
@@ -176,8 +201,12 @@ def _admit_locked(run: ChronoRun, attempt: int) -> str:
 
 def lock_chrono(chrono_id: int) -> None:
     """Serialise admissions and records of one chrono (SQLite: IMMEDIATE transactions already do)."""
-    # order_by(): no ORDER BY (the model's ordering by name) on a one-row lock.
-    list(Chrono.objects.select_for_update().filter(pk=chrono_id).order_by().values_list("pk"))
+    # Hand-written: the ORM's select_for_update() costs more to compile than the lock takes,
+    # and carried the model's ORDER BY name. SQLite has no FOR UPDATE (nor needs it).
+    if connection.features.has_select_for_update:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT 1 FROM {connection.ops.quote_name(Chrono._meta.db_table)} WHERE id = %s FOR UPDATE",
+                           [chrono_id])
 
 
 def _overlap_verdict(run: ChronoRun) -> str | None:
@@ -344,11 +373,34 @@ OUTCOME_FIELDS = ("status", "error_message", "finished_at", "next_attempt_at", "
 
 
 def _write_run(run: ChronoRun, claimed_attempt: int | None) -> None:
-    runs = ChronoRun.objects.filter(pk=run.pk)
-    if claimed_attempt is not None:
-        runs = runs.filter(status=Status.RUNNING, attempt=claimed_attempt)
-    if runs.update(**{field: getattr(run, field) for field in OUTCOME_FIELDS}) != 1 and claimed_attempt is not None:
+    where = {"status": Status.RUNNING, "attempt": claimed_attempt} if claimed_attempt is not None else {}
+    if update_row(ChronoRun, run.pk, {field: getattr(run, field) for field in OUTCOME_FIELDS}, where) != 1 \
+            and claimed_attempt is not None:
         raise Superseded
+
+
+def update_row(model, pk: int, values: dict, where: dict | None = None) -> int:
+    """``model.objects.filter(pk=pk, **where).update(**values)`` for plain column values, hand-built.
+
+    The run's hot path writes two rows per run; compiling those updates through the ORM cost
+    more CPU than the database spends on them (issue 12). Values are prepared by their
+    fields exactly as update() prepares them; ``where`` is equality on columns only.
+    """
+    meta, quote = model._meta, connection.ops.quote_name
+    sets, params = [], []
+    for name, value in values.items():
+        field = meta.get_field(name)
+        sets.append(f"{quote(field.column)} = %s")
+        params.append(field.get_db_prep_save(value, connection))
+    conditions = [f"{quote(meta.pk.column)} = %s"]
+    params.append(pk)
+    for name, value in (where or {}).items():
+        field = meta.get_field(name)
+        conditions.append(f"{quote(field.column)} = %s")
+        params.append(field.get_db_prep_value(value, connection))
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {quote(meta.db_table)} SET {', '.join(sets)} WHERE {' AND '.join(conditions)}", params)
+        return cursor.rowcount
 
 
 def finish(run: ChronoRun, status: str, error: str = "", now: datetime | None = None,
@@ -369,17 +421,22 @@ def finish(run: ChronoRun, status: str, error: str = "", now: datetime | None = 
     # No savepoint: inside record()'s transaction a failure rolls all of it back anyway.
     with transaction.atomic(savepoint=False):
         _write_run(run, claimed_attempt)
-        # A queryset write sends no post_save: count the finished run here, in the same transaction.
-        tallies.count(run)
-        run._stored_status = status
         updates = {"last_run_at": now, "last_run_status": status, "last_error": error}
         if chrono.is_recurring:
             updates["next_run_at"] = chrono.compute_next_run(now)
         elif run.trigger == ChronoRun.Trigger.SCHEDULE:
             updates.update(is_active=False, next_run_at=None)
-        Chrono.objects.filter(pk=chrono.pk).update(**updates)
+        if "is_active" in updates:  # a one-shot chrono ends: through the ORM, which keeps beat's rows in step
+            Chrono.objects.filter(pk=chrono.pk).update(**updates)
+        else:
+            update_row(Chrono, chrono.pk, updates)
         if status != Status.SKIPPED and holds_a_queue(chrono):
             _release_queued(chrono, now)
+        # A queryset write sends no post_save: count the finished run here, in the same transaction.
+        # Last before the commit: every finished run upserts the same few tally rows, so their
+        # row locks are held for as short a time as the transaction allows.
+        tallies.count(run)
+        run._stored_status = status
     if alerts.has_policy(chrono):
         alerts.after_run(run)  # failure alerts and auto-pause (automations/events/alerts.py)
 
