@@ -18,17 +18,14 @@ needing ``packaging`` made every publish fail, issue 19). Exit status 0 only whe
 from __future__ import annotations
 
 import argparse
-import http.server
 import json
 import os
 import re
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -38,6 +35,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 SMOKE_DB = "chronoflow_smoke"
+sys.path.insert(0, str(ROOT))
+from bench.support import Receiver, free_port, scratch_database  # noqa: E402  (stdlib + requirements.txt only)
 
 
 def main() -> int:
@@ -49,7 +48,7 @@ def main() -> int:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="chronoflow-smoke-") as tmp:
-        smoke = Smoke(Path(tmp), fresh_database(args.database_url), fresh_redis(args.redis_url))
+        smoke = Smoke(Path(tmp), scratch_database(args.database_url, SMOKE_DB), fresh_redis(args.redis_url))
         try:
             smoke.run()
         except SmokeFailed as exc:
@@ -66,52 +65,11 @@ class SmokeFailed(Exception):
     pass
 
 
-def fresh_database(server_url: str) -> str:
-    import psycopg  # from requirements.txt
-
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{SMOKE_DB}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{SMOKE_DB}"')
-    return server_url.rsplit("/", 1)[0] + "/" + SMOKE_DB
-
-
 def fresh_redis(url: str) -> str:
     import redis  # from requirements.txt
 
     redis.Redis.from_url(url).flushdb()
     return url
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Receiver(http.server.ThreadingHTTPServer):
-    """Records each request's path and JSON body; answers 200."""
-
-    def __init__(self):
-        self.received: list[tuple[str, object]] = []
-        super().__init__(("127.0.0.1", 0), ReceiverHandler)
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-
-class ReceiverHandler(http.server.BaseHTTPRequestHandler):
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        self.server.received.append((self.path, json.loads(body or b"null")))
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.end_headers()
-        self.wfile.write(b'{"ok": true}')
-
-    def log_message(self, *args):
-        pass
 
 
 class Smoke:
@@ -132,7 +90,7 @@ class Smoke:
         }
         self.processes: dict[str, subprocess.Popen] = {}
         self.token = ""
-        self.receiver = Receiver()
+        self.receiver = Receiver(record=True)
 
     # --- the steps
 
@@ -167,7 +125,7 @@ class Smoke:
             "url": f"{self.receiver.url}/scheduled", "method": "POST", "payload": {"from": "beat"},
         })
         self.wait_run_success(chrono["id"], timeout=90)
-        if ("/scheduled", {"from": "beat"}) not in self.receiver.received:
+        if ("/scheduled", {"from": "beat"}) not in [(r.path, r.body) for r in self.receiver.received]:
             raise SmokeFailed(f"the receiver did not get the scheduled call: {self.receiver.received}")
 
         step("a FUNCTION chrono triggered through the API (sandbox)")

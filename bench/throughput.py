@@ -23,16 +23,16 @@ It makes a scratch PostgreSQL database on --pg-url's server (dropped at the end)
 from __future__ import annotations
 
 import argparse
-import http.server
 import os
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from bench.support import PrivateRedis, Receiver, cpu_seconds, drop_database, scratch_database  # noqa: E402
 DONE_KEY = "bench:throughput:done"
 SCRATCH_DB = "chronoflow_bench_throughput"
 SCENARIOS = ("noop", "post_insert", "run_chrono HTTP", "run_chrono FUNCTION")
@@ -55,11 +55,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--receiver-delay-ms", type=int, default=0,
                         help="the receiver waits this long before answering (a slow webhook; default 0)")
     parser.add_argument("--pg-url", default="postgres://postgres@127.0.0.1:5432/postgres")
-    parser.add_argument("--redis", default="redis://127.0.0.1:6379/12", help="broker (flushed)")
+    parser.add_argument("--redis", default="",
+                        help="broker URL (flushed); default: a private redis-server on a free port")
     args = parser.parse_args(argv)
     scenarios = [s.strip() for s in args.scenarios.split(",")]
 
-    database_url = scratch_database(args.pg_url)
+    private_redis = None if args.redis else PrivateRedis()
+    args.redis = args.redis or private_redis.url
+    database_url = scratch_database(args.pg_url, SCRATCH_DB)
     (ROOT / "var" / "bench-throughput").mkdir(parents=True, exist_ok=True)
     os.environ.update(DATABASE_URL=database_url, REDIS_URL=args.redis, DATA_DIR=str(ROOT / "var" / "bench-throughput"),
                       DJANGO_SETTINGS_MODULE="chronoflow.settings", LOG_LEVEL="WARNING")
@@ -73,26 +76,31 @@ def main(argv: list[str] | None = None) -> int:
           f"worker -P {args.pool or 'WORKER_POOL'} -c {args.concurrency or 'WORKER_CONCURRENCY'}, {os.cpu_count()} CPUs; "
           f"receiver {receiver.url} answering after {args.receiver_delay_ms} ms")
     rates: dict[str, list[float]] = {s: [] for s in scenarios}
+    cpu: dict[str, list[float]] = {s: [] for s in scenarios}
     try:
         with_bench_table()
         for round_no in range(1, args.rounds + 1):
             for scenario in scenarios:
-                rate = run_scenario(scenario, args, receiver)
+                rate, cpu_ms = run_scenario(scenario, args, receiver)
                 rates[scenario].append(rate)
-                print(f"  round {round_no}: {scenario:<20} {rate:8.1f} runs/s", flush=True)
-        report(rates, args)
+                cpu[scenario].append(cpu_ms)
+                print(f"  round {round_no}: {scenario:<20} {rate:8.1f} runs/s  {cpu_ms:6.2f} ms worker CPU/run",
+                      flush=True)
+        report(rates, cpu, args)
     finally:
         from django.db import connections
 
         connections.close_all()
         receiver.shutdown()
-        drop_database(args.pg_url)
+        drop_database(args.pg_url, SCRATCH_DB)
+        if private_redis is not None:
+            private_redis.stop()
     return 0
 
 
 # --------------------------------------------------------------------------- scenarios
 
-def run_scenario(scenario: str, args, receiver: "Receiver") -> float:
+def run_scenario(scenario: str, args, receiver: Receiver) -> tuple[float, float]:
     from chronoflow.celery import app
 
     redis_client().flushdb()
@@ -155,47 +163,57 @@ def finished_times(run_ids: list[int]) -> list[float]:
     return [t.timestamp() for t in finished.values_list("finished_at", flat=True)]
 
 
-def drain(args, done_times, n: int, timeout: float = 600) -> float:
-    """Start the worker, wait for n completions, stop it; (n - 1) / (last - first)."""
+def drain(args, done_times, n: int, timeout: float = 600) -> tuple[float, float]:
+    """Start the worker, wait for n completions, stop it.
+
+    Returns the rate, (n - 1) / (last - first), and the worker's CPU per run (ms), both
+    measured from the first completion on, so worker start-up is not counted.
+    """
     from chronoflow.processes import worker_command
 
     command = worker_command(concurrency=args.concurrency, loglevel="warning", pool=args.pool) + [
         "--include", "bench.throughput_tasks"]
     log = open(ROOT / "var" / "bench-throughput" / "worker.log", "a")
     worker = subprocess.Popen(command, cwd=ROOT, env=os.environ.copy(), stdout=log, stderr=subprocess.STDOUT)
+    first = None  # (completions, worker CPU seconds) when the first completions were seen
     try:
         deadline = time.monotonic() + timeout
         while True:
             times = done_times()
+            if times and first is None:
+                first = (len(times), cpu_seconds(worker.pid))
             if len(times) >= n:
+                cpu_ms = (cpu_seconds(worker.pid) - first[1]) * 1000 / max(len(times) - first[0], 1)
                 break
             if worker.poll() is not None:
                 raise SystemExit(f"worker exited with {worker.returncode}; see var/bench-throughput/worker.log")
             if time.monotonic() > deadline:
                 raise SystemExit(f"only {len(times)} of {n} done after {timeout:.0f} s")
-            time.sleep(0.25)
+            time.sleep(0.1)
     finally:
         worker.terminate()
         worker.wait(timeout=60)
     times.sort()
-    return (n - 1) / max(times[-1] - times[0], 1e-6)
+    return (n - 1) / max(times[-1] - times[0], 1e-6), cpu_ms
 
 
-def report(rates: dict[str, list[float]], args) -> None:
+def report(rates: dict[str, list[float]], cpu: dict[str, list[float]], args) -> None:
     medians = {s: statistics.median(r) for s, r in rates.items()}
     base = medians.get("noop")
     print()
-    print(f"{'scenario':<22} {'median runs/s':>14} {'range':>17} {'× noop':>8}")
+    print(f"{'scenario':<22} {'median runs/s':>14} {'range':>17} {'× noop':>8} {'worker CPU ms/run':>18}")
     for scenario, median in medians.items():
         low, high = min(rates[scenario]), max(rates[scenario])
         ratio = f"{median / base:8.2f}" if base else "       -"
-        print(f"{scenario:<22} {median:14.1f} {low:8.1f}–{high:<8.1f} {ratio}")
+        print(f"{scenario:<22} {median:14.1f} {low:8.1f}–{high:<8.1f} {ratio} {statistics.median(cpu[scenario]):18.2f}")
     if base and "run_chrono HTTP" in medians:
         ratio = medians["run_chrono HTTP"] / base
         verdict = "meets" if ratio >= 0.5 else "misses"
         print(f"\nrun_chrono HTTP / noop = {ratio:.2f} ({verdict} the 0.5× goal)")
     if "post_insert" in medians and "run_chrono HTTP" in medians:
         print(f"run_chrono HTTP / post_insert = {medians['run_chrono HTTP'] / medians['post_insert']:.2f} (goal > 1)")
+    print("(worker CPU: the worker process and its pool children, from the first completion to the last; "
+          "PostgreSQL's and Redis's own CPU not included)")
 
 
 # --------------------------------------------------------------------------- plumbing
@@ -206,54 +224,6 @@ def with_bench_table() -> None:
     with connection.cursor() as cursor:
         cursor.execute("CREATE TABLE IF NOT EXISTS bench_outcome "
                        "(id bigserial PRIMARY KEY, n integer, status integer, finished_at double precision)")
-
-
-def scratch_database(server_url: str) -> str:
-    import psycopg
-
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{SCRATCH_DB}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{SCRATCH_DB}"')
-    return server_url.rsplit("/", 1)[0] + "/" + SCRATCH_DB
-
-
-def drop_database(server_url: str) -> None:
-    import psycopg
-
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{SCRATCH_DB}" WITH (FORCE)')
-
-
-class Receiver(http.server.ThreadingHTTPServer):
-    """A loopback webhook receiver answering 200, after ``delay_s``."""
-
-    daemon_threads = True
-
-    def __init__(self, delay_s: float = 0.0):
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.delay_s = delay_s
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def do_POST(self):
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        if self.server.delay_s:
-            time.sleep(self.server.delay_s)
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"{}")
-
-    def log_message(self, *args):
-        pass
 
 
 if __name__ == "__main__":
