@@ -154,7 +154,9 @@ class ChronoAdmin(admin.ModelAdmin):
         ("Schedule", {"fields": ["schedule", "timezone", "schedule_preview"]}),
         ("Target", {
             "fields": ["target_type", "method", "url", "headers", "payload", "timeout_ms",
-                       "channel", "message_template", "recipients", "function", "extras", "assistant"],
+                       "channel", "message_template", "recipients", "attachment_kind", "attachment_url",
+                       "attachment_file", "attachment_filename", "attachment_mimetype", "function", "extras",
+                       "assistant"],
             "description": "Fill in the fields of the chosen target type; the others are ignored.",
         }),
         ("Policies", {

@@ -14,6 +14,7 @@ from automations import schedule as sched
 from automations import targets
 from automations.beat import sync as beat_sync
 from automations.events import matching
+from whatsapp import attachments
 
 # A target's timeout above this is a typo (timeoutMs: 1000000000), not a wait anyone means.
 MAX_TIMEOUT_MS = 900_000
@@ -86,6 +87,23 @@ class Chrono(models.Model):
     )
     message_template = models.TextField(blank=True, help_text="MESSAGE: Django template text.")
     recipients = models.JSONField(default=list, blank=True, help_text="MESSAGE: phone numbers or chat ids.")
+    # MESSAGE: one file sent with the message as its caption (whatsapp/attachments.py).
+    attachment_kind = models.CharField(
+        _("attachment kind"), max_length=16, blank=True, choices=attachments.KIND_CHOICES,
+        help_text=_("MESSAGE: send a file, the message being its caption; empty: text only."))
+    attachment_url = models.URLField(
+        _("attachment URL"), max_length=2000, blank=True,
+        help_text=_("MESSAGE: the file's http(s) address, which WAHA downloads; or upload the file instead."))
+    attachment_file = models.FileField(
+        _("attachment file"), upload_to=attachments.upload_to, storage=attachments.storage, max_length=255,
+        blank=True, help_text=_("MESSAGE: an uploaded file (at most WHATSAPP_ATTACHMENT_MAX_BYTES); "
+                                "or give its URL instead."))
+    attachment_filename = models.CharField(
+        _("attachment filename"), max_length=200, blank=True,
+        help_text=_("MESSAGE: the name the recipient sees (documents); empty: the file's own."))
+    attachment_mimetype = models.CharField(
+        _("attachment mimetype"), max_length=100, blank=True,
+        help_text=_("MESSAGE: e.g. image/jpeg or application/pdf; empty: guessed from the file's name."))
     function = models.ForeignKey(
         "functions.UserFunction", null=True, blank=True, on_delete=models.PROTECT, related_name="chronos",
         help_text="FUNCTION: the function to run.",
@@ -186,6 +204,14 @@ class Chrono(models.Model):
 
     def describe_schedule(self, lang: str = "en") -> str:
         return sched.describe(self.parsed_schedule, self.timezone, lang, typed=self.schedule)
+
+    def attachment(self, caption: str = "") -> "attachments.Attachment | None":
+        """MESSAGE: the file this chrono sends with ``caption``; None when it sends text only."""
+        if not (self.attachment_kind or self.attachment_url or self.attachment_file):
+            return None
+        return attachments.Attachment(
+            kind=self.attachment_kind, url=self.attachment_url, file=self.attachment_file.name or "",
+            filename=self.attachment_filename, mimetype=self.attachment_mimetype, caption=caption)
 
     # --- Validation ---------------------------------------------------------------------
 
