@@ -156,7 +156,7 @@ class ChronoAdmin(admin.ModelAdmin):
             "fields": ["target_type", "method", "url", "headers", "payload", "timeout_ms",
                        "channel", "message_template", "recipients", "attachment_kind", "attachment_url",
                        "attachment_file", "attachment_filename", "attachment_mimetype", "function", "extras",
-                       "assistant"],
+                       "assistant", "routine"],
             "description": "Fill in the fields of the chosen target type; the others are ignored.",
         }),
         ("Policies", {
@@ -280,3 +280,6 @@ class ChronoRunAdmin(admin.ModelAdmin):
     @admin.display(description="Chrono", ordering="chrono__name")
     def chrono_link(self, run: ChronoRun) -> str:
         return format_html('<a href="{}">{}</a>', reverse("admin:automations_chrono_change", args=[run.chrono_id]), run.chrono)
+
+
+from automations.routines import admin as routines_admin  # noqa: E402, F401 (registers the routines' rows)

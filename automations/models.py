@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from automations import routines
 from automations import schedule as sched
 from automations import targets
 from automations.beat import sync as beat_sync
@@ -44,6 +45,7 @@ class Chrono(models.Model):
         MESSAGE = "MESSAGE", "WhatsApp message"
         FUNCTION = "FUNCTION", "Python function"
         ASSISTANT = "ASSISTANT", _("AI assistant")
+        ROUTINE = "ROUTINE", _("Ready-made routine (contacts)")
 
     class ScheduleKind(models.TextChoices):
         CRON = "cron", "Cron"
@@ -108,11 +110,15 @@ class Chrono(models.Model):
         "functions.UserFunction", null=True, blank=True, on_delete=models.PROTECT, related_name="chronos",
         help_text="FUNCTION: the function to run.",
     )
-    extras = models.JSONField(default=dict, blank=True, help_text="FUNCTION: values exposed as ctx.env.")
+    extras = models.JSONField(default=dict, blank=True,
+                              help_text="FUNCTION: values exposed as ctx.env. ROUTINE: the routine's texts and options.")
     assistant = models.ForeignKey(
         "assistants.Assistant", null=True, blank=True, on_delete=models.PROTECT, related_name="chronos",
         help_text=_("ASSISTANT: the assistant that answers the message that started the run."),
     )
+    routine = models.CharField(
+        _("routine"), max_length=16, blank=True, choices=routines.CHOICES,
+        help_text=_("ROUTINE: which ready-made routine runs (birthday greeting, satisfaction survey, new-lead welcome)."))
 
     # --- State.
     is_active = models.BooleanField(default=True)
@@ -484,6 +490,7 @@ class MessageTrigger(models.Model):
         CONTAINS = matching.CONTAINS, "The text contains"
         REGEX = matching.REGEX, "The text matches the regular expression"
         FALLBACK = matching.FALLBACK, "No other trigger on the channel matched (the channel's default responder)"
+        ROUTINE = matching.ROUTINE, _("The chrono's ready-made routine wants it (a survey's answer, a new lead)")
 
     chrono = models.OneToOneField(Chrono, on_delete=models.CASCADE, related_name="message_trigger")
     channel = models.ForeignKey(
@@ -515,8 +522,10 @@ class MessageTrigger(models.Model):
 
     def clean(self) -> None:
         errors = {}
-        if self.match == self.Match.FALLBACK:
-            self.pattern = ""  # it answers whatever nothing else did
+        if self.match in (self.Match.FALLBACK, self.Match.ROUTINE):
+            self.pattern = ""  # it answers whatever nothing else did, or what its routine asks for
+            if self.match == self.Match.ROUTINE and self.chrono_id and self.chrono.target_type != Chrono.TargetType.ROUTINE:
+                errors["match"] = _("Only a ROUTINE chrono's routine decides which messages it wants.")
         elif not (self.pattern or "").strip():
             errors["pattern"] = "Write the text (or regular expression) to match."
         elif self.match == self.Match.REGEX:
@@ -629,3 +638,7 @@ class Event(models.Model):
     @property
     def run_ids(self) -> list[int]:
         return [item["run"] for item in self.triggered if item.get("run")]
+
+
+# The ready-made routines' own rows (automations/routines/models.py).
+from automations.routines.models import RoutineMark, SurveyAnswer  # noqa: E402, F401

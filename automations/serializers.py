@@ -69,7 +69,7 @@ class ChronoSerializer(EventConfigFields, serializers.ModelSerializer):
             "schedule_description", "next_fire_times", "fire_time_notes",
             "target_type", "method", "url", "headers", "payload", "timeout_ms",
             "channel", "message_template", "recipients", "attachment_kind", "attachment_url", "attachment_file",
-            "attachment_filename", "attachment_mimetype", "function", "extras", "assistant",
+            "attachment_filename", "attachment_mimetype", "function", "extras", "assistant", "routine",
             "is_active", "is_recurring", "next_run_at", "last_run_at", "last_run_status", "last_error",
             "max_attempts", "backoff_ms", "misfire_policy", "catchup_window_s", "overlap_policy",
             "created_at", "updated_at", *EVENT_FIELDS,
