@@ -57,6 +57,9 @@ class ChronoSerializer(EventConfigFields, serializers.ModelSerializer):
 
     channel = ChannelField(queryset=Channel.objects.all(), required=False, allow_null=True,
                            help_text=Chrono._meta.get_field("channel").help_text)
+    # The stored name, not a MEDIA_URL link: nothing serves MEDIA_URL (uploads go to WAHA inline).
+    attachment_file = serializers.FileField(required=False, allow_null=True, use_url=False,
+                                            help_text=Chrono._meta.get_field("attachment_file").help_text)
     schedule_description = serializers.SerializerMethodField()
     next_fire_times = serializers.SerializerMethodField()
     fire_time_notes = serializers.SerializerMethodField()

@@ -16,7 +16,7 @@ from tests.whatsapp.fake_waha import API_KEY, spec_violation
 from whatsapp import attachments, outbox
 from whatsapp.attachments import Attachment, InvalidAttachment
 from whatsapp.models import SendFailed
-from whatsapp.waha import WahaClient
+from whatsapp.waha import WahaClient, WahaError
 
 CHAT = "5511911111111@c.us"
 JPEG = b"\xff\xd8\xff\xe0fake-jpeg"
@@ -174,3 +174,12 @@ def test_the_dev_channel_sends_an_attachment_and_records_it(make_channel, caplog
     assert message.status == "sent" and message.waha_message_id.startswith(f"true_{CHAT}_DEV")
     assert message.attachment["kind"] == "document"
     assert "would send file" in caplog.text
+
+
+def test_the_fake_waha_refuses_a_file_whose_data_is_not_base64(channel, waha):
+    client = channel.client()
+
+    with pytest.raises(WahaError) as refused:
+        client.send_image("front", CHAT, {"mimetype": "image/jpeg", "data": "not base64!"})
+
+    assert refused.value.status == 400 and waha.media_sent == []

@@ -157,3 +157,4 @@ def test_the_api_takes_an_uploaded_file_as_multipart(api, channel):
     assert response.status_code == 201, response.json()
     chrono = Chrono.objects.get(pk=response.json()["id"])
     assert chrono.attachment().check().type == "image/jpeg"
+    assert response.json()["attachment_file"] == chrono.attachment_file.name  # a name, not a MEDIA_URL link
