@@ -74,7 +74,8 @@ def run(chrono, run, context: dict) -> Outcome:
         mark = _mark(chrono, contact, year)
         if mark is None:
             continue  # another run greeted them meanwhile
-        message = common.send(chrono, run, contact.send_to, common.render(greeting, contact, now=now))
+        text = common.render(greeting, contact, now=now)
+        message = common.send(chrono, run, common.chat_for(chrono, contact), text)
         if message.status == common.Status.FAILED:
             mark.delete()  # refused by WAHA: the next run tries again today
         else:

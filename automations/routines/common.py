@@ -5,9 +5,14 @@ from __future__ import annotations
 from django.template import Context, Template, TemplateSyntaxError
 
 from automations.targets import Outcome
-from contacts import phones
+import logging
+
+from contacts import directory, phones
 from contacts.models import Contact
 from whatsapp.models import Message, SendFailed
+from whatsapp.waha import WahaError
+
+log = logging.getLogger(__name__)
 
 Status = Message.Status
 
@@ -43,6 +48,18 @@ def contact_for_phone(phone: object) -> Contact:
     canonical = phones.canonical(str(phone or ""), default_country=phones.BRAZIL)
     contact, _ = Contact.objects.get_or_create(phone=canonical)
     return contact
+
+
+def chat_for(chrono, contact: Contact) -> str:
+    """Where to message the contact: on a first send WAHA's check-exists settles it (cached on the
+    contact); a number not on WhatsApp is marked so, and the send door then suppresses it."""
+    if contact.opted_out:
+        return contact.send_to  # suppressed by the send door anyway: WAHA need not be asked
+    try:
+        return directory.resolve_chat_id(contact, chrono.channel) or contact.send_to
+    except WahaError as exc:  # WAHA cannot tell now: the number as we know it; checked on a later send
+        log.info("check-exists for contact %s failed: %s", contact.pk, exc)
+        return contact.send_to
 
 
 def send(chrono, run, chat_id: str, text: str) -> Message:

@@ -76,8 +76,8 @@ def ask(chrono, run) -> Outcome:
     if visit.get("name") and not contact.name:
         Contact.objects.filter(pk=contact.pk).update(name=str(visit["name"])[:200])
         contact.name = str(visit["name"])[:200]
-    message = common.send(chrono, run, contact.send_to, common.render(common.option(chrono, "question", QUESTION),
-                                                                      contact, visit=visit))
+    question = common.render(common.option(chrono, "question", QUESTION), contact, visit=visit)
+    message = common.send(chrono, run, common.chat_for(chrono, contact), question)
     if common.went(message):
         # An earlier question left unanswered is superseded by this visit's.
         waiting(chrono, contact).update(status=Status.UNANSWERED)

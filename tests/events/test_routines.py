@@ -107,6 +107,19 @@ def test_a_greeting_waha_refused_is_tried_again_the_next_hour(channel, waha, bir
     assert len(texts_to(waha, "5511911110001@c.us")) == 1
 
 
+def test_a_number_check_exists_says_is_not_on_whatsapp_is_marked_and_skipped(channel, waha, birthdays):
+    with at("2026-12-03T10:00:00-03:00"):
+        chrono = install("birthday-greeting", channel="front")
+        waha.fail("GET", "/api/contacts/check-exists", status=200, body={"numberExists": False}, times=10)
+        fire(chrono)
+        fire(chrono)
+
+    assert waha.sent == []
+    assert set(Contact.objects.filter(on_whatsapp=False).values_list("name", flat=True)) == {"Ana Souza", "Ken"}
+    assert [m.status for m in Message.objects.filter(chat_id="5511911110001@c.us")] == ["suppressed"]
+    assert len(waha.calls("GET", "/api/contacts/check-exists")) == 2  # once per contact; the opted-out one not asked
+
+
 def test_the_birthday_template_runs_hourly_at_the_minute_of_its_time(channel):
     chrono = install("birthday-greeting", channel="front", time="08:30")
 
