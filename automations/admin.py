@@ -55,10 +55,25 @@ def _dst_note_html(chrono: Chrono, when) -> str:
                        note, chrono.fire_time_note(when, "pt_BR"))
 
 
+class StoredFileInput(forms.ClearableFileInput):
+    """The current file by its stored name, not as a link: nothing serves MEDIA_URL."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        upload = forms.FileInput().render(name, None, attrs, renderer)
+        if not self.is_initial(value):
+            return upload
+        clear_name = self.clear_checkbox_name(name)
+        clear = forms.CheckboxInput().render(clear_name, False, {"id": self.clear_checkbox_id(clear_name)}, renderer)
+        return format_html('<p class="file-upload">{}: <code>{}</code> {} <label for="{}">{}</label><br>{}: {}</p>',
+                           self.initial_text, value.name, clear, self.clear_checkbox_id(clear_name),
+                           self.clear_checkbox_label, self.input_text, upload)
+
+
 class ChronoForm(forms.ModelForm):
     class Meta:
         model = Chrono
         fields = "__all__"
+        widgets = {"attachment_file": StoredFileInput}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

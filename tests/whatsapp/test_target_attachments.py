@@ -158,3 +158,30 @@ def test_the_api_takes_an_uploaded_file_as_multipart(api, channel):
     chrono = Chrono.objects.get(pk=response.json()["id"])
     assert chrono.attachment().check().type == "image/jpeg"
     assert response.json()["attachment_file"] == chrono.attachment_file.name  # a name, not a MEDIA_URL link
+
+
+def test_the_change_page_names_the_stored_file_without_a_media_link(admin_client, message_form):
+    upload = SimpleUploadedFile("tabela.pdf", PDF, content_type="application/pdf")
+    admin_client.post(ADD, {**message_form, "attachment_kind": "document", "attachment_file": upload})
+    chrono = Chrono.objects.get(name="Tabela")
+
+    page = admin_client.get(f"/admin/automations/chrono/{chrono.pk}/change/").content.decode()
+
+    assert chrono.attachment_file.name in page and 'href="/media/' not in page
+    assert 'name="attachment_file-clear"' in page
+
+
+def test_clearing_the_file_in_the_change_form_removes_the_attachment_file(admin_client, message_form):
+    upload = SimpleUploadedFile("tabela.pdf", PDF, content_type="application/pdf")
+    admin_client.post(ADD, {**message_form, "attachment_kind": "document", "attachment_file": upload})
+    chrono = Chrono.objects.get(name="Tabela")
+    url = f"/admin/automations/chrono/{chrono.pk}/change/"
+    data = page_form_data(admin_client.get(url))
+
+    response = admin_client.post(url, {**data, "attachment_kind": "document",
+                                       "attachment_url": "https://cdn.example.org/tabela.pdf",
+                                       "attachment_file-clear": "on"})
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    chrono.refresh_from_db()
+    assert not chrono.attachment_file and chrono.attachment_url.endswith("tabela.pdf")
