@@ -55,10 +55,25 @@ def _dst_note_html(chrono: Chrono, when) -> str:
                        note, chrono.fire_time_note(when, "pt_BR"))
 
 
+class StoredFileInput(forms.ClearableFileInput):
+    """The current file by its stored name, not as a link: nothing serves MEDIA_URL."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        upload = forms.FileInput().render(name, None, attrs, renderer)
+        if not self.is_initial(value):
+            return upload
+        clear_name = self.clear_checkbox_name(name)
+        clear = forms.CheckboxInput().render(clear_name, False, {"id": self.clear_checkbox_id(clear_name)}, renderer)
+        return format_html('<p class="file-upload">{}: <code>{}</code> {} <label for="{}">{}</label><br>{}: {}</p>',
+                           self.initial_text, value.name, clear, self.clear_checkbox_id(clear_name),
+                           self.clear_checkbox_label, self.input_text, upload)
+
+
 class ChronoForm(forms.ModelForm):
     class Meta:
         model = Chrono
         fields = "__all__"
+        widgets = {"attachment_file": StoredFileInput}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -154,7 +169,9 @@ class ChronoAdmin(admin.ModelAdmin):
         ("Schedule", {"fields": ["schedule", "timezone", "schedule_preview"]}),
         ("Target", {
             "fields": ["target_type", "method", "url", "headers", "payload", "timeout_ms",
-                       "channel", "message_template", "recipients", "function", "extras", "assistant"],
+                       "channel", "message_template", "recipients", "attachment_kind", "attachment_url",
+                       "attachment_file", "attachment_filename", "attachment_mimetype", "function", "extras",
+                       "assistant", "routine"],
             "description": "Fill in the fields of the chosen target type; the others are ignored.",
         }),
         ("Policies", {
@@ -278,3 +295,6 @@ class ChronoRunAdmin(admin.ModelAdmin):
     @admin.display(description="Chrono", ordering="chrono__name")
     def chrono_link(self, run: ChronoRun) -> str:
         return format_html('<a href="{}">{}</a>', reverse("admin:automations_chrono_change", args=[run.chrono_id]), run.chrono)
+
+
+from automations.routines import admin as routines_admin  # noqa: E402, F401 (registers the routines' rows)

@@ -10,10 +10,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from automations import routines
 from automations import schedule as sched
 from automations import targets
 from automations.beat import sync as beat_sync
 from automations.events import matching
+from whatsapp import attachments
 
 # A target's timeout above this is a typo (timeoutMs: 1000000000), not a wait anyone means.
 MAX_TIMEOUT_MS = 900_000
@@ -43,6 +45,7 @@ class Chrono(models.Model):
         MESSAGE = "MESSAGE", "WhatsApp message"
         FUNCTION = "FUNCTION", "Python function"
         ASSISTANT = "ASSISTANT", _("AI assistant")
+        ROUTINE = "ROUTINE", _("Ready-made routine (contacts)")
 
     class ScheduleKind(models.TextChoices):
         CRON = "cron", "Cron"
@@ -86,15 +89,36 @@ class Chrono(models.Model):
     )
     message_template = models.TextField(blank=True, help_text="MESSAGE: Django template text.")
     recipients = models.JSONField(default=list, blank=True, help_text="MESSAGE: phone numbers or chat ids.")
+    # MESSAGE: one file sent with the message as its caption (whatsapp/attachments.py).
+    attachment_kind = models.CharField(
+        _("attachment kind"), max_length=16, blank=True, choices=attachments.KIND_CHOICES,
+        help_text=_("MESSAGE: send a file, the message being its caption; empty: text only."))
+    attachment_url = models.URLField(
+        _("attachment URL"), max_length=2000, blank=True,
+        help_text=_("MESSAGE: the file's http(s) address, which WAHA downloads; or upload the file instead."))
+    attachment_file = models.FileField(
+        _("attachment file"), upload_to=attachments.upload_to, storage=attachments.storage, max_length=255,
+        blank=True, help_text=_("MESSAGE: an uploaded file (at most WHATSAPP_ATTACHMENT_MAX_BYTES); "
+                                "or give its URL instead."))
+    attachment_filename = models.CharField(
+        _("attachment filename"), max_length=200, blank=True,
+        help_text=_("MESSAGE: the name the recipient sees (documents); empty: the file's own."))
+    attachment_mimetype = models.CharField(
+        _("attachment mimetype"), max_length=100, blank=True,
+        help_text=_("MESSAGE: e.g. image/jpeg or application/pdf; empty: guessed from the file's name."))
     function = models.ForeignKey(
         "functions.UserFunction", null=True, blank=True, on_delete=models.PROTECT, related_name="chronos",
         help_text="FUNCTION: the function to run.",
     )
-    extras = models.JSONField(default=dict, blank=True, help_text="FUNCTION: values exposed as ctx.env.")
+    extras = models.JSONField(default=dict, blank=True,
+                              help_text="FUNCTION: values exposed as ctx.env. ROUTINE: the routine's texts and options.")
     assistant = models.ForeignKey(
         "assistants.Assistant", null=True, blank=True, on_delete=models.PROTECT, related_name="chronos",
         help_text=_("ASSISTANT: the assistant that answers the message that started the run."),
     )
+    routine = models.CharField(
+        _("routine"), max_length=16, blank=True, choices=routines.CHOICES,
+        help_text=_("ROUTINE: which ready-made routine runs (birthday greeting, satisfaction survey, new-lead welcome)."))
 
     # --- State.
     is_active = models.BooleanField(default=True)
@@ -186,6 +210,14 @@ class Chrono(models.Model):
 
     def describe_schedule(self, lang: str = "en") -> str:
         return sched.describe(self.parsed_schedule, self.timezone, lang, typed=self.schedule)
+
+    def attachment(self, caption: str = "") -> "attachments.Attachment | None":
+        """MESSAGE: the file this chrono sends with ``caption``; None when it sends text only."""
+        if not (self.attachment_kind or self.attachment_url or self.attachment_file):
+            return None
+        return attachments.Attachment(
+            kind=self.attachment_kind, url=self.attachment_url, file=self.attachment_file.name or "",
+            filename=self.attachment_filename, mimetype=self.attachment_mimetype, caption=caption)
 
     # --- Validation ---------------------------------------------------------------------
 
@@ -458,6 +490,7 @@ class MessageTrigger(models.Model):
         CONTAINS = matching.CONTAINS, "The text contains"
         REGEX = matching.REGEX, "The text matches the regular expression"
         FALLBACK = matching.FALLBACK, "No other trigger on the channel matched (the channel's default responder)"
+        ROUTINE = matching.ROUTINE, _("The chrono's ready-made routine wants it (a survey's answer, a new lead)")
 
     chrono = models.OneToOneField(Chrono, on_delete=models.CASCADE, related_name="message_trigger")
     channel = models.ForeignKey(
@@ -489,8 +522,10 @@ class MessageTrigger(models.Model):
 
     def clean(self) -> None:
         errors = {}
-        if self.match == self.Match.FALLBACK:
-            self.pattern = ""  # it answers whatever nothing else did
+        if self.match in (self.Match.FALLBACK, self.Match.ROUTINE):
+            self.pattern = ""  # it answers whatever nothing else did, or what its routine asks for
+            if self.match == self.Match.ROUTINE and self.chrono_id and self.chrono.target_type != Chrono.TargetType.ROUTINE:
+                errors["match"] = _("Only a ROUTINE chrono's routine decides which messages it wants.")
         elif not (self.pattern or "").strip():
             errors["pattern"] = "Write the text (or regular expression) to match."
         elif self.match == self.Match.REGEX:
@@ -603,3 +638,7 @@ class Event(models.Model):
     @property
     def run_ids(self) -> list[int]:
         return [item["run"] for item in self.triggered if item.get("run")]
+
+
+# The ready-made routines' own rows (automations/routines/models.py).
+from automations.routines.models import RoutineMark, SurveyAnswer  # noqa: E402, F401

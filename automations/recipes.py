@@ -21,6 +21,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
+from django.utils.translation import gettext_lazy as _
 
 from automations.events.matching import regex_problem
 from automations.models import Chrono, IntegratorHook, MessageTrigger
@@ -276,6 +277,59 @@ def _keyword_auto_reply(v: dict) -> Installed:
                                 f"{trigger.per_seconds}s."])
 
 
+# --- Routines over contacts (automations/routines/) --------------------------------------------
+
+
+def _routine_chrono(name: str, routine: str, schedule: str, extras: dict, **fields) -> Chrono:
+    return _chrono(name=name, schedule=schedule, target_type=Chrono.TargetType.ROUTINE, routine=routine,
+                   extras=extras, **fields)
+
+
+def _routine_trigger(chrono: Chrono, channel) -> MessageTrigger:
+    """Messages the routine wants (a survey's answer, a new lead's first message) start it."""
+    trigger = MessageTrigger(chrono=chrono, channel=channel, match=MessageTrigger.Match.ROUTINE, max_runs=5)
+    trigger.full_clean()
+    trigger.save()
+    return trigger
+
+
+def _birthday_greeting(v: dict) -> Installed:
+    minute = v["time"].split(":")[1]
+    chrono = _routine_chrono("Birthday greeting", "birthday", f"{int(minute)} * * * *",
+                             {"time": v["time"], "greeting": v["greeting"]}, channel=v["channel"],
+                             description="Hourly: contacts whose birthday it is where they live (their time zone) "
+                                         f"get the greeting from {v['time']} on, once a year.")
+    return Installed([chrono], ["Fill in the contacts' birth dates (admin, API or the CSV import); "
+                                "the greeting text is the chrono's extras \"greeting\"."])
+
+
+def _satisfaction_survey(v: dict) -> Installed:
+    chrono = _routine_chrono("Satisfaction survey", "survey", "manual", {"question": v["question"]},
+                             channel=v["channel"], overlap_policy=Chrono.Overlap.ALLOW,
+                             description="After a visit your system posts {\"phone\", \"name\"} to the webhook; "
+                                         "the contact gets the question, and the 1-5 answer is kept on the contact.")
+    hook = IntegratorHook.rotate_token(chrono)
+    _routine_trigger(chrono, v["channel"])
+    return Installed([chrono], [f"After each visit: POST {{\"phone\", \"name\"}} to {hook.url}",
+                                "Answers: Satisfaction survey answers in the admin, and the contact's custom field "
+                                "\"satisfaction\"."])
+
+
+def _new_lead_welcome(v: dict) -> Installed:
+    chrono = _routine_chrono("New-lead welcome", "welcome", "manual", {"welcome": v["welcome"]},
+                             channel=v["channel"], overlap_policy=Chrono.Overlap.ALLOW,
+                             description="The first message from an unknown number creates its contact and is "
+                                         "answered with the welcome, once per contact.")
+    _routine_trigger(chrono, v["channel"])
+    return Installed([chrono], [f"Welcomes new numbers writing to {v['channel']}."])
+
+
+def _routine_text(module: str, name: str) -> str:
+    from importlib import import_module
+
+    return getattr(import_module(f"automations.routines.{module}"), name)
+
+
 CHANNEL = Option("channel", "the WhatsApp channel that sends (its session name or id).")
 RECIPES = {recipe.name: recipe for recipe in (
     Recipe("appointment-reminder", "Appointment reminder",
@@ -299,6 +353,21 @@ RECIPES = {recipe.name: recipe for recipe in (
            (CHANNEL, Option("keyword", "the message that triggers the reply (re:<regex> for a regular expression)."),
             Option("reply", "the text sent back (Django template: {{ input.text }}, {{ input.from }}).")),
            _keyword_auto_reply),
+    Recipe("birthday-greeting", _("Birthday greeting"),
+           _("Every contact with a birth date gets a greeting on their birthday, in their own time zone, "
+             "once a year; opted-out contacts are skipped."),
+           (CHANNEL, Option("time", "the local time (the contact's zone) to greet from, HH:MM.", "09:00"),
+            Option("greeting", "the greeting (Django template: {{ first_name }}, {{ contact.name }}).",
+                   _routine_text("birthday", "GREETING"))), _birthday_greeting),
+    Recipe("satisfaction-survey", _("Satisfaction survey"),
+           _("After a visit your system calls a webhook; the customer is asked for a 1-5 score, the answer is "
+             "kept on the contact and thanked, and an unclear answer is asked again once."),
+           (CHANNEL, Option("question", "the question sent after the visit (Django template: {{ first_name }}).",
+                            _routine_text("survey", "QUESTION"))), _satisfaction_survey),
+    Recipe("new-lead-welcome", _("New-lead welcome"),
+           _("The first message from an unknown number creates its contact and gets a welcome, once per contact."),
+           (CHANNEL, Option("welcome", "the welcome sent back (Django template: {{ first_name }}).",
+                            _routine_text("welcome", "WELCOME"))), _new_lead_welcome),
 )}
 
 

@@ -57,6 +57,9 @@ class ChronoSerializer(EventConfigFields, serializers.ModelSerializer):
 
     channel = ChannelField(queryset=Channel.objects.all(), required=False, allow_null=True,
                            help_text=Chrono._meta.get_field("channel").help_text)
+    # The stored name, not a MEDIA_URL link: nothing serves MEDIA_URL (uploads go to WAHA inline).
+    attachment_file = serializers.FileField(required=False, allow_null=True, use_url=False,
+                                            help_text=Chrono._meta.get_field("attachment_file").help_text)
     schedule_description = serializers.SerializerMethodField()
     next_fire_times = serializers.SerializerMethodField()
     fire_time_notes = serializers.SerializerMethodField()
@@ -68,7 +71,8 @@ class ChronoSerializer(EventConfigFields, serializers.ModelSerializer):
             "schedule", "timezone", "schedule_kind", "schedule_expression", "run_at",
             "schedule_description", "next_fire_times", "fire_time_notes",
             "target_type", "method", "url", "headers", "payload", "timeout_ms",
-            "channel", "message_template", "recipients", "function", "extras", "assistant",
+            "channel", "message_template", "recipients", "attachment_kind", "attachment_url", "attachment_file",
+            "attachment_filename", "attachment_mimetype", "function", "extras", "assistant", "routine",
             "is_active", "is_recurring", "next_run_at", "last_run_at", "last_run_status", "last_error",
             "max_attempts", "backoff_ms", "misfire_policy", "catchup_window_s", "overlap_policy",
             "created_at", "updated_at", *EVENT_FIELDS,

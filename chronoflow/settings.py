@@ -277,6 +277,9 @@ HEALTH_WAHA_TIMEOUT_MS = env_int("HEALTH_WAHA_TIMEOUT_MS", 2000, minimum=1)  # /
 # Inbound media is downloaded from WAHA when its webhook is processed (WAHA deletes it after
 # WHATSAPP_FILES_LIFETIME): files bigger than this are not kept, the reason is recorded.
 WHATSAPP_MEDIA_MAX_BYTES = env_int("WHATSAPP_MEDIA_MAX_BYTES", 16 * 1024 * 1024, minimum=1024)
+# Outbound attachments (whatsapp/attachments.py): an uploaded file bigger than this is refused
+# (it goes to WAHA inline, base64); WhatsApp itself takes at most 16 MB of image, audio or video.
+WHATSAPP_ATTACHMENT_MAX_BYTES = env_int("WHATSAPP_ATTACHMENT_MAX_BYTES", 16 * 1024 * 1024, minimum=1024)
 # How long a media link handed to functions (run input media.url) stays valid.
 WHATSAPP_MEDIA_LINK_MAX_AGE_S = env_int("WHATSAPP_MEDIA_LINK_MAX_AGE_S", 86400, minimum=60)
 # Session health monitor: how often it compares channels with WAHA, and how it backs off

@@ -15,6 +15,7 @@ import csv
 import itertools
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -25,7 +26,7 @@ from django.utils import timezone
 from contacts import phones
 from contacts.models import ConsentChange, Contact, Tag
 
-FIELDS = ("phone", "name", "tags", "timezone", "opted_out")
+FIELDS = ("phone", "name", "tags", "timezone", "opted_out", "birth_date")
 CUSTOM = "custom."
 # Column names recognised without a mapping, compared in lower case.
 DEFAULT_COLUMNS = {
@@ -34,7 +35,11 @@ DEFAULT_COLUMNS = {
     "tags": {"tags", "etiquetas", "tag"},
     "timezone": {"timezone", "time zone", "fuso", "fuso horário", "fuso horario"},
     "opted_out": {"opted_out", "opted out", "opt-out", "descadastrado"},
+    "birth_date": {"birth_date", "birth date", "birthday", "data de nascimento", "nascimento", "aniversário",
+                   "aniversario"},
 }
+# 1990-12-03 (ISO) or 03/12/1990 (day first, as Brazil writes it).
+DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y")
 TRUE, FALSE = {"1", "true", "yes", "sim", "s", "y", "x"}, {"", "0", "false", "no", "não", "nao", "n"}
 MAX_REPORTED_ERRORS = 1000
 
@@ -150,7 +155,9 @@ class Importer:
     def _add(self, batch: dict[str, dict], phone: str, values: dict) -> None:
         if phone in batch or phone in self.seen:
             self.report.merged += 1
-        earlier = batch.setdefault(phone, {"name": "", "timezone": "", "opted_out": False, "custom": {}, "tags": set()})
+        earlier = batch.setdefault(phone, {"name": "", "timezone": "", "opted_out": False, "custom": {}, "tags": set(),
+                                           "birth_date": None})
+        earlier["birth_date"] = values["birth_date"] or earlier["birth_date"]
         earlier["name"] = values["name"] or earlier["name"]
         earlier["timezone"] = values["timezone"] or earlier["timezone"]
         earlier["opted_out"] = earlier["opted_out"] or values["opted_out"]
@@ -175,6 +182,7 @@ class Importer:
         tags = {t.strip() for t in cell.get("tags", "").replace(";", ",").replace("|", ",").split(",") if t.strip()}
         custom = {key: (row.get(column) or "").strip() for key, column in self.custom.items() if (row.get(column) or "").strip()}
         return phone, {"name": cell.get("name", ""), "timezone": cell.get("timezone", ""), "custom": custom,
+                       "birth_date": _date(cell.get("birth_date", "")),
                        "opted_out": cell.get("opted_out", "").lower() in TRUE, "tags": tags | self.tags}
 
     def _refuse(self, number: int, field_name: str, reason: str) -> None:
@@ -205,13 +213,14 @@ def write_batch(batch: dict[str, dict], existing: dict[str, Contact]) -> None:
         contact = existing.get(phone) or Contact(phone=phone)
         contact.name = values["name"] or contact.name
         contact.timezone = values["timezone"] or contact.timezone
+        contact.birth_date = values["birth_date"] or contact.birth_date
         contact.custom_fields = {**(contact.custom_fields or {}), **values["custom"]}
         contact.updated_at = now
         if values["opted_out"] and not contact.opted_out:
             contact.opted_out, contact.opted_out_at, contact.opted_out_reason = True, now, "by import"
             opting_out.append(contact)
         (updated if contact.pk else created).append(contact)
-    Contact.objects.bulk_update(updated, ["name", "timezone", "custom_fields", "opted_out", "opted_out_at",
+    Contact.objects.bulk_update(updated, ["name", "timezone", "birth_date", "custom_fields", "opted_out", "opted_out_at",
                                           "opted_out_reason", "updated_at"])
     Contact.objects.bulk_create(created)
     ConsentChange.objects.bulk_create([ConsentChange(contact=c, opted_out=True, at=now, how=ConsentChange.How.IMPORT)
@@ -261,6 +270,17 @@ def _cell_problem(cell: dict[str, str]) -> tuple[str, str] | None:
         return "opted_out", f"{cell['opted_out']!r} is neither yes (sim, true, 1) nor no (não, false, 0, empty)."
     if any(len(tag.strip()) > 64 for tag in cell.get("tags", "").split(",")):
         return "tags", "A tag is longer than 64 characters."
+    if cell.get("birth_date") and _date(cell["birth_date"]) is None:
+        return "birth_date", f"{cell['birth_date']!r} is not a date such as 1990-12-03 or 03/12/1990."
+    return None
+
+
+def _date(text: str):
+    for form in DATE_FORMATS:
+        try:
+            return datetime.strptime(text, form).date()
+        except ValueError:
+            continue
     return None
 
 

@@ -70,6 +70,8 @@ class Contact(models.Model):
     custom_fields = models.JSONField(_("custom fields"), default=dict, blank=True,
                                      help_text=_("Anything else about the contact, e.g. {\"cpf\": \"…\"}."))
     tags = models.ManyToManyField(Tag, blank=True, related_name="contacts", verbose_name=_("tags"))
+    birth_date = models.DateField(_("birth date"), null=True, blank=True,
+                                  help_text=_("For the birthday greeting (the year may be any)."))
     timezone = models.CharField(_("time zone"), max_length=64, blank=True, validators=[validate_timezone],
                                 help_text=_("Empty: the deployment's DEFAULT_TIMEZONE."))
     first_contact_at = models.DateTimeField(_("first contact"), null=True, blank=True)

@@ -25,7 +25,8 @@ class ContactSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Contact
-        fields = ["id", "phone", "chat_id", "lid", "name", "custom_fields", "tags", "timezone", "first_contact_at",
+        fields = ["id", "phone", "chat_id", "lid", "name", "custom_fields", "tags", "timezone", "birth_date",
+                  "first_contact_at",
                   "last_message_at", "opted_out", "opted_out_at", "opted_out_reason", "on_whatsapp", "checked_at",
                   "created_at", "updated_at"]
         read_only_fields = ["chat_id", "lid", "first_contact_at", "last_message_at", "opted_out", "opted_out_at",

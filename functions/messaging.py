@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from whatsapp import recipients
+from whatsapp.attachments import Attachment
 from whatsapp.models import AlreadyMessaged, Channel, Message, SendFailed
 
 
@@ -51,8 +52,10 @@ def _normalised(entry: str) -> str | None:
         return None
 
 
-def send_message(channel: Channel, chat_id: str, recipient: str, text: str, run=None, zone: str = "") -> Message:
-    """Send `text` to `chat_id` through `channel`, recorded as an outbound Message of `run`.
+def send_message(channel: Channel, chat_id: str, recipient: str, text: str, run=None, zone: str = "",
+                 attachment: Attachment | None = None) -> Message:
+    """Send `text` (or `attachment`, `text` its caption) to `chat_id` through `channel`, recorded as an
+    outbound Message of `run`.
 
     On a governed channel the Message comes back ``queued`` (its outbox sends it, in the
     send window of `zone`); the function sees that status and goes on.
@@ -60,7 +63,7 @@ def send_message(channel: Channel, chat_id: str, recipient: str, text: str, run=
     if not channel.is_working:
         raise MessageFailed(f"Channel '{channel.name}' is {channel.status}, not WORKING: nothing was sent.")
     try:
-        return channel.send_and_record(chat_id, text, recipient=recipient, run=run, zone=zone)
+        return channel.send_and_record(chat_id, text, recipient=recipient, run=run, zone=zone, attachment=attachment)
     except AlreadyMessaged as exc:
         raise MessageFailed(str(exc)) from None
     except SendFailed as exc:

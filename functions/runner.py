@@ -148,7 +148,7 @@ class Http:
 
 
 class Message:
-    """ctx.message.send({"to": ..., "text": ...})."""
+    """ctx.message.send({"to": ..., "text": ...[, "attachment": {"kind", "url", "filename", "mimetype"}]})."""
 
     __slots__ = ("_pipe",)
 

@@ -24,6 +24,7 @@ from django.conf import settings
 from chronoflow import http
 from functions import netpolicy
 from functions.messaging import MessageFailed, recipient_allowed, send_message
+from whatsapp.attachments import Attachment
 from whatsapp.models import Message
 from whatsapp.recipients import InvalidRecipient
 
@@ -36,6 +37,9 @@ MAX_MESSAGE_CHARS = 4096
 MAX_STATE_KEY_CHARS = 200
 TRUNCATED = "…[truncated]"
 
+
+# ctx.message.send's "attachment": a URL only (WAHA fetches it), with its kind and optional name and type.
+ATTACHMENT_KEYS = {"kind", "url", "filename", "mimetype"}
 
 class Refusal(Exception):
     """A policy refusal: raised in user code and fails the run (sticky)."""
@@ -171,10 +175,11 @@ class Session:
     # --- ctx.message ------------------------------------------------------------------------
 
     def message(self, args: dict, deadline: float) -> dict:
-        recipient, text = args.get("to"), args.get("text")
+        recipient, text = args.get("to"), args.get("text", "")
         if not isinstance(recipient, (str, int)) or isinstance(recipient, bool) or not str(recipient).strip():
             raise Refusal("PolicyError", 'ctx.message.send needs {"to": <phone or chat id>, "text": <text>}.')
-        if not isinstance(text, str) or not text.strip():
+        attachment = self._attachment(args.get("attachment"), text)
+        if not isinstance(text, str) or (not text.strip() and attachment is None):
             raise Refusal("PolicyError", "ctx.message.send needs a non-empty text.")
         if len(text) > MAX_MESSAGE_CHARS:
             raise Refusal("PolicyError", f"The message is longer than {MAX_MESSAGE_CHARS} characters.")
@@ -196,12 +201,32 @@ class Session:
         self.messages_sent += 1
         try:
             sent = send_message(channel, chat_id, str(recipient), text, self.run,
-                                zone=self.chrono.timezone if self.chrono else "")
+                                zone=self.chrono.timezone if self.chrono else "", attachment=attachment)
         except MessageFailed as exc:
             raise Failure("MessageError", str(exc)) from None
         if sent.status == Message.Status.SUPPRESSED:  # the contact opted out: not an error, but said
             return {"id": sent.pk, "to": chat_id, "status": sent.status, "reason": sent.error}
         return {"id": sent.pk, "to": chat_id, "status": sent.status}
+
+    def _attachment(self, given: Any, text: Any) -> Attachment | None:
+        """``{"kind", "url"[, "filename", "mimetype"]}``: a file WAHA fetches, from a host the function
+        may call itself (FUNCTION_HTTP_ALLOWLIST); never a stored file of the deployment's."""
+        if given is None:
+            return None
+        if not isinstance(given, dict) or not isinstance(given.get("url"), str) or set(given) - ATTACHMENT_KEYS:
+            raise Refusal("PolicyError", 'ctx.message.send\'s attachment is {"kind": "image"|"document"|"audio"|'
+                                         '"video", "url": <http(s) URL>[, "filename", "mimetype"]}.')
+        try:
+            netpolicy.check_target(given["url"], self._allowlist)
+        except netpolicy.Refused as exc:
+            raise Refusal("PolicyError", f"attachment url: {exc}") from None
+        attachment = Attachment(kind=str(given.get("kind") or ""), url=given["url"],
+                                filename=str(given.get("filename") or ""), mimetype=str(given.get("mimetype") or ""),
+                                caption=text if isinstance(text, str) else "")
+        problems = attachment.problems()
+        if problems:
+            raise Refusal("PolicyError", "; ".join(f"attachment {k}: {v}" for k, v in problems.items()))
+        return attachment
 
     # --- ctx.state ----------------------------------------------------------------------------
 

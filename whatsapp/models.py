@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from whatsapp import governor, signals
 from whatsapp import media as media_files
+from whatsapp.attachments import Attachment
 from whatsapp.devclient import DevClient
 from whatsapp.waha import SESSION_EVENTS, WahaClient, WahaError
 
@@ -407,9 +408,21 @@ class Channel(models.Model):
         answer = self.client().send_text(self.session_name, chat_id, text)
         return message_id_from(answer, chat_id)
 
+    def send_content(self, chat_id: str, text: str, attachment: Attachment | None = None) -> str:
+        """Send a text, or ``attachment`` with ``text`` as its caption (sendImage, sendFile, sendVoice,
+        sendVideo); WAHA's message id. Unrecorded, like send_text."""
+        if attachment is None:
+            return self.send_text(chat_id, text)
+        answer = attachment.send(self.client(), self.session_name, chat_id)
+        return message_id_from(answer, chat_id)
+
     def send_and_record(self, chat_id: str, text: str, recipient: str = "", run=None,
-                        resume: bool = False, zone: str = "") -> "Message":
+                        resume: bool = False, zone: str = "", attachment: Attachment | None = None) -> "Message":
         """Send one text, kept as an outbound Message: how ChronoFlow messages anyone.
+
+        With an ``attachment`` (whatsapp/attachments.py) the message is that file, with ``text``
+        (else the attachment's own caption) as its caption; the row keeps both, so a queued one
+        goes out the same way. The caller checks the attachment first (``Attachment.check``).
 
         The rule that no WhatsApp user gets a message twice lives here. The row is marked
         ``sending`` before WAHA is called; a send WAHA may have carried out without answering
@@ -430,18 +443,22 @@ class Channel(models.Model):
 
         Returns the row; raises SendFailed, a WahaError, once WAHA's refusal is on the row.
         """
+        if attachment is not None:
+            text = text or attachment.caption
+            attachment = Attachment(**{**attachment.as_stored(), "caption": text})
+        stored = attachment.as_stored() if attachment is not None else None
         reason = signals.suppression_reason(self, chat_id)
         if reason:
-            return Message.record_suppressed(self, chat_id, text, recipient, run, reason)
+            return Message.record_suppressed(self, chat_id, text, recipient, run, reason, attachment=stored)
         governed = bool(self.send_profile)
-        message, go = Message.claim(self, chat_id, text, recipient, run, resume, queued=governed)
+        message, go = Message.claim(self, chat_id, text, recipient, run, resume, queued=governed, attachment=stored)
         if not go:
             return message
         if governed:
             message.enqueue(zone)
             return message
         try:
-            waha_id = self.send_text(chat_id, text)
+            waha_id = self.send_content(chat_id, text, attachment)
         except WahaError as exc:
             message.record_refusal(exc)
             raise SendFailed(message, exc) from None
@@ -596,6 +613,10 @@ class Message(models.Model):
         help_text="In: WAHA's media metadata (url, mimetype, filename, error) and how its download went "
                   "(stored, size, download_error).",
     )
+    attachment = models.JSONField(
+        null=True, blank=True,
+        help_text="Out: the file sent with the text as its caption (kind, url or stored file, filename, mimetype).",
+    )
     media_file = models.FileField(
         upload_to=media_files.upload_to, storage=media_files.media_storage, max_length=255, blank=True,
         editable=False, help_text="In: the media itself, downloaded from WAHA before its URL expired.",
@@ -631,6 +652,11 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_direction_display()} {self.chat_id}: {self.text[:40]}"
+
+    @property
+    def outbound_attachment(self) -> Attachment | None:
+        """The attachment this outbound row sends, its text the caption; None for a text."""
+        return Attachment.from_stored(self.attachment, caption=self.text)
 
     def mark(self, status: str, error: str = "", waha_message_id: str = "") -> None:
         self.status, self.error = status, error[:2000]
@@ -696,7 +722,7 @@ class Message(models.Model):
 
     @classmethod
     def claim(cls, channel: Channel, chat_id: str, text: str, recipient: str = "", run=None,
-              resume: bool = False, queued: bool = False) -> "tuple[Message, bool]":
+              resume: bool = False, queued: bool = False, attachment: dict | None = None) -> "tuple[Message, bool]":
         """The outbound row for one send and whether to send (or, ``queued``, enqueue) it now.
 
         The row is ``sending``, or ``queued`` for a governed channel. A run has one row per
@@ -708,7 +734,7 @@ class Message(models.Model):
             with transaction.atomic():
                 return cls.objects.create(
                     channel=channel, direction=cls.Direction.OUT, chat_id=chat_id, recipient=str(recipient)[:128],
-                    text=text, run=run, status=status, is_group=chat_id.endswith("@g.us"),
+                    text=text, run=run, status=status, is_group=chat_id.endswith("@g.us"), attachment=attachment,
                 ), True
         except IntegrityError:  # the run has a row for this chat already
             if not resume:
@@ -718,15 +744,16 @@ class Message(models.Model):
         return earlier, earlier._resend(text, status)
 
     @classmethod
-    def record_suppressed(cls, channel: Channel, chat_id: str, text: str, recipient: str, run, reason: str) -> "Message":
+    def record_suppressed(cls, channel: Channel, chat_id: str, text: str, recipient: str, run, reason: str,
+                          attachment: dict | None = None) -> "Message":
         """The row of a send that must not happen; an earlier attempt's sent row stays as it was."""
         message, created = cls.objects.get_or_create(
             run=run, chat_id=chat_id, direction=cls.Direction.OUT,
-            defaults={"channel": channel, "recipient": str(recipient)[:128], "text": text,
+            defaults={"channel": channel, "recipient": str(recipient)[:128], "text": text, "attachment": attachment,
                       "status": cls.Status.SUPPRESSED, "error": reason, "is_group": chat_id.endswith("@g.us")},
         ) if run is not None else (cls.objects.create(
             channel=channel, direction=cls.Direction.OUT, chat_id=chat_id, recipient=str(recipient)[:128], text=text,
-            status=cls.Status.SUPPRESSED, error=reason, is_group=chat_id.endswith("@g.us")), True)
+            attachment=attachment, status=cls.Status.SUPPRESSED, error=reason, is_group=chat_id.endswith("@g.us")), True)
         if not created and message.status in (cls.Status.QUEUED, cls.Status.FAILED):
             message.mark(cls.Status.SUPPRESSED, reason)
         return message

@@ -164,7 +164,7 @@ def send(channel: Channel, message: Message, now: datetime) -> None:
         return  # another worker sent it
     message.refresh_from_db()
     try:
-        waha_id = channel.send_text(message.chat_id, message.text)
+        waha_id = channel.send_content(message.chat_id, message.text, message.outbound_attachment)
     except WahaError as exc:
         refused(channel, message, exc, now)
         return

@@ -141,6 +141,10 @@ def ready_made_urls(model_admin: admin.ModelAdmin) -> list:
     return [path("ready-made/", view, name="automations_chrono_ready_made")]
 
 
+# Recipe options that are messages: a box, not a line.
+TEXT_OPTIONS = ("reply", "greeting", "question", "welcome")
+
+
 def recipe_form(recipe: recipes.Recipe, data=None) -> forms.Form:
     """A form with one field per option the recipe asks for; checking is the catalog's job."""
     from whatsapp.models import Channel
@@ -150,7 +154,7 @@ def recipe_form(recipe: recipes.Recipe, data=None) -> forms.Form:
         if option.name == "channel":
             field = forms.ModelChoiceField(Channel.objects.all(), to_field_name="session_name", help_text=option.help)
         else:
-            widget = forms.Textarea(attrs={"rows": 3}) if option.name == "reply" else None
+            widget = forms.Textarea(attrs={"rows": 3}) if option.name in TEXT_OPTIONS else None
             field = forms.CharField(initial=option.default, help_text=option.help, widget=widget)
         form.fields[option.name] = field
     return form

@@ -14,6 +14,7 @@ from whatsapp import recipients
 
 EXACT, CONTAINS, REGEX = "exact", "contains", "regex"  # MessageTrigger.Match's values
 FALLBACK = "fallback"  # matches nothing itself: the trigger runs when no other trigger on the channel matched
+ROUTINE = "routine"  # the chrono's ready-made routine decides (automations/routines/: a survey awaiting an answer)
 REGEX_TIMEOUT_S = 0.05
 MAX_MATCHED_CHARS = 4096  # longer messages are matched on their start
 
@@ -42,7 +43,7 @@ def fold_pattern(pattern: str) -> str:
 
 def matches(match: str, pattern: str, text: str) -> bool:
     """Whether ``text`` satisfies ``pattern`` the ``match`` way (EXACT, CONTAINS, REGEX); case and accents ignored."""
-    if match == FALLBACK:
+    if match in (FALLBACK, ROUTINE):
         return False  # automations/events/triggers.py:fire tries fallbacks only once nothing else matched
     folded = fold(text[:MAX_MATCHED_CHARS])
     if match == EXACT:

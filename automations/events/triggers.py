@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from automations.events.matching import accepts_sender, matches
+from automations import routines
 from automations.models import Chrono, ChronoRun, MessageTrigger
 
 
@@ -45,7 +46,7 @@ def fire(message) -> tuple[list[dict], list[str]]:
                       .filter(channel_id=message.channel_id, chrono__is_active=True).order_by("pk"))
     payload = message_input(message)
     matched = [t for t in candidates if t.match != MessageTrigger.Match.FALLBACK
-               and accepts_sender(t.senders, payload["from"]) and matches(t.match, t.pattern, message.text)]
+               and accepts_sender(t.senders, payload["from"]) and _matches(t, message)]
     if not matched:  # the channel's default responder answers what no trigger did (not one held back)
         matched = [t for t in candidates if t.match == MessageTrigger.Match.FALLBACK
                    and accepts_sender(t.senders, payload["from"])]
@@ -57,6 +58,12 @@ def fire(message) -> tuple[list[dict], list[str]]:
         else:
             triggered.append({"chrono": trigger.chrono_id, "name": trigger.chrono.name, "run": run.pk})
     return triggered, notes
+
+
+def _matches(trigger: MessageTrigger, message) -> bool:
+    if trigger.match == MessageTrigger.Match.ROUTINE:  # a ROUTINE chrono's routine decides
+        return trigger.chrono.target_type == Chrono.TargetType.ROUTINE and routines.wants(trigger.chrono, message)
+    return matches(trigger.match, trigger.pattern, message.text)
 
 
 def _start(trigger: MessageTrigger, payload: dict) -> tuple[ChronoRun | None, str]:

@@ -22,6 +22,7 @@ REGISTRY: dict[str, str] = {
     "MESSAGE": "automations.targets.message",
     "FUNCTION": "automations.targets.function",
     "ASSISTANT": "automations.targets.assistant",
+    "ROUTINE": "automations.targets.routine",
 }
 
 

@@ -5,6 +5,9 @@ keeps one outbound Message row per chat, and that row is the guard against dupli
 so a retry of the run sends only to recipients whose row says the message was not sent.
 A send WAHA may have carried out without answering (a timeout, a crash mid-call) is
 marked ``unconfirmed`` and never repeated.
+
+A chrono with an attachment (``attachment_kind`` and a URL or an uploaded file) sends that
+file to each recipient, the rendered template being its caption (whatsapp/attachments.py).
 """
 
 from zoneinfo import ZoneInfo
@@ -15,9 +18,14 @@ from django.utils import timezone
 
 from automations.targets import Outcome
 from whatsapp import recipients
+from whatsapp.attachments import AUDIO, Attachment
 from whatsapp.models import Channel, Message, SendFailed
 
 Status = Message.Status
+# Where each of an attachment's problems shows on the chrono (the caption is the template).
+ATTACHMENT_FIELDS = {"kind": "attachment_kind", "url": "attachment_url", "file": "attachment_file",
+                     "filename": "attachment_filename", "mimetype": "attachment_mimetype",
+                     "caption": "message_template"}
 
 
 def deadline_s(chrono) -> float:
@@ -28,8 +36,14 @@ def config_errors(chrono) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     if not chrono.channel_id:
         errors["channel"] = ["A MESSAGE chrono needs a channel."]
-    if not chrono.message_template.strip():
+    attachment = chrono.attachment(caption=chrono.message_template)
+    if not chrono.message_template.strip() and attachment is None:
         errors["message_template"] = ["A MESSAGE chrono needs a message template."]
+    if attachment is not None:
+        for name, problem in attachment.problems(size=_upload_size(chrono)).items():
+            if name == "caption" and chrono.attachment_kind != AUDIO and "{" in chrono.message_template:
+                continue  # a template's length is the rendered text's business: checked per run
+            errors.setdefault(ATTACHMENT_FIELDS[name], []).append(problem)
     if not isinstance(chrono.recipients, list) or not chrono.recipients:
         errors["recipients"] = ["A MESSAGE chrono needs a list of recipients."]
     else:
@@ -44,6 +58,16 @@ def config_errors(chrono) -> dict[str, list[str]]:
         if problems:
             errors["recipients"] = problems
     return errors
+
+
+def _upload_size(chrono) -> int | None:
+    """The uploaded file's size (a new upload's, or the stored file's); None when unknown."""
+    if not chrono.attachment_file:
+        return None
+    try:
+        return chrono.attachment_file.size
+    except (OSError, ValueError):
+        return None  # missing from the storage: Attachment.problems says so
 
 
 def run(chrono, run, context: dict) -> Outcome:
@@ -62,13 +86,17 @@ def run(chrono, run, context: dict) -> Outcome:
         text = render(chrono, run, context)
     except TemplateSyntaxError as exc:
         return Outcome(ok=False, error=f"The message template has an error: {exc}", retryable=False)
-    if not text.strip():
+    attachment = chrono.attachment(caption=text)
+    if not text.strip() and attachment is None:
         return Outcome(ok=False, error="The message template rendered to empty text: nothing was sent.", retryable=False)
+    if attachment is not None and attachment.problems():
+        problems = "; ".join(f"{ATTACHMENT_FIELDS[k]}: {v}" for k, v in attachment.problems().items())
+        return Outcome(ok=False, error=f"The attachment cannot be sent: {problems}", retryable=False)
     try:
         rendered = _unique(render_recipients(chrono, run, context))
     except TemplateSyntaxError as exc:
         return Outcome(ok=False, error=f"A recipient template has an error: {exc}", retryable=False)
-    return _outcome([_deliver(channel, run, recipient, text, chrono.timezone) for recipient in rendered])
+    return _outcome([_deliver(channel, run, recipient, text, chrono.timezone, attachment) for recipient in rendered])
 
 
 def render(chrono, run, context: dict) -> str:
@@ -107,7 +135,8 @@ def _chat_or_text(recipient) -> str:
         return str(recipient)  # fails in _deliver, with its reason
 
 
-def _deliver(channel: Channel, run, recipient, text: str, zone: str) -> tuple[Message, bool]:
+def _deliver(channel: Channel, run, recipient, text: str, zone: str,
+             attachment: Attachment | None = None) -> tuple[Message, bool]:
     """Send to one recipient unless an earlier attempt did; (row, worth retrying).
 
     On a governed channel the row comes back ``queued`` (the outbox sends it, in the send
@@ -121,7 +150,7 @@ def _deliver(channel: Channel, run, recipient, text: str, zone: str) -> tuple[Me
     try:
         # resume: a retry of the run sends only to those its earlier attempts did not reach.
         return channel.send_and_record(chat_id, text, recipient=str(recipient), run=run, resume=True,
-                                       zone=zone), False
+                                       zone=zone, attachment=attachment), False
     except SendFailed as exc:
         # 422 on a send means "session not WORKING (yet)": worth another attempt later.
         return exc.row, not exc.delivery_unknown and (not exc.permanent or exc.status == 422)

@@ -168,3 +168,12 @@ def test_the_command_prints_progress_for_big_files(tmp_path, capsys):
     call_command("import_contacts", str(path), "--dry-run")
 
     assert "... 10000 rows read" in capsys.readouterr().err
+
+
+def test_birth_dates_are_imported_iso_or_day_first_and_a_bad_one_is_named():
+    report = run("Telefone,Nascimento\n5511988887777,1990-12-03\n5521977776666,03/12/1985\n5511911112222,12/31/1990\n",
+                 partial=True)
+
+    assert str(Contact.objects.get(phone="5511988887777").birth_date) == "1990-12-03"
+    assert str(Contact.objects.get(phone="5521977776666").birth_date) == "1985-12-03"
+    assert [(e.row, e.field) for e in report.errors] == [(4, "birth_date")]

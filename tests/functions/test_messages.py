@@ -132,3 +132,41 @@ def test_a_function_cannot_message_a_group_through_a_number_prefix(waha, chrono_
     report = function.run_once(chrono=chrono, run=run)
     assert not report.ok and "FUNCTION_MESSAGE_RECIPIENT_ALLOWLIST" in report.error_text
     assert waha.sent == [] and not Message.objects.filter(text="CANARY").exists()
+
+
+# --- an attachment by URL ----------------------------------------------------------------------------
+
+SEND_IMAGE = ("def run(ctx):\n"
+              "    return ctx.message.send({'to': '+55 11 99999-0001', 'text': 'Cardápio de hoje',\n"
+              "                             'attachment': {'kind': 'image', 'url': 'https://cdn.example.org/menu.jpg'}})\n")
+
+
+def test_a_function_sends_an_image_by_url_from_an_allowed_host(waha, chrono_run, settings):
+    settings.FUNCTION_HTTP_ALLOWLIST = ["cdn.example.org"]
+    function, chrono, run = chrono_run(SEND_IMAGE)
+
+    report = function.run_once(chrono=chrono, run=run)
+
+    assert report.ok, report.error_text
+    assert [(m["route"], m["caption"], m["file"]["url"]) for m in waha.media_sent] == [
+        ("sendImage", "Cardápio de hoje", "https://cdn.example.org/menu.jpg")]
+    assert Message.objects.get(run=run).attachment["kind"] == "image"
+
+
+def test_an_attachment_from_a_host_the_function_may_not_call_is_refused(waha, chrono_run, settings):
+    settings.FUNCTION_HTTP_ALLOWLIST = ["api.example.org"]
+    function, chrono, run = chrono_run(SEND_IMAGE)
+
+    report = function.run_once(chrono=chrono, run=run)
+
+    assert not report.ok and "FUNCTION_HTTP_ALLOWLIST" in report.error_text
+    assert waha.media_sent == [] and not Message.objects.exists()
+
+
+def test_a_wrong_attachment_kind_is_refused_naming_it(waha, chrono_run, settings):
+    settings.FUNCTION_HTTP_ALLOWLIST = ["cdn.example.org"]
+    function, chrono, run = chrono_run(SEND_IMAGE.replace("'image'", "'sticker'"))
+
+    report = function.run_once(chrono=chrono, run=run)
+
+    assert not report.ok and "attachment kind" in report.error_text

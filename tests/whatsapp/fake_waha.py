@@ -13,6 +13,7 @@ the code under test swallowed the 400.
 from __future__ import annotations
 
 import base64
+import binascii
 import functools
 import json
 import re
@@ -90,6 +91,7 @@ class FakeWaha:
         self.requests: list[tuple[str, str, Any]] = []  # (method, path, json body)
         self.violations: list[str] = []
         self.sent: list[dict] = []  # bodies of accepted sendText calls
+        self.media_sent: list[dict] = []  # bodies of accepted sendImage/File/Voice/Video calls, with "route"
         self.failures: list[Failure] = []
         self.posted: list[tuple[str, int]] = []  # webhooks posted: (event, our answer's status)
         self.lids: dict[str, str] = {}  # "123@lid" -> "5511...@c.us": the mappings WAHA knows
@@ -270,13 +272,21 @@ class FakeWaha:
         return Answer(201, {"id": message_id, "timestamp": int(time.time()), "from": "me", "fromMe": True,
                             "to": body["chatId"], "body": body["text"], "hasMedia": False, "ack": 0})
 
-    def send_media(self, body, **_) -> Answer:
+    def send_media(self, body, route, **_) -> Answer:
+        """sendImage, sendFile, sendVoice, sendVideo: the spec checked the shape; WAHA also needs a
+        fetchable http(s) URL or base64 that decodes. Answers like NOWEB (README §5.3)."""
         session = self._session(body["session"])
         if not session:
             return self._not_found(body["session"])
         if session["status"] != "WORKING":
             return self._wrong_status(session, ["WORKING"])
-        return Answer(201, {"key": {"remoteJid": body["chatId"], "fromMe": True, "id": "3EB0MEDIA"}})
+        problem = _file_problem(body.get("file") or {})
+        if problem:
+            return Answer(400, {"statusCode": 400, "message": problem})
+        self._counter += 1
+        ident = f"3EB0{self._counter:016X}"
+        self.media_sent.append({**body, "route": route, "id": f"true_{body['chatId']}_{ident}"})
+        return Answer(201, {"key": {"remoteJid": body["chatId"], "fromMe": True, "id": ident}})
 
     def chatting(self, body, what, **_) -> Answer:
         """sendSeen, startTyping, stopTyping: 201 for a WORKING session (typing with an empty body)."""
@@ -355,6 +365,16 @@ def webhook_headers(body: bytes, hmac_key: str | None) -> dict:
     return headers
 
 
+def _file_problem(file: dict) -> str:
+    if "url" in file:
+        return "" if urlsplit(str(file["url"])).scheme in ("http", "https") else "file.url must be http(s)"
+    try:
+        base64.b64decode(str(file.get("data") or ""), validate=True)
+    except (ValueError, binascii.Error):
+        return "file.data is not base64"
+    return ""
+
+
 def _json(body: bytes | str | None) -> Any:
     if not body:
         return None
@@ -375,7 +395,7 @@ ROUTES: list[tuple[str, str, Callable]] = [
     ("GET", r"/api/(?P<name>[^/]+)/auth/qr", FakeWaha.qr),
     ("POST", r"/api/(?P<name>[^/]+)/auth/request-code", FakeWaha.request_code),
     ("POST", r"/api/sendText", FakeWaha.send_text),
-    ("POST", r"/api/send(?:Image|File|Voice|Video)", FakeWaha.send_media),
+    ("POST", r"/api/(?P<route>send(?:Image|File|Voice|Video))", FakeWaha.send_media),
     ("POST", r"/api/(?P<what>sendSeen|startTyping|stopTyping)", FakeWaha.chatting),
     ("POST", r"/api/(?P<name>[^/]+)/presence", FakeWaha.presence),
     ("GET", r"/api/contacts/check-exists", FakeWaha.check_exists),

@@ -1,0 +1,49 @@
+"""The ROUTINE target: one of ChronoFlow's own routines over contacts (automations/routines/).
+
+Birthday greeting, satisfaction survey, new-lead welcome: code of ours rather than a user
+function, because they read and write contacts. Each sends through ``Channel.send_and_record``
+(opt-outs suppressed there, one row per chat per run) and remembers per contact what it did.
+"""
+
+from django.conf import settings
+from django.utils import timezone
+
+from automations import routines
+from automations.targets import Outcome
+
+# A birthday run greets at most this many contacts; the next run (hourly) goes on with the rest.
+BATCH = 200
+
+
+def deadline_s(chrono) -> float:
+    return settings.WAHA_TIMEOUT_MS / 1000 * (BATCH if chrono.routine == routines.BIRTHDAY else 3)
+
+
+def config_errors(chrono) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    if not chrono.channel_id:
+        errors["channel"] = ["A ROUTINE chrono needs a channel."]
+    try:
+        routine = routines.module(chrono.routine)
+    except LookupError:
+        errors["routine"] = ["Choose the routine: birthday, survey or welcome."]
+        return errors
+    if not isinstance(chrono.extras, dict):
+        errors["extras"] = ["A routine's options are a JSON object."]
+        return errors
+    for name, problems in routine.config_errors(chrono).items():
+        errors.setdefault(name, []).extend(problems)
+    return errors
+
+
+def run(chrono, run, context: dict) -> Outcome:
+    channel = chrono.channel
+    if channel is None:
+        return Outcome(ok=False, error="This ROUTINE chrono has no channel.", retryable=False)
+    if not channel.is_working:
+        error = f"Channel '{channel.name}' is {channel.status}, not WORKING: nothing was sent."
+        if (timezone.now() - run.created_at).total_seconds() < settings.MESSAGE_CHANNEL_WAIT_S:
+            return Outcome(ok=False, error=f"{error} Waiting for it (MESSAGE_CHANNEL_WAIT_S).",
+                           wait_s=settings.MESSAGE_CHANNEL_CHECK_S)
+        return Outcome(ok=False, error=error)
+    return routines.module(chrono.routine).run(chrono, run, context)
