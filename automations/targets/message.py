@@ -70,18 +70,30 @@ def _upload_size(chrono) -> int | None:
         return None  # missing from the storage: Attachment.problems says so
 
 
-def run(chrono, run, context: dict) -> Outcome:
-    """Send the chrono's message through its channel; fails (retryable) unless it is WORKING."""
+def channel_not_ready(chrono, run) -> Outcome | None:
+    """The outcome for a chrono whose channel cannot send now, or None when it is WORKING.
+
+    A reconnecting channel must not burn the run's attempts in seconds: the run waits for it,
+    up to MESSAGE_CHANNEL_WAIT_S after the run was created.
+    """
     channel = chrono.channel
     if channel is None:
-        return Outcome(ok=False, error="This MESSAGE chrono has no channel.", retryable=False)
-    if not channel.is_working:
-        error = f"Channel '{channel.name}' is {channel.status}, not WORKING: nothing was sent."
-        if (timezone.now() - run.created_at).total_seconds() < settings.MESSAGE_CHANNEL_WAIT_S:
-            # A reconnecting channel must not burn the run's attempts in seconds: wait for it.
-            return Outcome(ok=False, error=f"{error} Waiting for it (MESSAGE_CHANNEL_WAIT_S).",
-                           wait_s=settings.MESSAGE_CHANNEL_CHECK_S)
-        return Outcome(ok=False, error=error)
+        return Outcome(ok=False, error=f"This {chrono.target_type} chrono has no channel.", retryable=False)
+    if channel.is_working:
+        return None
+    error = f"Channel '{channel.name}' is {channel.status}, not WORKING: nothing was sent."
+    if (timezone.now() - run.created_at).total_seconds() < settings.MESSAGE_CHANNEL_WAIT_S:
+        return Outcome(ok=False, error=f"{error} Waiting for it (MESSAGE_CHANNEL_WAIT_S).",
+                       wait_s=settings.MESSAGE_CHANNEL_CHECK_S)
+    return Outcome(ok=False, error=error)
+
+
+def run(chrono, run, context: dict) -> Outcome:
+    """Send the chrono's message through its channel; fails (retryable) unless it is WORKING."""
+    not_ready = channel_not_ready(chrono, run)
+    if not_ready is not None:
+        return not_ready
+    channel = chrono.channel
     try:
         text = render(chrono, run, context)
     except TemplateSyntaxError as exc:

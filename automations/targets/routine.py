@@ -6,10 +6,9 @@ function, because they read and write contacts. Each sends through ``Channel.sen
 """
 
 from django.conf import settings
-from django.utils import timezone
 
 from automations import routines
-from automations.targets import Outcome
+from automations.targets import Outcome, message
 
 # A birthday run greets at most this many contacts; the next run (hourly) goes on with the rest.
 BATCH = 200
@@ -37,13 +36,7 @@ def config_errors(chrono) -> dict[str, list[str]]:
 
 
 def run(chrono, run, context: dict) -> Outcome:
-    channel = chrono.channel
-    if channel is None:
-        return Outcome(ok=False, error="This ROUTINE chrono has no channel.", retryable=False)
-    if not channel.is_working:
-        error = f"Channel '{channel.name}' is {channel.status}, not WORKING: nothing was sent."
-        if (timezone.now() - run.created_at).total_seconds() < settings.MESSAGE_CHANNEL_WAIT_S:
-            return Outcome(ok=False, error=f"{error} Waiting for it (MESSAGE_CHANNEL_WAIT_S).",
-                           wait_s=settings.MESSAGE_CHANNEL_CHECK_S)
-        return Outcome(ok=False, error=error)
+    not_ready = message.channel_not_ready(chrono, run)
+    if not_ready is not None:
+        return not_ready
     return routines.module(chrono.routine).run(chrono, run, context)
