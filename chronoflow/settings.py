@@ -155,6 +155,8 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     # DRF's defaults, with JSON nesting bounded (chronoflow/jsonbody.py: deep bodies were a RecursionError).
+    # Oversized form and multipart bodies answer a JSON 400, not Django's HTML page.
+    "EXCEPTION_HANDLER": "chronoflow.apierrors.exception_handler",
     "DEFAULT_PARSER_CLASSES": [
         "chronoflow.jsonbody.DepthLimitedJSONParser",
         "rest_framework.parsers.FormParser",

@@ -82,3 +82,22 @@ def test_webhook_bodies_over_their_cap_are_refused_before_any_work(db, client, s
     waha = client.post(f"/whatsapp/webhooks/{channel.webhook_token}", big, content_type="application/json")
     assert waha.status_code == 400
     assert chrono.runs.count() == 0
+
+
+@pytest.mark.parametrize("setting, data", [
+    ("DATA_UPLOAD_MAX_MEMORY_SIZE", {**BODY, "description": "x" * 5000}),
+    ("DATA_UPLOAD_MAX_NUMBER_FIELDS", {**BODY, **{f"extra{i}": "1" for i in range(30)}}),
+])
+@pytest.mark.parametrize("fmt", ["multipart", None])
+def test_an_oversized_form_or_multipart_body_is_a_json_400(staff_api, settings, setting, data, fmt):
+    # Django refuses these while DRF parses: they were its HTML "Bad Request (400)" page.
+    setattr(settings, setting, 2048 if setting == "DATA_UPLOAD_MAX_MEMORY_SIZE" else 20)
+    if fmt is None:
+        from urllib.parse import urlencode
+        response = staff_api.post("/api/chronos/", urlencode(data), content_type="application/x-www-form-urlencoded")
+    else:
+        response = staff_api.post("/api/chronos/", data, format=fmt)
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    assert "detail" in response.json()
+    assert not Chrono.objects.exists()

@@ -1,0 +1,29 @@
+"""The API's exception handler: Django's request-size refusals answered as JSON.
+
+Django refuses an oversized or overfull form or multipart body while DRF parses it
+(RequestDataTooBig past DATA_UPLOAD_MAX_MEMORY_SIZE, TooManyFieldsSent, TooManyFilesSent).
+Those are SuspiciousOperation, which DRF's handler leaves to Django: an HTML 400 page on a
+JSON API, an answer the schema does not document. Here they become DRF's 400 ParseError,
+``{"detail": "..."}`` naming the limit, like every other unreadable body.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from django.utils.translation import gettext as _
+from rest_framework.exceptions import ParseError
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+def _refusal(exc: Exception) -> ParseError | None:
+    if isinstance(exc, RequestDataTooBig):
+        return ParseError(_("The request body is too large (MAX_REQUEST_BYTES)."))
+    if isinstance(exc, TooManyFieldsSent):
+        return ParseError(_("The request has too many form fields (DATA_UPLOAD_MAX_NUMBER_FIELDS)."))
+    if isinstance(exc, TooManyFilesSent):
+        return ParseError(_("The request has too many files (DATA_UPLOAD_MAX_NUMBER_FILES)."))
+    return None
+
+
+def exception_handler(exc, context):
+    return drf_exception_handler(_refusal(exc) or exc, context)
