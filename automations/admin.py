@@ -109,11 +109,11 @@ class ChronoRunInline(admin.TabularInline):
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 
-    @admin.display(description="Run")
+    @admin.display(description=_("Run"))
     def run_link(self, run: ChronoRun) -> str:
         return format_html('<a href="{}">#{}</a>', reverse("admin:automations_chronorun_change", args=[run.pk]), run.pk)
 
-    @admin.display(description="Status")
+    @admin.display(description=_("Status"))
     def run_status(self, run: ChronoRun) -> str:
         return status_badge(run.status, run.get_status_display())
 
@@ -194,48 +194,48 @@ class ChronoAdmin(admin.ModelAdmin):
 
     # --- Read-only displays ---------------------------------------------------------------
 
-    @admin.display(description="In words")
+    @admin.display(description=_("In words"))
     def schedule_in_words(self, chrono: Chrono) -> str:
         return chrono.describe_schedule("en")
 
-    @admin.display(description="Next run", ordering="next_run_at")
+    @admin.display(description=_("Next run"), ordering="next_run_at")
     def next_run(self, chrono: Chrono) -> str:
         # In the chrono's own zone: "todo dia às 08:00" should read 08:00, not the UTC hour.
         if chrono.next_run_at is None:
             return "-"
         return chrono.next_run_at.astimezone(ZoneInfo(chrono.timezone)).strftime("%Y-%m-%d %H:%M %Z")
 
-    @admin.display(description="Last run", ordering="last_run_status")
+    @admin.display(description=_("Last run"), ordering="last_run_status")
     def last_run(self, chrono: Chrono) -> str:
         return status_badge(chrono.last_run_status)
 
-    @admin.display(description="Runs")
+    @admin.display(description=_("Runs"))
     def runs_link(self, chrono: Chrono) -> str:
         return format_html('<a href="{}">Runs</a>', runs_changelist_url(chrono))
 
-    @admin.display(description="Preview")
+    @admin.display(description=_("Preview"))
     def schedule_preview(self, chrono: Chrono) -> str:
         return schedule_preview_html(chrono)
 
-    @admin.display(description="Run history")
+    @admin.display(description=_("Run history"))
     def all_runs(self, chrono: Chrono) -> str:
         return format_html('<a href="{}">All {} runs of this chrono</a>', runs_changelist_url(chrono), chrono.runs.count())
 
     # --- Actions ------------------------------------------------------------------------
 
-    @admin.action(description="Run now", permissions=["change"])
+    @admin.action(description=_("Run now"), permissions=["change"])
     def run_now(self, request: HttpRequest, queryset) -> None:
         with transaction.atomic():
             count = len([chrono.trigger() for chrono in queryset])
         self.message_user(request, ngettext("Triggered %d chrono.", "Triggered %d chronos.", count) % count, messages.SUCCESS)
 
-    @admin.action(description="Pause", permissions=["change"])
+    @admin.action(description=_("Pause"), permissions=["change"])
     def pause(self, request: HttpRequest, queryset) -> None:
         # ChronoQuerySet.update re-syncs beat for every chrono it touches.
         count = queryset.filter(is_active=True).update(is_active=False)
         self.message_user(request, ngettext("Paused %d chrono.", "Paused %d chronos.", count) % count, messages.SUCCESS)
 
-    @admin.action(description="Resume", permissions=["change"])
+    @admin.action(description=_("Resume"), permissions=["change"])
     def resume(self, request: HttpRequest, queryset) -> None:
         with transaction.atomic():
             paused = list(queryset.filter(is_active=False))
@@ -271,10 +271,10 @@ class ChronoRunAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: ChronoRun | None = None) -> bool:
         return False
 
-    @admin.display(description="Status", ordering="status")
+    @admin.display(description=_("Status"), ordering="status")
     def run_status(self, run: ChronoRun) -> str:
         return status_badge(run.status, run.get_status_display())
 
-    @admin.display(description="Chrono", ordering="chrono__name")
+    @admin.display(description=_("Chrono"), ordering="chrono__name")
     def chrono_link(self, run: ChronoRun) -> str:
         return format_html('<a href="{}">{}</a>', reverse("admin:automations_chrono_change", args=[run.chrono_id]), run.chrono)

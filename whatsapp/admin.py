@@ -5,6 +5,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 from whatsapp import media as media_files
 from whatsapp import outbox
@@ -40,10 +41,10 @@ class ChannelAddForm(forms.ModelForm):
 
 
 class SimulateMessageForm(forms.Form):
-    sender = forms.CharField(label="From", max_length=64, initial="+55 11 99999-9999",
-                             help_text="The contact's phone number, with country code.")
+    sender = forms.CharField(label=_("From"), max_length=64, initial="+55 11 99999-9999",
+                             help_text=_("The contact's phone number, with country code."))
     text = forms.CharField(max_length=MAX_TEXT, widget=forms.Textarea(attrs={"rows": 3}), initial="menu",
-                           help_text="What the contact writes; message triggers match on it.")
+                           help_text=_("What the contact writes; message triggers match on it."))
 
 
 def dev_badge(channel: Channel) -> str:
@@ -54,7 +55,7 @@ def dev_badge(channel: Channel) -> str:
 
 
 class PairingCodeForm(forms.Form):
-    phone_number = forms.CharField(max_length=32, help_text="With country code, e.g. +55 11 99999-9999.")
+    phone_number = forms.CharField(max_length=32, help_text=_("With country code, e.g. +55 11 99999-9999."))
 
 
 class StatusChangeInline(admin.TabularInline):
@@ -65,7 +66,7 @@ class StatusChangeInline(admin.TabularInline):
     max_num = 0
     can_delete = False
     ordering = ["-at", "-pk"]
-    verbose_name_plural = "Status history"
+    verbose_name_plural = _("Status history")
 
 
 @admin.register(Channel)
@@ -121,7 +122,7 @@ class ChannelAdmin(admin.ModelAdmin):
             self.message_user(request, f"The WAHA session {channel.session_name} could not be removed: {exc}",
                               messages.WARNING)
 
-    @admin.display(description="Send governor")
+    @admin.display(description=_("Send governor"))
     def governor_state(self, obj: Channel) -> str:
         if obj.pk is None:
             return ""
@@ -135,24 +136,24 @@ class ChannelAdmin(admin.ModelAdmin):
         return format_html("{} sent in the last 24 h ({}{}); {} queued, next at {}.{}", state["sent_24h"], budget, new,
                            state["queued"], state["next_send_at"] or "—", paused)
 
-    @admin.action(description="Resume outreach to new contacts (after a ban signal)")
+    @admin.action(description=_("Resume outreach to new contacts (after a ban signal)"))
     def resume_outreach(self, request, queryset):
         for channel in queryset:
             channel.resume_outreach()
         self.message_user(request, f"Outreach resumed on {queryset.count()} channel(s).", messages.SUCCESS)
 
-    @admin.display(description="Provider")
+    @admin.display(description=_("Provider"))
     def provider_badge(self, obj: Channel) -> str:
         return dev_badge(obj)
 
-    @admin.display(description="Simulate")
+    @admin.display(description=_("Simulate"))
     def simulate_link(self, obj: Channel) -> str:
         if obj.pk is None or not obj.is_dev:
             return "—"
         return format_html('<a href="{}">Simulate an inbound message</a>',
                            reverse("admin:whatsapp_channel_simulate", args=[obj.pk]))
 
-    @admin.display(description="QR / login")
+    @admin.display(description=_("QR / login"))
     def qr_link(self, obj: Channel) -> str:
         if obj.pk is None:
             return ""
@@ -173,23 +174,23 @@ class ChannelAdmin(admin.ModelAdmin):
         for failure in failures:
             self.message_user(request, failure, messages.ERROR)
 
-    @admin.action(description="Start the WAHA session")
+    @admin.action(description=_("Start the WAHA session"))
     def start_sessions(self, request, queryset):
         self._each(request, queryset, "start", "started")
 
-    @admin.action(description="Stop the WAHA session")
+    @admin.action(description=_("Stop the WAHA session"))
     def stop_sessions(self, request, queryset):
         self._each(request, queryset, "stop", "stopped")
 
-    @admin.action(description="Restart the WAHA session")
+    @admin.action(description=_("Restart the WAHA session"))
     def restart_sessions(self, request, queryset):
         self._each(request, queryset, "restart", "restarted")
 
-    @admin.action(description="Log out (unlink the phone; a new QR is needed)")
+    @admin.action(description=_("Log out (unlink the phone; a new QR is needed)"))
     def logout_sessions(self, request, queryset):
         self._each(request, queryset, "logout", "logged out")
 
-    @admin.action(description="Refresh the status from WAHA")
+    @admin.action(description=_("Refresh the status from WAHA"))
     def refresh_statuses(self, request, queryset):
         self._each(request, queryset, "refresh_status", "refreshed")
 
@@ -287,11 +288,11 @@ class MessageAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None) -> bool:
         return False
 
-    @admin.display(description="Text")
+    @admin.display(description=_("Text"))
     def short_text(self, obj: Message) -> str:
         return obj.text[:60]
 
-    @admin.display(description="Media file")
+    @admin.display(description=_("Media file"))
     def media_preview(self, obj: Message) -> str:
         """A link to the stored file through the admin (MEDIA_URL serves nothing), and images inline."""
         if not obj.media_file:
