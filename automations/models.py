@@ -157,13 +157,14 @@ class Chrono(models.Model):
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError, TypeError):
             # Checked first: schedule.parse reports a bad zone as a ScheduleError (the schedule field).
-            raise ValidationError({"timezone": f"Unknown time zone {self.timezone!r}; use an IANA name such as America/Sao_Paulo."}) from None
+            raise ValidationError({"timezone": _("Unknown time zone %(zone)r; use an IANA name such as America/Sao_Paulo.")
+                                               % {"zone": self.timezone}}) from None
         try:
             parsed = sched.parse(self.schedule, self.timezone, now)
         except sched.ScheduleError as exc:
             raise ValidationError({"schedule": str(exc)}) from None
         except (ValueError, KeyError):
-            raise ValidationError({"timezone": f"Unknown time zone {self.timezone!r}."}) from None
+            raise ValidationError({"timezone": _("Unknown time zone %(zone)r.") % {"zone": self.timezone}}) from None
         self.schedule_kind = parsed.kind
         self.schedule_expression = parsed.expression
         self.run_at = parsed.run_at
@@ -414,7 +415,7 @@ class IntegratorHook(models.Model):
     rotated_at = models.DateTimeField(_("rotated at"), null=True, blank=True, editable=False)
 
     def __str__(self) -> str:
-        return f"Webhook of {self.chrono}"
+        return _("Webhook of %(chrono)s") % {"chrono": self.chrono}
 
     @property
     def url(self) -> str:
@@ -492,7 +493,7 @@ class MessageTrigger(models.Model):
         if self.match == self.Match.FALLBACK:
             self.pattern = ""  # it answers whatever nothing else did
         elif not (self.pattern or "").strip():
-            errors["pattern"] = "Write the text (or regular expression) to match."
+            errors["pattern"] = _("Write the text (or regular expression) to match.")
         elif self.match == self.Match.REGEX:
             problem = matching.regex_problem(self.pattern)
             if problem:
@@ -538,21 +539,21 @@ class AlertPolicy(models.Model):
         verbose_name = _("failure alert")
 
     def __str__(self) -> str:
-        return f"Alerts of {self.chrono}"
+        return _("Alerts of %(chrono)s") % {"chrono": self.chrono}
 
     def clean(self) -> None:
         from whatsapp import recipients
 
         errors = {}
         if bool(self.channel_id) != bool(self.recipient.strip()):
-            errors["recipient" if self.channel_id else "channel"] = "A WhatsApp alert needs both a channel and a recipient."
+            errors["recipient" if self.channel_id else "channel"] = _("A WhatsApp alert needs both a channel and a recipient.")
         elif self.recipient:
             try:
                 self.recipient = recipients.normalise(self.recipient)
             except recipients.InvalidRecipient as exc:
                 errors["recipient"] = str(exc)
         if not (self.channel_id or self.webhook_url or self.email) and not self.pause_after:
-            errors["__all__"] = "Set where alerts go (WhatsApp, webhook or email), or when to pause the chrono."
+            errors["__all__"] = _("Set where alerts go (WhatsApp, webhook or email), or when to pause the chrono.")
         if errors:
             raise ValidationError(errors)
 

@@ -125,9 +125,11 @@ class UserFunction(models.Model):
 
 def _json_object_problem(value: Any, max_bytes: int) -> str:
     if not isinstance(value, dict):
-        return "Must be a JSON object."
+        return str(_("Must be a JSON object."))
     try:
         size = len(json.dumps(value, allow_nan=False))
     except (TypeError, ValueError):
-        return "Must be plain JSON (no NaN or Infinity)."
-    return f"Must be at most {max_bytes} bytes of JSON (it is {size})." if size > max_bytes else ""
+        return str(_("Must be plain JSON (no NaN or Infinity)."))
+    if size > max_bytes:
+        return _("Must be at most %(max)d bytes of JSON (it is %(size)d).") % {"max": max_bytes, "size": size}
+    return ""
