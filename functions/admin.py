@@ -45,12 +45,12 @@ class UserFunctionAdmin(admin.ModelAdmin):
     actions = ["run_now"]
     fieldsets = [
         (None, {"fields": ["name", "code", "runtime"],
-                "description": "Define <code>def run(ctx):</code>. ctx.http, ctx.message.send, ctx.state, ctx.log, "
-                               "ctx.sleep, ctx.env and ctx.input are available; json, math, re and datetime "
-                               "helpers can be imported. The code is checked when you save."}),
-        ("Limits", {"fields": ["timeout_ms", "max_http", "max_messages", "max_memory_mb"]}),
-        ("Data", {"fields": ["env", "state", "fallback_channel"]}),
-        ("Version", {"fields": ["version", "checksum", "chronos_using_it", "created_at", "updated_at"],
+                "description": _("Define <code>def run(ctx):</code>. ctx.http, ctx.message.send, ctx.state, ctx.log, "
+                                 "ctx.sleep, ctx.env and ctx.input are available; json, math, re and datetime "
+                                 "helpers can be imported. The code is checked when you save.")}),
+        (_("Limits"), {"fields": ["timeout_ms", "max_http", "max_messages", "max_memory_mb"]}),
+        (_("Data"), {"fields": ["env", "state", "fallback_channel"]}),
+        (_("Version"), {"fields": ["version", "checksum", "chronos_using_it", "created_at", "updated_at"],
                      "classes": ["collapse"]}),
     ]
 
@@ -64,7 +64,7 @@ class UserFunctionAdmin(admin.ModelAdmin):
     @admin.display(description=_("Chronos using it"))
     def chronos_using_it(self, function: UserFunction) -> str:
         names = list(function.chronos.values_list("name", flat=True)[:20]) if function.pk else []
-        return ", ".join(names) or "None"
+        return ", ".join(names) or _("None")
 
     @admin.action(description=_("Run once now (test run, empty input)"), permissions=["change"])
     def run_now(self, request, queryset) -> None:

@@ -25,7 +25,7 @@ class ChannelAddForm(forms.ModelForm):
     class Meta:
         model = Channel
         fields = ["name", "session_name", "should_run"]
-        labels = {"should_run": "Start the session now"}
+        labels = {"should_run": _("Start the session now")}
 
     def _post_clean(self) -> None:
         # After Django's own checks (the session name is unique here), before any save:
@@ -37,7 +37,7 @@ class ChannelAddForm(forms.ModelForm):
         try:
             self.instance.create_session(start=self.instance.should_run)
         except WahaError as exc:
-            self.add_error(None, f"WAHA did not create the session: {exc}")
+            self.add_error(None, _("WAHA did not create the session: %(error)s") % {"error": exc})
 
 
 class SimulateMessageForm(forms.Form):
@@ -119,7 +119,8 @@ class ChannelAdmin(admin.ModelAdmin):
         try:
             channel.delete_session()
         except WahaError as exc:
-            self.message_user(request, f"The WAHA session {channel.session_name} could not be removed: {exc}",
+            self.message_user(request, _("The WAHA session %(session)s could not be removed: %(error)s")
+                              % {"session": channel.session_name, "error": exc},
                               messages.WARNING)
 
     @admin.display(description=_("Send governor"))
@@ -128,19 +129,20 @@ class ChannelAdmin(admin.ModelAdmin):
             return ""
         state = outbox.status(obj)
         if not state["governed"]:
-            return "Not governed: sends go at once."
-        budget = "no daily cap" if state["budget_left_24h"] is None else f"{state['budget_left_24h']} left"
+            return _("Not governed: sends go at once.")
+        budget = _("no daily cap") if state["budget_left_24h"] is None else \
+            _("%(n)s left") % {"n": state["budget_left_24h"]}
         new = "" if state["new_contact_budget_left_24h"] is None else \
-            f", {state['new_contact_budget_left_24h']} first contacts left"
-        paused = f" Outreach paused: {state['paused_because']}" if state["paused_because"] else ""
-        return format_html("{} sent in the last 24 h ({}{}); {} queued, next at {}.{}", state["sent_24h"], budget, new,
+            ", " + _("%(n)s first contacts left") % {"n": state["new_contact_budget_left_24h"]}
+        paused = " " + _("Outreach paused: %(why)s") % {"why": state["paused_because"]} if state["paused_because"] else ""
+        return format_html(_("{} sent in the last 24 h ({}{}); {} queued, next at {}.{}"), state["sent_24h"], budget, new,
                            state["queued"], state["next_send_at"] or "—", paused)
 
     @admin.action(description=_("Resume outreach to new contacts (after a ban signal)"))
     def resume_outreach(self, request, queryset):
         for channel in queryset:
             channel.resume_outreach()
-        self.message_user(request, f"Outreach resumed on {queryset.count()} channel(s).", messages.SUCCESS)
+        self.message_user(request, _("Outreach resumed on %(count)d channel(s).") % {"count": queryset.count()}, messages.SUCCESS)
 
     @admin.display(description=_("Provider"))
     def provider_badge(self, obj: Channel) -> str:
@@ -150,14 +152,14 @@ class ChannelAdmin(admin.ModelAdmin):
     def simulate_link(self, obj: Channel) -> str:
         if obj.pk is None or not obj.is_dev:
             return "—"
-        return format_html('<a href="{}">Simulate an inbound message</a>',
-                           reverse("admin:whatsapp_channel_simulate", args=[obj.pk]))
+        return format_html('<a href="{}">{}</a>', reverse("admin:whatsapp_channel_simulate", args=[obj.pk]),
+                           _("Simulate an inbound message"))
 
     @admin.display(description=_("QR / login"))
     def qr_link(self, obj: Channel) -> str:
         if obj.pk is None:
             return ""
-        return format_html('<a href="{}">QR / pairing</a>', reverse("admin:whatsapp_channel_qr", args=[obj.pk]))
+        return format_html('<a href="{}">{}</a>', reverse("admin:whatsapp_channel_qr", args=[obj.pk]), _("QR / pairing"))
 
     # --- Session actions -------------------------------------------------------------------
 
@@ -170,29 +172,29 @@ class ChannelAdmin(admin.ModelAdmin):
             except WahaError as exc:
                 failures.append(f"{channel.session_name}: {exc}")
         if ok:
-            self.message_user(request, f"{ok} channel(s) {done}.", messages.SUCCESS)
+            self.message_user(request, _("%(count)d channel(s) %(done)s.") % {"count": ok, "done": done}, messages.SUCCESS)
         for failure in failures:
             self.message_user(request, failure, messages.ERROR)
 
     @admin.action(description=_("Start the WAHA session"))
     def start_sessions(self, request, queryset):
-        self._each(request, queryset, "start", "started")
+        self._each(request, queryset, "start", _("started"))
 
     @admin.action(description=_("Stop the WAHA session"))
     def stop_sessions(self, request, queryset):
-        self._each(request, queryset, "stop", "stopped")
+        self._each(request, queryset, "stop", _("stopped"))
 
     @admin.action(description=_("Restart the WAHA session"))
     def restart_sessions(self, request, queryset):
-        self._each(request, queryset, "restart", "restarted")
+        self._each(request, queryset, "restart", _("restarted"))
 
     @admin.action(description=_("Log out (unlink the phone; a new QR is needed)"))
     def logout_sessions(self, request, queryset):
-        self._each(request, queryset, "logout", "logged out")
+        self._each(request, queryset, "logout", _("logged out"))
 
     @admin.action(description=_("Refresh the status from WAHA"))
     def refresh_statuses(self, request, queryset):
-        self._each(request, queryset, "refresh_status", "refreshed")
+        self._each(request, queryset, "refresh_status", _("refreshed"))
 
     # --- QR page ---------------------------------------------------------------------------
 
@@ -223,7 +225,7 @@ class ChannelAdmin(admin.ModelAdmin):
             code = self._pairing_code(request, channel, form)
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Log in: {channel.name}",
+            "title": _("Log in: %(name)s") % {"name": channel.name},
             "opts": self.model._meta,
             "original": channel,
             "channel": channel,
@@ -243,14 +245,14 @@ class ChannelAdmin(admin.ModelAdmin):
         except ValueError as exc:
             form.add_error("phone_number", str(exc))
         except WahaError as exc:
-            form.add_error(None, f"WAHA did not give a pairing code: {exc}")
+            form.add_error(None, _("WAHA did not give a pairing code: %(error)s") % {"error": exc})
         return ""
 
     def simulate_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """Development channels: a contact "writes" (the webhook's path), and the latest messages both ways."""
         channel = self._channel_or_404(request, object_id)
         if not channel.is_dev or not self.has_change_permission(request, channel):
-            raise Http404("Inbound messages can be simulated only on a development channel.")
+            raise Http404(_("Inbound messages can be simulated only on a development channel."))
         form = SimulateMessageForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
@@ -258,11 +260,12 @@ class ChannelAdmin(admin.ModelAdmin):
             except NotSimulable as exc:
                 form.add_error(exc.field or None, str(exc))
             else:
-                self.message_user(request, f"Simulated message from {event.payload['payload']['from']} received "
-                                           f"(event {event.event_id}); replies appear below once processed.",
+                self.message_user(request, _("Simulated message from %(sender)s received (event %(event)s); "
+                                             "replies appear below once processed.")
+                                  % {"sender": event.payload["payload"]["from"], "event": event.event_id},
                                   messages.SUCCESS)
                 return redirect(request.path)
-        context = {**self.admin_site.each_context(request), "title": f"Simulate an inbound message: {channel.name}",
+        context = {**self.admin_site.each_context(request), "title": _("Simulate an inbound message: %(name)s") % {"name": channel.name},
                    "opts": self.model._meta, "original": channel, "channel": channel, "form": form,
                    "badge": dev_badge(channel), "recent": channel.messages.order_by("-created_at", "-pk")[:10]}
         return TemplateResponse(request, "admin/whatsapp/channel/simulate.html", context)

@@ -73,8 +73,9 @@ def new_hook_url(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset) -
         hooks = [IntegratorHook.rotate_token(chrono) for chrono in queryset]
     for hook in hooks:
         # The only place the full URL is ever shown: it is a credential.
-        modeladmin.message_user(request, f"{hook.chrono}: integrators POST JSON to {hook.url} — copy it now, "
-                                         "it will not be shown again; any older URL no longer works.", messages.SUCCESS)
+        modeladmin.message_user(request, _("%(chrono)s: integrators POST JSON to %(url)s — copy it now, it will not be "
+                                           "shown again; any older URL no longer works.")
+                                % {"chrono": hook.chrono, "url": hook.url}, messages.SUCCESS)
 
 
 @admin.action(description=_("New webhook signing key (shown once)"), permissions=["change"])
@@ -82,9 +83,10 @@ def new_hook_signing_key(modeladmin: admin.ModelAdmin, request: HttpRequest, que
     with transaction.atomic():
         hooks = [IntegratorHook.rotate_signing_key(chrono) for chrono in queryset]
     for hook in hooks:
-        modeladmin.message_user(request, f"{hook.chrono}: requests must now carry X-ChronoFlow-Signature: "
-                                         f"sha256=<hex HMAC-SHA256 of the raw body> under the key {hook.signing_key} "
-                                         "— copy it now, it will not be shown again.", messages.SUCCESS)
+        modeladmin.message_user(request, _("%(chrono)s: requests must now carry X-ChronoFlow-Signature: sha256=<hex "
+                                           "HMAC-SHA256 of the raw body> under the key %(key)s — copy it now, it will "
+                                           "not be shown again.") % {"chrono": hook.chrono, "key": hook.signing_key},
+                                messages.SUCCESS)
 
 
 @admin.action(description=_("Turn off integrator webhook"), permissions=["change"])
@@ -168,7 +170,7 @@ def ready_made_view(model_admin: admin.ModelAdmin, request: HttpRequest) -> Http
         form = forms_by_name[chosen.name] = recipe_form(chosen, request.POST)
         installed = _install(chosen, form)
         status = 200 if installed else 400
-    context = {**model_admin.admin_site.each_context(request), "title": "Ready-made automations",
+    context = {**model_admin.admin_site.each_context(request), "title": _("Ready-made automations"),
                "opts": Chrono._meta, "installed": installed,
                "recipes": [(recipe, forms_by_name[name]) for name, recipe in recipes.RECIPES.items()]}
     return TemplateResponse(request, "admin/automations/chrono/ready_made.html", context, status=status)
