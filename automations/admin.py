@@ -196,7 +196,7 @@ class ChronoAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("In words"))
     def schedule_in_words(self, chrono: Chrono) -> str:
-        return chrono.describe_schedule("en")
+        return chrono.describe_schedule()  # in the active language
 
     @admin.display(description=_("Next run"), ordering="next_run_at")
     def next_run(self, chrono: Chrono) -> str:

@@ -8,6 +8,7 @@ from django.core.validators import MinValueValidator
 from django.db import IntegrityError, models, transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from automations import schedule as sched
@@ -181,12 +182,14 @@ class Chrono(models.Model):
         anchor = self.created_at if self.schedule_kind == self.ScheduleKind.INTERVAL else None
         return sched.next_fire_times(self.parsed_schedule, self.timezone, after, n, anchor=anchor or after)
 
-    def fire_time_note(self, when: datetime, lang: str = "en") -> str | None:
-        """Why fire time `when` is not the wall time the schedule names (a DST gap moved it), or None."""
-        return sched.gap_note(self.parsed_schedule, self.timezone, when, lang)
+    def fire_time_note(self, when: datetime, lang: str | None = None) -> str | None:
+        """Why fire time `when` is not the wall time the schedule names (a DST gap moved it), or None.
+        In ``lang`` ("en", "pt_BR"), by default the active language."""
+        return sched.gap_note(self.parsed_schedule, self.timezone, when, lang or get_language() or "en")
 
-    def describe_schedule(self, lang: str = "en") -> str:
-        return sched.describe(self.parsed_schedule, self.timezone, lang, typed=self.schedule)
+    def describe_schedule(self, lang: str | None = None) -> str:
+        """The schedule in words, in ``lang`` ("en", "pt_BR"), by default the active language."""
+        return sched.describe(self.parsed_schedule, self.timezone, lang or get_language() or "en", typed=self.schedule)
 
     # --- Validation ---------------------------------------------------------------------
 

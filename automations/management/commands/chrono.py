@@ -12,7 +12,6 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
-from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from rest_framework import serializers
@@ -89,7 +88,7 @@ class Command(BaseCommand):
         if as_json:
             return self._print_json(chrono_serializer_class()(chronos, many=True).data)
         rows = [(c.pk, c.name, _state(c), c.target_type, c.schedule,
-                 c.describe_schedule(), local_time(c.next_run_at), c.last_run_status or "-") for c in chronos]
+                 c.describe_schedule(), local_time(c.next_run_at, c.timezone), c.last_run_status or "-") for c in chronos]
         self._table([_("ID"), _("NAME"), _("STATE"), _("TARGET"), _("SCHEDULE"), _("IN WORDS"), _("NEXT RUN"), _("LAST")], rows)
 
     def do_show(self, id: int, as_json=False, **_options) -> None:
@@ -117,11 +116,11 @@ class Command(BaseCommand):
         chrono = self._chrono(id)
         if chrono.is_active:
             self.stdout.write(_("Chrono %(id)d is already active; next run %(when)s.")
-                              % {"id": chrono.pk, "when": local_time(chrono.next_run_at)})
+                              % {"id": chrono.pk, "when": local_time(chrono.next_run_at, chrono.timezone)})
             return
         chrono.resume()
         self.stdout.write(self.style.SUCCESS(_("Resumed chrono %(id)d: %(name)s; next run %(when)s")
-                                             % {"id": chrono.pk, "name": chrono.name, "when": local_time(chrono.next_run_at)}))
+                                             % {"id": chrono.pk, "name": chrono.name, "when": local_time(chrono.next_run_at, chrono.timezone)}))
 
     def do_trigger(self, id: int, wait=None, **_options) -> None:
         chrono = self._chrono(id)
@@ -172,7 +171,7 @@ class Command(BaseCommand):
     def _describe(self, chrono: Chrono) -> list[tuple[str, object]]:
         zone = chrono.timezone
         # Fire times in the chrono's own zone, as the schedule reads; everything else in the operator's.
-        fire_times = [" — ".join(filter(None, (local_time(t, zone), chrono.fire_time_note(t, _lang()))))
+        fire_times = [" — ".join(filter(None, (local_time(t, zone), chrono.fire_time_note(t))))
                       for t in chrono.next_fire_times(5)] if chrono.is_active else []
         lines = [
             (_("Chrono"), f"{chrono.pk}: {chrono.name}"),
@@ -259,8 +258,3 @@ def _errors(errors: dict) -> str:
 
 def _state(chrono: Chrono) -> str:
     return _("active") if chrono.is_active else _("paused")
-
-
-def _lang() -> str:
-    """The active language (LANGUAGE_CODE in a command) for schedule.py's own bilingual words."""
-    return get_language() or "en"
