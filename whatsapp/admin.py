@@ -7,9 +7,9 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from chronoflow.timefmt import local_time
 from whatsapp import media as media_files
 from whatsapp import outbox
-from whatsapp.devclient import LABEL as DEV_LABEL
 from whatsapp.models import Channel, ChannelStatusChange, Message, MonitorAction, WebhookEvent, current_provider
 from whatsapp.simulate import MAX_TEXT, NotSimulable, simulate_inbound
 from whatsapp.waha import WahaError
@@ -51,7 +51,8 @@ def dev_badge(channel: Channel) -> str:
     if not channel.is_dev:
         return format_html("{}", channel.get_provider_display())
     return format_html('<span class="cf-dev-badge" style="background:#b45309;color:#fff;padding:2px 6px;'
-                       'border-radius:4px;font-weight:bold;white-space:nowrap">{}</span>', DEV_LABEL)
+                       'border-radius:4px;font-weight:bold;white-space:nowrap">{}</span>',
+                       _("Development channel — not WhatsApp"))  # whatsapp/devclient.py's LABEL, translated
 
 
 class PairingCodeForm(forms.Form):
@@ -136,7 +137,7 @@ class ChannelAdmin(admin.ModelAdmin):
             ", " + _("%(n)s first contacts left") % {"n": state["new_contact_budget_left_24h"]}
         paused = " " + _("Outreach paused: %(why)s") % {"why": state["paused_because"]} if state["paused_because"] else ""
         return format_html(_("{} sent in the last 24 h ({}{}); {} queued, next at {}.{}"), state["sent_24h"], budget, new,
-                           state["queued"], state["next_send_at"] or "—", paused)
+                           state["queued"], local_time(state["next_send_at"], empty="—"), paused)
 
     @admin.action(description=_("Resume outreach to new contacts (after a ban signal)"))
     def resume_outreach(self, request, queryset):
