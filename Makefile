@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: run test migrate admin token check clean browser-deps
+.PHONY: run test migrate admin token check clean browser-deps messages
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,16 @@ browser-deps:
 	else \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
 	fi
+
+## messages: re-extract our strings into locale/pt_BR/LC_MESSAGES/django.po, fold in the
+## translations other branches left in */TRANSLATIONS*_pt_BR.po fragments (locale/fold_fragments.py),
+## then compile the .mo. Needs GNU gettext (apt-get install gettext); commit the .po and the .mo,
+## so that running and testing never need gettext. Translate what it lists as untranslated.
+MESSAGES_IGNORE := --ignore=.venv --ignore=var --ignore=tests --ignore=bench --ignore=.ci --ignore=node_modules
+messages: $(VENV)/.dev
+	$(PY) manage.py makemessages -l pt_BR --no-obsolete $(MESSAGES_IGNORE)
+	$(PY) locale/fold_fragments.py
+	$(PY) manage.py compilemessages -l pt_BR $(MESSAGES_IGNORE)
 
 ## token: print an API token for the admin user
 token: migrate

@@ -65,9 +65,9 @@ class Assistant(models.Model):
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("owner assistant"),
         help_text=_("Answers the owner numbers, with read-only tools over ChronoFlow (runs today, failing chronos, "
                     "channels not working)."))
-    tools = models.ManyToManyField("functions.UserFunction", through="AssistantTool", blank=True, related_name="assistants")
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    tools = models.ManyToManyField("functions.UserFunction", verbose_name=_("tools"), through="AssistantTool", blank=True, related_name="assistants")
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         ordering = ["name"]
@@ -128,8 +128,8 @@ class Assistant(models.Model):
 class AssistantTool(models.Model):
     """A user function the assistant may call: the name, description and argument schema the model sees."""
 
-    assistant = models.ForeignKey(Assistant, on_delete=models.CASCADE, related_name="assistant_tools")
-    function = models.ForeignKey("functions.UserFunction", on_delete=models.PROTECT, related_name="assistant_tools")
+    assistant = models.ForeignKey(Assistant, verbose_name=_("assistant"), on_delete=models.CASCADE, related_name="assistant_tools")
+    function = models.ForeignKey("functions.UserFunction", verbose_name=_("function"), on_delete=models.PROTECT, related_name="assistant_tools")
     name = models.CharField(
         _("tool name"), max_length=64, blank=True,
         help_text=_("The name the model calls it by (letters, digits, '_' and '-'); empty: the function's name."))
@@ -184,13 +184,13 @@ def schema_problem(value) -> str:
 class AssistantPause(models.Model):
     """The assistant is silent in one chat until ``until``: it handed over to a person."""
 
-    assistant = models.ForeignKey(Assistant, on_delete=models.CASCADE, related_name="pauses")
-    channel = models.ForeignKey("whatsapp.Channel", on_delete=models.CASCADE, related_name="+")
-    chat_id = models.CharField(max_length=128)
-    until = models.DateTimeField()
-    reason = models.TextField(blank=True)
-    run_id = models.BigIntegerField(null=True, blank=True, help_text=_("The run that paused it."))
-    created_at = models.DateTimeField(auto_now_add=True)
+    assistant = models.ForeignKey(Assistant, verbose_name=_("assistant"), on_delete=models.CASCADE, related_name="pauses")
+    channel = models.ForeignKey("whatsapp.Channel", verbose_name=_("channel"), on_delete=models.CASCADE, related_name="+")
+    chat_id = models.CharField(_("chat id"), max_length=128)
+    until = models.DateTimeField(_("until"))
+    reason = models.TextField(_("reason"), blank=True)
+    run_id = models.BigIntegerField(_("run id"), null=True, blank=True, help_text=_("The run that paused it."))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -205,11 +205,11 @@ class AssistantPause(models.Model):
 class AssistantUsage(models.Model):
     """Tokens one assistant spent on one day (DEFAULT_TIMEZONE), the budget's measure."""
 
-    assistant = models.ForeignKey(Assistant, on_delete=models.CASCADE, related_name="usage")
-    day = models.DateField()
-    prompt_tokens = models.PositiveBigIntegerField(default=0)
-    completion_tokens = models.PositiveBigIntegerField(default=0)
-    requests = models.PositiveIntegerField(default=0)
+    assistant = models.ForeignKey(Assistant, verbose_name=_("assistant"), on_delete=models.CASCADE, related_name="usage")
+    day = models.DateField(_("day"))
+    prompt_tokens = models.PositiveBigIntegerField(_("prompt tokens"), default=0)
+    completion_tokens = models.PositiveBigIntegerField(_("completion tokens"), default=0)
+    requests = models.PositiveIntegerField(_("requests"), default=0)
 
     class Meta:
         ordering = ["-day"]

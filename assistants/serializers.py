@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from assistants.models import Assistant, AssistantTool
@@ -52,7 +53,7 @@ class AssistantSerializer(serializers.ModelSerializer):
 
     def validate_owner_numbers(self, numbers) -> list[str]:
         if not isinstance(numbers, list):
-            raise serializers.ValidationError("A list of phone numbers.")
+            raise serializers.ValidationError(_("A list of phone numbers."))
         try:
             return [recipients.normalise(n) for n in numbers]
         except recipients.InvalidRecipient as exc:
@@ -61,7 +62,7 @@ class AssistantSerializer(serializers.ModelSerializer):
     def validate_tools(self, tools: list[dict]) -> list[dict]:
         names = [(t.get("name") or t["function"].name) for t in tools]
         if len(set(names)) != len(names) or len({t["function"].pk for t in tools}) != len(tools):
-            raise serializers.ValidationError("Each function and each tool name may appear once.")
+            raise serializers.ValidationError(_("Each function and each tool name may appear once."))
         return tools
 
     @transaction.atomic

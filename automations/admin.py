@@ -1,7 +1,5 @@
 """Admin of chronos and their runs: where operators define and watch automations."""
 
-from zoneinfo import ZoneInfo
-
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
@@ -12,6 +10,7 @@ from django.http import HttpRequest, JsonResponse
 from django.template.defaultfilters import linebreaksbr
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -21,6 +20,7 @@ from automations.models import Chrono, ChronoRun
 from automations.serializers import SECRET_MAPPINGS
 from chronoflow import secrets
 from chronoflow.paginators import EstimatedCountPaginator
+from chronoflow.timefmt import local_time
 
 RUNS_INLINE_LIMIT = 20
 
@@ -33,17 +33,17 @@ def schedule_preview_html(chrono: Chrono) -> str:
     """Normalised form, English and Portuguese descriptions, next five fire times in the chrono's zone."""
     if chrono.schedule_changed():
         # Not parsed (a new chrono), or a refused edit: the stored form no longer matches the text.
-        return "Type a schedule to see its normalised form, its description and the next five fire times."
-    zone = ZoneInfo(chrono.timezone)
-    times = [(when.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z"), _dst_note_html(chrono, when))
+        return _("Type a schedule to see its normalised form, its description and the next five fire times.")
+    times = [(local_time(when, chrono.timezone), _dst_note_html(chrono, when))
              for when in chrono.next_fire_times(5)]
     return format_html(
-        '<dl class="schedule-preview"><dt>Normalised</dt><dd><code>{}</code> {}</dd>'
+        '<dl class="schedule-preview"><dt>{}</dt><dd><code>{}</code> {}</dd>'
         "<dt>English</dt><dd>{}</dd><dt>Português</dt><dd>{}</dd>"
-        "<dt>Next fire times ({})</dt><dd>{}</dd></dl>",
-        chrono.schedule_kind, chrono.schedule_expression,
-        chrono.describe_schedule("en"), chrono.describe_schedule("pt_BR"), chrono.timezone,
-        format_html_join("", "<div>{}{}</div>", times) if times else "None: it will not fire again.",
+        "<dt>{}</dt><dd>{}</dd></dl>",
+        _("Normalised"), chrono.schedule_kind, chrono.schedule_expression,
+        chrono.describe_schedule("en"), chrono.describe_schedule("pt_BR"),
+        _("Next fire times (%(zone)s)") % {"zone": chrono.timezone},
+        format_html_join("", "<div>{}{}</div>", times) if times else _("None: it will not fire again."),
     )
 
 
@@ -107,7 +107,7 @@ class ChronoRunInline(admin.TabularInline):
     model = ChronoRun
     formset = LatestRunsFormSet
     template = "admin/automations/chrono/runs_inline.html"
-    verbose_name_plural = f"Latest runs (newest first, up to {RUNS_INLINE_LIMIT})"
+    verbose_name_plural = format_lazy(_("Latest runs (newest first, up to {n})"), n=RUNS_INLINE_LIMIT)
     fields = readonly_fields = [
         "run_link", "scheduled_for", "trigger", "run_status", "attempt", "duration_ms", "http_status", "error_message",
     ]
@@ -124,11 +124,11 @@ class ChronoRunInline(admin.TabularInline):
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 
-    @admin.display(description="Run")
+    @admin.display(description=_("Run"))
     def run_link(self, run: ChronoRun) -> str:
         return format_html('<a href="{}">#{}</a>', reverse("admin:automations_chronorun_change", args=[run.pk]), run.pk)
 
-    @admin.display(description="Status")
+    @admin.display(description=_("Status"))
     def run_status(self, run: ChronoRun) -> str:
         return status_badge(run.status, run.get_status_display())
 
@@ -165,21 +165,21 @@ class ChronoAdmin(admin.ModelAdmin):
         "all_runs", "created_at", "updated_at",
     ]
     fieldsets = [
-        ("Basics", {"fields": ["name", "description", "is_active"]}),
-        ("Schedule", {"fields": ["schedule", "timezone", "schedule_preview"]}),
-        ("Target", {
+        (_("Basics"), {"fields": ["name", "description", "is_active"]}),
+        (_("Schedule"), {"fields": ["schedule", "timezone", "schedule_preview"]}),
+        (_("Target"), {
             "fields": ["target_type", "method", "url", "headers", "payload", "timeout_ms",
                        "channel", "message_template", "recipients", "attachment_kind", "attachment_url",
                        "attachment_file", "attachment_filename", "attachment_mimetype", "function", "extras",
                        "assistant", "routine"],
-            "description": "Fill in the fields of the chosen target type; the others are ignored.",
+            "description": _("Fill in the fields of the chosen target type; the others are ignored."),
         }),
-        ("Policies", {
+        (_("Policies"), {
             "fields": ["max_attempts", "backoff_ms", "misfire_policy", "catchup_window_s", "overlap_policy"],
             "classes": ["collapse"],
         }),
     ]
-    state_fieldset = ("State", {
+    state_fieldset = (_("State"), {
         "fields": ["next_run_at", "last_run_at", "last_run_status", "last_error", "all_runs", "created_at", "updated_at"],
     })
 
@@ -211,48 +211,49 @@ class ChronoAdmin(admin.ModelAdmin):
 
     # --- Read-only displays ---------------------------------------------------------------
 
-    @admin.display(description="In words")
+    @admin.display(description=_("In words"))
     def schedule_in_words(self, chrono: Chrono) -> str:
-        return chrono.describe_schedule("en")
+        return chrono.describe_schedule()  # in the active language
 
-    @admin.display(description="Next run", ordering="next_run_at")
+    @admin.display(description=_("Next run"), ordering="next_run_at")
     def next_run(self, chrono: Chrono) -> str:
-        # In the chrono's own zone: "todo dia às 08:00" should read 08:00, not the UTC hour.
-        if chrono.next_run_at is None:
-            return "-"
-        return chrono.next_run_at.astimezone(ZoneInfo(chrono.timezone)).strftime("%Y-%m-%d %H:%M %Z")
+        # In the chrono's own zone, labelled, as the preview: "todo dia às 08:00" should read 08:00.
+        # What already happened (last run, runs) is in the operator's zone.
+        return local_time(chrono.next_run_at, chrono.timezone)
 
-    @admin.display(description="Last run", ordering="last_run_status")
+    @admin.display(description=_("Last run"), ordering="last_run_status")
     def last_run(self, chrono: Chrono) -> str:
         return status_badge(chrono.last_run_status)
 
-    @admin.display(description="Runs")
+    @admin.display(description=_("Runs"))
     def runs_link(self, chrono: Chrono) -> str:
-        return format_html('<a href="{}">Runs</a>', runs_changelist_url(chrono))
+        return format_html('<a href="{}">{}</a>', runs_changelist_url(chrono), _("Runs"))
 
-    @admin.display(description="Preview")
+    @admin.display(description=_("Preview"))
     def schedule_preview(self, chrono: Chrono) -> str:
         return schedule_preview_html(chrono)
 
-    @admin.display(description="Run history")
+    @admin.display(description=_("Run history"))
     def all_runs(self, chrono: Chrono) -> str:
-        return format_html('<a href="{}">All {} runs of this chrono</a>', runs_changelist_url(chrono), chrono.runs.count())
+        count = chrono.runs.count()
+        return format_html('<a href="{}">{}</a>', runs_changelist_url(chrono),
+                           ngettext("%(count)d run of this chrono", "All %(count)d runs of this chrono", count) % {"count": count})
 
     # --- Actions ------------------------------------------------------------------------
 
-    @admin.action(description="Run now", permissions=["change"])
+    @admin.action(description=_("Run now"), permissions=["change"])
     def run_now(self, request: HttpRequest, queryset) -> None:
         with transaction.atomic():
             count = len([chrono.trigger() for chrono in queryset])
         self.message_user(request, ngettext("Triggered %d chrono.", "Triggered %d chronos.", count) % count, messages.SUCCESS)
 
-    @admin.action(description="Pause", permissions=["change"])
+    @admin.action(description=_("Pause"), permissions=["change"])
     def pause(self, request: HttpRequest, queryset) -> None:
         # ChronoQuerySet.update re-syncs beat for every chrono it touches.
         count = queryset.filter(is_active=True).update(is_active=False)
         self.message_user(request, ngettext("Paused %d chrono.", "Paused %d chronos.", count) % count, messages.SUCCESS)
 
-    @admin.action(description="Resume", permissions=["change"])
+    @admin.action(description=_("Resume"), permissions=["change"])
     def resume(self, request: HttpRequest, queryset) -> None:
         with transaction.atomic():
             paused = list(queryset.filter(is_active=False))
@@ -288,11 +289,11 @@ class ChronoRunAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: ChronoRun | None = None) -> bool:
         return False
 
-    @admin.display(description="Status", ordering="status")
+    @admin.display(description=_("Status"), ordering="status")
     def run_status(self, run: ChronoRun) -> str:
         return status_badge(run.status, run.get_status_display())
 
-    @admin.display(description="Chrono", ordering="chrono__name")
+    @admin.display(description=_("Chrono"), ordering="chrono__name")
     def chrono_link(self, run: ChronoRun) -> str:
         return format_html('<a href="{}">{}</a>', reverse("admin:automations_chrono_change", args=[run.chrono_id]), run.chrono)
 

@@ -2,6 +2,7 @@
 
 from django.core.paginator import Paginator
 from django.db import transaction
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from drf_spectacular.utils import extend_schema_view
 from rest_framework import serializers, status, viewsets
@@ -65,7 +66,8 @@ def _whole_number(request, name: str, default: int, minimum: int) -> int:
     if raw is None or raw == "":
         return default
     if not raw.strip().isdigit() or int(raw) < minimum:
-        raise serializers.ValidationError({name: [f"{name} must be a whole number of at least {minimum}, not {raw!r}."]})
+        raise serializers.ValidationError({name: [_("%(name)s must be a whole number of at least %(min)d, not %(value)r.")
+                                                  % {"name": name, "min": minimum, "value": raw}]})
     return int(raw)
 
 

@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class AutomationsConfig(AppConfig):
     name = "automations"
-    verbose_name = "Automations"
+    verbose_name = _("Automations")
 
     def ready(self) -> None:
         # Receivers: beat kept in step with chronos, run tallies, and what the whatsapp app announces.

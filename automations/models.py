@@ -8,6 +8,7 @@ from django.core.validators import MinValueValidator
 from django.db import IntegrityError, models, transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from automations import routines
@@ -41,54 +42,54 @@ class Chrono(models.Model):
     """A schedule plus a target. Each firing is recorded as a ChronoRun."""
 
     class TargetType(models.TextChoices):
-        HTTP = "HTTP", "HTTP webhook"
-        MESSAGE = "MESSAGE", "WhatsApp message"
-        FUNCTION = "FUNCTION", "Python function"
+        HTTP = "HTTP", _("HTTP webhook")
+        MESSAGE = "MESSAGE", _("WhatsApp message")
+        FUNCTION = "FUNCTION", _("Python function")
         ASSISTANT = "ASSISTANT", _("AI assistant")
         ROUTINE = "ROUTINE", _("Ready-made routine (contacts)")
 
     class ScheduleKind(models.TextChoices):
-        CRON = "cron", "Cron"
-        INTERVAL = "interval", "Interval"
-        ONCE = "once", "Once"
-        MANUAL = "manual", "Only when triggered"
+        CRON = "cron", _("Cron")
+        INTERVAL = "interval", _("Interval")
+        ONCE = "once", _("Once")
+        MANUAL = "manual", _("Only when triggered")
 
     class Misfire(models.TextChoices):
-        SKIP = "skip", "Skip missed occurrences"
-        RUN_ONCE = "run_once", "Run once for all missed occurrences"
-        CATCH_UP = "catch_up", "Run each missed occurrence within the catch-up window"
+        SKIP = "skip", _("Skip missed occurrences")
+        RUN_ONCE = "run_once", _("Run once for all missed occurrences")
+        CATCH_UP = "catch_up", _("Run each missed occurrence within the catch-up window")
 
     class Overlap(models.TextChoices):
-        SKIP = "skip", "Skip if the previous run is still running"
-        ALLOW = "allow", "Allow overlapping runs"
-        QUEUE = "queue", "Queue one run behind the running one"
+        SKIP = "skip", _("Skip if the previous run is still running")
+        ALLOW = "allow", _("Allow overlapping runs")
+        QUEUE = "queue", _("Queue one run behind the running one")
 
-    name = models.CharField(max_length=200)
-    description = models.TextField(blank=True)
+    name = models.CharField(_("name"), max_length=200)
+    description = models.TextField(_("description"), blank=True)
 
     # --- Schedule: the text the operator typed and its normalised form.
-    schedule = models.CharField(
+    schedule = models.CharField(_("schedule"),
         max_length=200,
-        help_text="Cron or natural language: '0 8 * * *', 'todo dia às 08:00', 'daily at 07:30', 'every 15 minutes', 'in 10 min', '2026-12-01 10:00'.",
+        help_text=_("Cron or natural language: '0 8 * * *', 'todo dia às 08:00', 'daily at 07:30', 'every 15 minutes', 'in 10 min', '2026-12-01 10:00'."),
     )
-    schedule_kind = models.CharField(max_length=8, choices=ScheduleKind.choices, editable=False)
-    schedule_expression = models.CharField(max_length=100, editable=False)
-    run_at = models.DateTimeField(null=True, blank=True, editable=False, help_text="One-shot chronos: when (UTC).")
-    timezone = models.CharField(max_length=64, default=default_timezone, help_text="IANA zone the schedule is read in.")
+    schedule_kind = models.CharField(_("schedule kind"), max_length=8, choices=ScheduleKind.choices, editable=False)
+    schedule_expression = models.CharField(_("schedule expression"), max_length=100, editable=False)
+    run_at = models.DateTimeField(_("run at"), null=True, blank=True, editable=False, help_text=_("One-shot chronos: when (UTC)."))
+    timezone = models.CharField(_("timezone"), max_length=64, default=default_timezone, help_text=_("IANA zone the schedule is read in."))
 
     # --- Target.
-    target_type = models.CharField(max_length=16, choices=TargetType.choices, default=TargetType.HTTP)
-    method = models.CharField(max_length=8, default="POST", help_text="HTTP: one of ALLOWED_METHODS.")
-    url = models.URLField(max_length=2000, blank=True, help_text="HTTP: the URL to call.")
-    headers = models.JSONField(default=dict, blank=True, help_text="HTTP: request headers.")
-    payload = models.JSONField(null=True, blank=True, help_text="HTTP: JSON body.")
-    timeout_ms = models.PositiveIntegerField(null=True, blank=True, help_text="HTTP: defaults to HTTP_REQUEST_TIMEOUT_MS.")
+    target_type = models.CharField(_("target type"), max_length=16, choices=TargetType.choices, default=TargetType.HTTP)
+    method = models.CharField(_("method"), max_length=8, default="POST", help_text=_("HTTP: one of ALLOWED_METHODS."))
+    url = models.URLField(_("url"), max_length=2000, blank=True, help_text=_("HTTP: the URL to call."))
+    headers = models.JSONField(_("headers"), default=dict, blank=True, help_text=_("HTTP: request headers."))
+    payload = models.JSONField(_("payload"), null=True, blank=True, help_text=_("HTTP: JSON body."))
+    timeout_ms = models.PositiveIntegerField(_("timeout ms"), null=True, blank=True, help_text=_("HTTP: defaults to HTTP_REQUEST_TIMEOUT_MS."))
     channel = models.ForeignKey(
-        "whatsapp.Channel", null=True, blank=True, on_delete=models.SET_NULL, related_name="chronos",
-        help_text="MESSAGE (and FUNCTION's ctx.message): the WhatsApp channel that sends.",
+        "whatsapp.Channel", verbose_name=_("channel"), null=True, blank=True, on_delete=models.SET_NULL, related_name="chronos",
+        help_text=_("MESSAGE (and FUNCTION's ctx.message): the WhatsApp channel that sends."),
     )
-    message_template = models.TextField(blank=True, help_text="MESSAGE: Django template text.")
-    recipients = models.JSONField(default=list, blank=True, help_text="MESSAGE: phone numbers or chat ids.")
+    message_template = models.TextField(_("message template"), blank=True, help_text=_("MESSAGE: Django template text."))
+    recipients = models.JSONField(_("recipients"), default=list, blank=True, help_text=_("MESSAGE: phone numbers or chat ids."))
     # MESSAGE: one file sent with the message as its caption (whatsapp/attachments.py).
     attachment_kind = models.CharField(
         _("attachment kind"), max_length=16, blank=True, choices=attachments.KIND_CHOICES,
@@ -107,13 +108,13 @@ class Chrono(models.Model):
         _("attachment mimetype"), max_length=100, blank=True,
         help_text=_("MESSAGE: e.g. image/jpeg or application/pdf; empty: guessed from the file's name."))
     function = models.ForeignKey(
-        "functions.UserFunction", null=True, blank=True, on_delete=models.PROTECT, related_name="chronos",
-        help_text="FUNCTION: the function to run.",
+        "functions.UserFunction", verbose_name=_("function"), null=True, blank=True, on_delete=models.PROTECT, related_name="chronos",
+        help_text=_("FUNCTION: the function to run."),
     )
-    extras = models.JSONField(default=dict, blank=True,
-                              help_text="FUNCTION: values exposed as ctx.env. ROUTINE: the routine's texts and options.")
+    extras = models.JSONField(_("extras"), default=dict, blank=True,
+                              help_text=_("FUNCTION: values exposed as ctx.env. ROUTINE: the routine's texts and options."))
     assistant = models.ForeignKey(
-        "assistants.Assistant", null=True, blank=True, on_delete=models.PROTECT, related_name="chronos",
+        "assistants.Assistant", verbose_name=_("assistant"), null=True, blank=True, on_delete=models.PROTECT, related_name="chronos",
         help_text=_("ASSISTANT: the assistant that answers the message that started the run."),
     )
     routine = models.CharField(
@@ -121,26 +122,26 @@ class Chrono(models.Model):
         help_text=_("ROUTINE: which ready-made routine runs (birthday greeting, satisfaction survey, new-lead welcome)."))
 
     # --- State.
-    is_active = models.BooleanField(default=True)
-    is_recurring = models.BooleanField(default=True, editable=False)
-    next_run_at = models.DateTimeField(null=True, blank=True, editable=False)
-    last_run_at = models.DateTimeField(null=True, blank=True, editable=False)
-    last_run_status = models.CharField(max_length=16, blank=True, editable=False)
-    last_error = models.TextField(blank=True, editable=False)
+    is_active = models.BooleanField(_("is active"), default=True)
+    is_recurring = models.BooleanField(_("is recurring"), default=True, editable=False)
+    next_run_at = models.DateTimeField(_("next run at"), null=True, blank=True, editable=False)
+    last_run_at = models.DateTimeField(_("last run at"), null=True, blank=True, editable=False)
+    last_run_status = models.CharField(_("last run status"), max_length=16, blank=True, editable=False)
+    last_error = models.TextField(_("last error"), blank=True, editable=False)
     periodic_task = models.OneToOneField(
-        "django_celery_beat.PeriodicTask", null=True, blank=True, on_delete=models.SET_NULL,
+        "django_celery_beat.PeriodicTask", verbose_name=_("periodic task"), null=True, blank=True, on_delete=models.SET_NULL,
         related_name="chrono", editable=False,
     )
 
     # --- Policies.
-    max_attempts = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Defaults to RUN_MAX_ATTEMPTS.")
-    backoff_ms = models.PositiveIntegerField(null=True, blank=True, help_text="Defaults to RUN_BACKOFF_MS; doubles each attempt.")
-    misfire_policy = models.CharField(max_length=8, choices=Misfire.choices, default=Misfire.RUN_ONCE)
-    catchup_window_s = models.PositiveIntegerField(default=3600, help_text="catch_up: how far back missed occurrences still run.")
-    overlap_policy = models.CharField(max_length=8, choices=Overlap.choices, default=Overlap.SKIP)
+    max_attempts = models.PositiveSmallIntegerField(_("max attempts"), null=True, blank=True, help_text=_("Defaults to RUN_MAX_ATTEMPTS."))
+    backoff_ms = models.PositiveIntegerField(_("backoff ms"), null=True, blank=True, help_text=_("Defaults to RUN_BACKOFF_MS; doubles each attempt."))
+    misfire_policy = models.CharField(_("misfire policy"), max_length=8, choices=Misfire.choices, default=Misfire.RUN_ONCE)
+    catchup_window_s = models.PositiveIntegerField(_("catchup window s"), default=3600, help_text=_("catch_up: how far back missed occurrences still run."))
+    overlap_policy = models.CharField(_("overlap policy"), max_length=8, choices=Overlap.choices, default=Overlap.SKIP)
 
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     objects = ChronoQuerySet.as_manager()
 
@@ -181,13 +182,14 @@ class Chrono(models.Model):
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError, TypeError):
             # Checked first: schedule.parse reports a bad zone as a ScheduleError (the schedule field).
-            raise ValidationError({"timezone": f"Unknown time zone {self.timezone!r}; use an IANA name such as America/Sao_Paulo."}) from None
+            raise ValidationError({"timezone": _("Unknown time zone %(zone)r; use an IANA name such as America/Sao_Paulo.")
+                                               % {"zone": self.timezone}}) from None
         try:
             parsed = sched.parse(self.schedule, self.timezone, now)
         except sched.ScheduleError as exc:
             raise ValidationError({"schedule": str(exc)}) from None
         except (ValueError, KeyError):
-            raise ValidationError({"timezone": f"Unknown time zone {self.timezone!r}."}) from None
+            raise ValidationError({"timezone": _("Unknown time zone %(zone)r.") % {"zone": self.timezone}}) from None
         self.schedule_kind = parsed.kind
         self.schedule_expression = parsed.expression
         self.run_at = parsed.run_at
@@ -204,12 +206,14 @@ class Chrono(models.Model):
         anchor = self.created_at if self.schedule_kind == self.ScheduleKind.INTERVAL else None
         return sched.next_fire_times(self.parsed_schedule, self.timezone, after, n, anchor=anchor or after)
 
-    def fire_time_note(self, when: datetime, lang: str = "en") -> str | None:
-        """Why fire time `when` is not the wall time the schedule names (a DST gap moved it), or None."""
-        return sched.gap_note(self.parsed_schedule, self.timezone, when, lang)
+    def fire_time_note(self, when: datetime, lang: str | None = None) -> str | None:
+        """Why fire time `when` is not the wall time the schedule names (a DST gap moved it), or None.
+        In ``lang`` ("en", "pt_BR"), by default the active language."""
+        return sched.gap_note(self.parsed_schedule, self.timezone, when, lang or get_language() or "en")
 
-    def describe_schedule(self, lang: str = "en") -> str:
-        return sched.describe(self.parsed_schedule, self.timezone, lang, typed=self.schedule)
+    def describe_schedule(self, lang: str | None = None) -> str:
+        """The schedule in words, in ``lang`` ("en", "pt_BR"), by default the active language."""
+        return sched.describe(self.parsed_schedule, self.timezone, lang or get_language() or "en", typed=self.schedule)
 
     def attachment(self, caption: str = "") -> "attachments.Attachment | None":
         """MESSAGE: the file this chrono sends with ``caption``; None when it sends text only."""
@@ -319,43 +323,43 @@ class ChronoRun(models.Model):
     """One occurrence of a chrono, with every attempt at it."""
 
     class Trigger(models.TextChoices):
-        SCHEDULE = "schedule", "Schedule"
-        MANUAL = "manual", "Manual"
-        WEBHOOK = "webhook", "Webhook"
-        MESSAGE = "message", "Message"
-        RETRY = "retry", "Retry"
+        SCHEDULE = "schedule", _("Schedule")
+        MANUAL = "manual", _("Manual")
+        WEBHOOK = "webhook", _("Webhook")
+        MESSAGE = "message", _("Message")
+        RETRY = "retry", _("Retry")
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        RUNNING = "running", "Running"
-        SUCCESS = "success", "Success"
-        FAILED = "failed", "Failed"
-        SKIPPED = "skipped", "Skipped"
-        TIMEOUT = "timeout", "Timeout"
+        PENDING = "pending", _("Pending")
+        RUNNING = "running", _("Running")
+        SUCCESS = "success", _("Success")
+        FAILED = "failed", _("Failed")
+        SKIPPED = "skipped", _("Skipped")
+        TIMEOUT = "timeout", _("Timeout")
 
     FINAL = (Status.SUCCESS, Status.FAILED, Status.SKIPPED, Status.TIMEOUT)
     SNIPPET_CHARS = 1000
 
-    chrono = models.ForeignKey(Chrono, on_delete=models.CASCADE, related_name="runs")
-    scheduled_for = models.DateTimeField()
-    trigger = models.CharField(max_length=10, choices=Trigger.choices, default=Trigger.SCHEDULE)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    attempt = models.PositiveSmallIntegerField(default=0)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    duration_ms = models.PositiveIntegerField(null=True, blank=True)
-    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    response_snippet = models.TextField(blank=True)
-    error_message = models.TextField(blank=True)
-    result = models.JSONField(null=True, blank=True)
-    input = models.JSONField(null=True, blank=True)
-    attempts = models.JSONField(default=list, blank=True, help_text="One entry per attempt: when, outcome, error.")
-    next_attempt_at = models.DateTimeField(
+    chrono = models.ForeignKey(Chrono, verbose_name=_("chrono"), on_delete=models.CASCADE, related_name="runs")
+    scheduled_for = models.DateTimeField(_("scheduled for"))
+    trigger = models.CharField(_("trigger"), max_length=10, choices=Trigger.choices, default=Trigger.SCHEDULE)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempt = models.PositiveSmallIntegerField(_("attempt"), default=0)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(_("duration ms"), null=True, blank=True)
+    http_status = models.PositiveSmallIntegerField(_("http status"), null=True, blank=True)
+    response_snippet = models.TextField(_("response snippet"), blank=True)
+    error_message = models.TextField(_("error message"), blank=True)
+    result = models.JSONField(_("result"), null=True, blank=True)
+    input = models.JSONField(_("input"), null=True, blank=True)
+    attempts = models.JSONField(_("attempts"), default=list, blank=True, help_text=_("One entry per attempt: when, outcome, error."))
+    next_attempt_at = models.DateTimeField(_("next attempt at"),
         null=True, blank=True, default=timezone.now,
-        help_text="Pending: when the next attempt is due (the reaper re-sends it if no worker took it by then "
-                  "plus a grace). Empty while queued behind a running run of the same chrono.",
+        help_text=_("Pending: when the next attempt is due (the reaper re-sends it if no worker took it by then "
+                  "plus a grace). Empty while queued behind a running run of the same chrono."),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     objects = ChronoRunQuerySet.as_manager()
 
@@ -402,13 +406,13 @@ class RunTally(models.Model):
 
     ALL_TIME = datetime(1970, 1, 1, tzinfo=ZoneInfo("UTC"))
 
-    hour = models.DateTimeField()
-    target_type = models.CharField(max_length=16)
-    status = models.CharField(max_length=10)
-    metric = models.CharField(max_length=8)
-    value_ms = models.BigIntegerField(default=0)
-    n = models.BigIntegerField(default=0)
-    total_ms = models.BigIntegerField(default=0, help_text="Sum of the exact values (lateness, duration).")
+    hour = models.DateTimeField(_("hour"))
+    target_type = models.CharField(_("target type"), max_length=16)
+    status = models.CharField(_("status"), max_length=10)
+    metric = models.CharField(_("metric"), max_length=8)
+    value_ms = models.BigIntegerField(_("value ms"), default=0)
+    n = models.BigIntegerField(_("n"), default=0)
+    total_ms = models.BigIntegerField(_("total ms"), default=0, help_text=_("Sum of the exact values (lateness, duration)."))
 
     class Meta:
         constraints = [
@@ -436,17 +440,17 @@ class IntegratorHook(models.Model):
     started from outside by default. Rotating the token retires the old URL at once.
     """
 
-    chrono = models.OneToOneField(Chrono, on_delete=models.CASCADE, related_name="hook")
-    token = models.CharField(max_length=64, unique=True, default=new_hook_secret, editable=False)
-    signing_key = models.CharField(
+    chrono = models.OneToOneField(Chrono, verbose_name=_("chrono"), on_delete=models.CASCADE, related_name="hook")
+    token = models.CharField(_("token"), max_length=64, unique=True, default=new_hook_secret, editable=False)
+    signing_key = models.CharField(_("signing key"),
         max_length=128, blank=True, editable=False,
-        help_text="When set, requests must carry X-ChronoFlow-Signature: sha256=<hex HMAC-SHA256 of the body>.",
+        help_text=_("When set, requests must carry X-ChronoFlow-Signature: sha256=<hex HMAC-SHA256 of the body>."),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    rotated_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    rotated_at = models.DateTimeField(_("rotated at"), null=True, blank=True, editable=False)
 
     def __str__(self) -> str:
-        return f"Webhook of {self.chrono}"
+        return _("Webhook of %(chrono)s") % {"chrono": self.chrono}
 
     @property
     def url(self) -> str:
@@ -492,30 +496,30 @@ class MessageTrigger(models.Model):
         FALLBACK = matching.FALLBACK, "No other trigger on the channel matched (the channel's default responder)"
         ROUTINE = matching.ROUTINE, _("The chrono's ready-made routine wants it (a survey's answer, a new lead)")
 
-    chrono = models.OneToOneField(Chrono, on_delete=models.CASCADE, related_name="message_trigger")
+    chrono = models.OneToOneField(Chrono, verbose_name=_("chrono"), on_delete=models.CASCADE, related_name="message_trigger")
     channel = models.ForeignKey(
-        "whatsapp.Channel", on_delete=models.CASCADE, related_name="message_triggers",
-        help_text="Messages received on this channel are matched.",
+        "whatsapp.Channel", verbose_name=_("channel"), on_delete=models.CASCADE, related_name="message_triggers",
+        help_text=_("Messages received on this channel are matched."),
     )
-    match = models.CharField(max_length=8, choices=Match.choices, default=Match.EXACT)
-    pattern = models.CharField(
+    match = models.CharField(_("match"), max_length=8, choices=Match.choices, default=Match.EXACT)
+    pattern = models.CharField(_("pattern"),
         max_length=500, blank=True,
-        help_text="Text to compare with (case and accents ignored), or a regular expression; "
-                  "empty for the default responder.",
+        help_text=_("Text to compare with (case and accents ignored), or a regular expression; "
+                  "empty for the default responder."),
     )
-    senders = models.JSONField(
+    senders = models.JSONField(_("senders"),
         default=list, blank=True,
-        help_text="Only messages from these phone numbers or chat ids; empty: from anyone.",
+        help_text=_("Only messages from these phone numbers or chat ids; empty: from anyone."),
     )
-    max_runs = models.PositiveSmallIntegerField(
+    max_runs = models.PositiveSmallIntegerField(_("max runs"),
         default=3, validators=[MinValueValidator(1)],
-        help_text="At most this many runs per contact within the window below; further messages are logged, not run.",
+        help_text=_("At most this many runs per contact within the window below; further messages are logged, not run."),
     )
-    per_seconds = models.PositiveIntegerField(default=60, validators=[MinValueValidator(1)])
-    created_at = models.DateTimeField(auto_now_add=True)
+    per_seconds = models.PositiveIntegerField(_("per seconds"), default=60, validators=[MinValueValidator(1)])
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
-        verbose_name = "WhatsApp message trigger"
+        verbose_name = _("WhatsApp message trigger")
 
     def __str__(self) -> str:
         return f"{self.get_match_display()} {self.pattern!r}"
@@ -527,7 +531,7 @@ class MessageTrigger(models.Model):
             if self.match == self.Match.ROUTINE and self.chrono_id and self.chrono.target_type != Chrono.TargetType.ROUTINE:
                 errors["match"] = _("Only a ROUTINE chrono's routine decides which messages it wants.")
         elif not (self.pattern or "").strip():
-            errors["pattern"] = "Write the text (or regular expression) to match."
+            errors["pattern"] = _("Write the text (or regular expression) to match.")
         elif self.match == self.Match.REGEX:
             problem = matching.regex_problem(self.pattern)
             if problem:
@@ -548,46 +552,46 @@ class AlertPolicy(models.Model):
     "recovered" alert. With ``pause_after`` the chrono is paused after that many.
     """
 
-    chrono = models.OneToOneField(Chrono, on_delete=models.CASCADE, related_name="alert_policy")
-    after_failures = models.PositiveSmallIntegerField(
-        default=3, validators=[MinValueValidator(1)], help_text="Consecutive failed runs before the alert.",
+    chrono = models.OneToOneField(Chrono, verbose_name=_("chrono"), on_delete=models.CASCADE, related_name="alert_policy")
+    after_failures = models.PositiveSmallIntegerField(_("after failures"),
+        default=3, validators=[MinValueValidator(1)], help_text=_("Consecutive failed runs before the alert."),
     )
     channel = models.ForeignKey(
-        "whatsapp.Channel", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
-        help_text="WhatsApp alert: the channel that sends it.",
+        "whatsapp.Channel", verbose_name=_("channel"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text=_("WhatsApp alert: the channel that sends it."),
     )
-    recipient = models.CharField(max_length=128, blank=True, help_text="WhatsApp alert: the operator's number.")
-    webhook_url = models.URLField(max_length=2000, blank=True, help_text="Webhook alert: receives a JSON POST.")
-    email = models.EmailField(blank=True, help_text="Email alert: sent with Django's mail settings.")
-    pause_after = models.PositiveSmallIntegerField(
+    recipient = models.CharField(_("recipient"), max_length=128, blank=True, help_text=_("WhatsApp alert: the operator's number."))
+    webhook_url = models.URLField(_("webhook url"), max_length=2000, blank=True, help_text=_("Webhook alert: receives a JSON POST."))
+    email = models.EmailField(_("email"), blank=True, help_text=_("Email alert: sent with Django's mail settings."))
+    pause_after = models.PositiveSmallIntegerField(_("pause after"),
         null=True, blank=True, validators=[MinValueValidator(1)],
-        help_text="Pause the chrono after this many consecutive failed runs; empty: never.",
+        help_text=_("Pause the chrono after this many consecutive failed runs; empty: never."),
     )
-    consecutive_failures = models.PositiveIntegerField(default=0, editable=False)
-    alerting = models.BooleanField(default=False, editable=False, help_text="An alert went out; no recovery yet.")
-    last_alert_at = models.DateTimeField(null=True, blank=True, editable=False)
-    last_alert = models.TextField(blank=True, editable=False, help_text="What the last alert said and where it went.")
-    paused_reason = models.TextField(blank=True, editable=False)
+    consecutive_failures = models.PositiveIntegerField(_("consecutive failures"), default=0, editable=False)
+    alerting = models.BooleanField(_("alerting"), default=False, editable=False, help_text=_("An alert went out; no recovery yet."))
+    last_alert_at = models.DateTimeField(_("last alert at"), null=True, blank=True, editable=False)
+    last_alert = models.TextField(_("last alert"), blank=True, editable=False, help_text=_("What the last alert said and where it went."))
+    paused_reason = models.TextField(_("paused reason"), blank=True, editable=False)
 
     class Meta:
-        verbose_name = "failure alert"
+        verbose_name = _("failure alert")
 
     def __str__(self) -> str:
-        return f"Alerts of {self.chrono}"
+        return _("Alerts of %(chrono)s") % {"chrono": self.chrono}
 
     def clean(self) -> None:
         from whatsapp import recipients
 
         errors = {}
         if bool(self.channel_id) != bool(self.recipient.strip()):
-            errors["recipient" if self.channel_id else "channel"] = "A WhatsApp alert needs both a channel and a recipient."
+            errors["recipient" if self.channel_id else "channel"] = _("A WhatsApp alert needs both a channel and a recipient.")
         elif self.recipient:
             try:
                 self.recipient = recipients.normalise(self.recipient)
             except recipients.InvalidRecipient as exc:
                 errors["recipient"] = str(exc)
         if not (self.channel_id or self.webhook_url or self.email) and not self.pause_after:
-            errors["__all__"] = "Set where alerts go (WhatsApp, webhook or email), or when to pause the chrono."
+            errors["__all__"] = _("Set where alerts go (WhatsApp, webhook or email), or when to pause the chrono.")
         if errors:
             raise ValidationError(errors)
 
@@ -600,32 +604,32 @@ class Event(models.Model):
     """
 
     class Source(models.TextChoices):
-        HOOK = "hook", "Integrator webhook"
-        MESSAGE = "message", "WhatsApp message"
-        SESSION_STATUS = "session.status", "WhatsApp session status"
+        HOOK = "hook", _("Integrator webhook")
+        MESSAGE = "message", _("WhatsApp message")
+        SESSION_STATUS = "session.status", _("WhatsApp session status")
 
     class Outcome(models.TextChoices):
-        TRIGGERED = "triggered", "Triggered runs"
-        NO_MATCH = "no_match", "Nothing to run"
-        LIMITED = "limited", "Rate-limited"
-        REFUSED = "refused", "Refused"
-        RECORDED = "recorded", "Recorded"
+        TRIGGERED = "triggered", _("Triggered runs")
+        NO_MATCH = "no_match", _("Nothing to run")
+        LIMITED = "limited", _("Rate-limited")
+        REFUSED = "refused", _("Refused")
+        RECORDED = "recorded", _("Recorded")
 
-    source = models.CharField(max_length=16, choices=Source.choices)
-    outcome = models.CharField(max_length=10, choices=Outcome.choices)
-    received_at = models.DateTimeField(default=timezone.now, db_index=True)
-    chrono = models.ForeignKey(Chrono, null=True, blank=True, on_delete=models.SET_NULL, related_name="events")
+    source = models.CharField(_("source"), max_length=16, choices=Source.choices)
+    outcome = models.CharField(_("outcome"), max_length=10, choices=Outcome.choices)
+    received_at = models.DateTimeField(_("received at"), default=timezone.now, db_index=True)
+    chrono = models.ForeignKey(Chrono, verbose_name=_("chrono"), null=True, blank=True, on_delete=models.SET_NULL, related_name="events")
     channel = models.ForeignKey(
-        "whatsapp.Channel", null=True, blank=True, on_delete=models.SET_NULL, related_name="events",
+        "whatsapp.Channel", verbose_name=_("channel"), null=True, blank=True, on_delete=models.SET_NULL, related_name="events",
     )
-    contact = models.CharField(max_length=128, blank=True, help_text="Messages: who wrote.")
-    summary = models.CharField(max_length=300, blank=True)
-    payload = models.JSONField(null=True, blank=True, help_text="What arrived (the run's input).")
-    triggered = models.JSONField(default=list, blank=True)
-    detail = models.TextField(blank=True)
-    key = models.CharField(
+    contact = models.CharField(_("contact"), max_length=128, blank=True, help_text=_("Messages: who wrote."))
+    summary = models.CharField(_("summary"), max_length=300, blank=True)
+    payload = models.JSONField(_("payload"), null=True, blank=True, help_text=_("What arrived (the run's input)."))
+    triggered = models.JSONField(_("triggered"), default=list, blank=True)
+    detail = models.TextField(_("detail"), blank=True)
+    key = models.CharField(_("key"),
         max_length=255, null=True, blank=True, unique=True, editable=False,
-        help_text="Identity of the event at its source (e.g. the WhatsApp message id): kept once.",
+        help_text=_("Identity of the event at its source (e.g. the WhatsApp message id): kept once."),
     )
 
     class Meta:

@@ -35,6 +35,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import CroniterBadDateError, CroniterError, croniter
+from django.utils.translation import gettext as _
 
 from automations import schedule_words as words
 from automations.schedule_words import ACCEPTED_FORMS
@@ -146,13 +147,13 @@ def parse(text: str, tz: str | tzinfo, now: datetime) -> Schedule:
     _require_aware(now, "now")
     cleaned = _clean(text)
     if not cleaned:
-        raise ScheduleError("The schedule is empty.")
+        raise ScheduleError(_("The schedule is empty."))
     for reader in (_read_manual, _read_cron, _read_hourly, _read_relative, _read_interval,
                    _read_monthly, _read_calendar, _read_tomorrow, _read_iso, _read_date_and_time):
         schedule = reader(cleaned, zone, now)
         if schedule is not None:
             return schedule
-    raise ScheduleError(f"Could not understand the schedule {text.strip()!r}.")
+    raise ScheduleError(_("Could not understand the schedule %(text)r.") % {"text": text.strip()})
 
 
 def from_normalised(kind: str, expression: str, run_at: datetime | None) -> Schedule:
@@ -192,7 +193,7 @@ def _zone(tz: str | tzinfo) -> tzinfo:
     try:
         return ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ScheduleError(f"Unknown timezone {tz!r}.") from None
+        raise ScheduleError(_("Unknown timezone %(zone)r.") % {"zone": tz}) from None
 
 
 def _require_aware(moment: datetime, name: str) -> None:
@@ -205,27 +206,27 @@ def _cron(fields: list[str]) -> Schedule:
     expression = " ".join(fields)
     if len(fields) in (6, 7):
         raise ScheduleError(
-            f"{expression!r} has {len(fields)} fields; only 5-field cron expressions "
-            "(minute hour day-of-month month day-of-week) are accepted, without seconds or years."
+            _("%(expression)r has %(count)d fields; only 5-field cron expressions (minute hour day-of-month month "
+              "day-of-week) are accepted, without seconds or years.") % {"expression": expression, "count": len(fields)}
         )
     if len(fields) != 5:
-        raise ScheduleError(f"{expression!r} is not a cron expression: cron needs exactly 5 fields.")
+        raise ScheduleError(_("%(expression)r is not a cron expression: cron needs exactly 5 fields.") % {"expression": expression})
     if re.search(r"[?#lw]", re.sub(r"[a-z]{3}", "", expression.lower())):
-        raise ScheduleError(f"{expression!r} uses non-standard cron syntax (?, L, W or #).")
+        raise ScheduleError(_("%(expression)r uses non-standard cron syntax (?, L, W or #).") % {"expression": expression})
     try:
         # croniter accepts 6 fields and a few extensions, so the checks above come first;
         # get_next also refuses expressions that never fire, like "0 0 31 2 *".
         croniter(expression, datetime(2000, 1, 1)).get_next(datetime)
     except CroniterBadDateError:
-        raise ScheduleError(f"{expression!r} never fires (no such date).") from None
+        raise ScheduleError(_("%(expression)r never fires (no such date).") % {"expression": expression}) from None
     except (CroniterError, TypeError, ValueError, KeyError) as exc:
-        raise ScheduleError(f"{expression!r} is not a valid cron expression ({exc}).") from None
+        raise ScheduleError(_("%(expression)r is not a valid cron expression (%(error)s).") % {"expression": expression, "error": exc}) from None
     return Schedule("cron", expression.lower())
 
 
 def _interval(seconds: int) -> Schedule:
     if seconds < 1:
-        raise ScheduleError("An interval must be at least 1 second.")
+        raise ScheduleError(_("An interval must be at least 1 second."))
     return Schedule("interval", str(seconds))
 
 
@@ -238,7 +239,7 @@ def _fromisoformat(text: str) -> datetime:
     try:
         return datetime.fromisoformat(text.strip().upper())
     except ValueError:
-        raise ScheduleError(f"{text!r} is not a valid date and time.") from None
+        raise ScheduleError(_("%(text)r is not a valid date and time.") % {"text": text}) from None
 
 
 def _looks_like_cron_field(token: str) -> bool:
@@ -270,10 +271,10 @@ def _seconds_first_cron(fields: list[str]) -> Schedule:
     if seconds in _ZERO_SECONDS:
         return five
     raise ScheduleError(
-        f"{' '.join(fields)!r} has 6 fields; only 5-field cron expressions (minute hour day-of-month "
-        f"month day-of-week) are accepted, without seconds or years. Chronos fire on the minute, and "
-        f"this one's seconds field is {seconds!r}: the 5-field equivalent is {five.expression!r} "
-        "(once, at second 0 of each matching minute)."
+        _("%(expression)r has 6 fields; only 5-field cron expressions (minute hour day-of-month month day-of-week) "
+          "are accepted, without seconds or years. Chronos fire on the minute, and this one's seconds field is "
+          "%(seconds)r: the 5-field equivalent is %(five)r (once, at second 0 of each matching minute).")
+        % {"expression": " ".join(fields), "seconds": seconds, "five": five.expression}
     )
 
 
@@ -291,7 +292,7 @@ def _read_hourly(text: str, zone: tzinfo, now: datetime) -> Schedule | None:
 def _amount_seconds(match: re.Match) -> int:
     seconds = int(match["amount"]) * _UNIT_SECONDS[match["unit"]]
     if seconds < 1:
-        raise ScheduleError("A delay or interval must be at least 1 second.")
+        raise ScheduleError(_("A delay or interval must be at least 1 second."))
     return seconds
 
 
@@ -355,7 +356,7 @@ def _read_monthly(text: str, zone: tzinfo, now: datetime) -> Schedule | None:
         return None
     days = sorted({int(day) for day in re.findall(r"\d+", match["days"])})
     if not all(1 <= day <= 31 for day in days):
-        raise ScheduleError(f"{text!r}: a day of the month is between 1 and 31.")
+        raise ScheduleError(_("%(text)r: a day of the month is between 1 and 31.") % {"text": text})
     hour, minute = _time_after_days(text, match["rest"])
     return Schedule("cron", f"{minute} {hour} {','.join(map(str, days))} * *")
 
@@ -363,7 +364,7 @@ def _read_monthly(text: str, zone: tzinfo, now: datetime) -> Schedule | None:
 def _time_after_days(text: str, rest: str) -> tuple[int, int]:
     """The (hour, minute) in what follows a day phrase (' at 9am', ' às 9h'); rest starts with 'at'."""
     if not rest:
-        raise ScheduleError(f"{text!r} needs a time of day, e.g. 'daily at 08:00' or 'todo dia às 8h'.")
+        raise ScheduleError(_("%(text)r needs a time of day, e.g. 'daily at 08:00' or 'todo dia às 8h'.") % {"text": text})
     return _parse_time(rest[_AT.match(rest).end():])
 
 
@@ -373,21 +374,21 @@ def _parse_time(text: str) -> tuple[int, int]:
         return _NAMED_TIMES[text]
     match = _TIME.fullmatch(text)
     if match is None:
-        raise ScheduleError(f"{text!r} is not a time of day; write it like 8, 08:00, 8h30, 7:30 pm or 8 da noite.")
+        raise ScheduleError(_("%(text)r is not a time of day; write it like 8, 08:00, 8h30, 7:30 pm or 8 da noite.") % {"text": text})
     hour, minute = int(match["hour"]), int(match["minute"] or 0)
     suffix = (match["suffix"] or "").replace(".", "")
     if suffix in ("am", "pm"):
         if match["part"]:
-            raise ScheduleError(f"{text!r}: give am/pm or a part of the day (da manhã, da tarde, da noite), not both.")
+            raise ScheduleError(_("%(text)r: give am/pm or a part of the day (da manhã, da tarde, da noite), not both.") % {"text": text})
         if not 1 <= hour <= 12:
-            raise ScheduleError(f"Hour {hour} is out of range with {suffix}: use 1-12.")
+            raise ScheduleError(_("Hour %(hour)d is out of range with %(suffix)s: use 1-12.") % {"hour": hour, "suffix": suffix})
         hour = hour % 12 + (12 if suffix == "pm" else 0)
     if match["part"]:
         hour = _hour_in_part_of_day(hour, match["part"])
     if hour > 23:
-        raise ScheduleError(f"Hour {hour} is out of range: use 0-23.")
+        raise ScheduleError(_("Hour %(hour)d is out of range: use 0-23.") % {"hour": hour})
     if minute > 59:
-        raise ScheduleError(f"Minute {minute} is out of range: use 0-59.")
+        raise ScheduleError(_("Minute %(minute)d is out of range: use 0-59.") % {"minute": minute})
     return hour, minute
 
 
@@ -398,8 +399,8 @@ def _hour_in_part_of_day(hour: int, part: str) -> int:
     for candidate in candidates:
         if candidate in hours:
             return candidate
-    raise ScheduleError(f"Hour {hour} is out of range for {part!r} ({span}): "
-                        "e.g. 8 da manhã, 3 da tarde, 8 da noite, 2 da madrugada.")
+    raise ScheduleError(_("Hour %(hour)d is out of range for %(part)r (%(span)s): e.g. 8 da manhã, 3 da tarde, "
+                          "8 da noite, 2 da madrugada.") % {"hour": hour, "part": part, "span": span})
 
 
 _TOMORROW = re.compile(r"(?:tomorrow|amanha)(?:\s+(?:at|as|ao|a|@))?\s+(?P<time>.+)")
@@ -434,7 +435,7 @@ def _read_date_and_time(text: str, zone: tzinfo, now: datetime) -> Schedule | No
     try:
         wall = datetime(int(year), int(month), int(day), hour, minute)
     except ValueError:
-        raise ScheduleError(f"{text!r} is not a valid date.") from None
+        raise ScheduleError(_("%(text)r is not a valid date.") % {"text": text}) from None
     return _once(_resolve_wall_time(wall, zone))
 
 
@@ -599,7 +600,7 @@ def gap_note(schedule: Schedule, tz: str | tzinfo, fire: datetime, lang: str = "
 
 def _resolve_wall_time(wall: datetime, zone: tzinfo) -> datetime:
     """A typed wall time as an aware UTC instant, with the fixed-time DST rule."""
-    primary, _ = _instants(wall, zone, wildcard=False)
+    primary, _later = _instants(wall, zone, wildcard=False)
     return primary
 
 

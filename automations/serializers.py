@@ -228,7 +228,8 @@ class ChronoWithFunctionSerializer(ChronoSerializer):
         unknown = [key for key in limits if LIMIT_FIELDS.get(field_name(str(key))) is None]
         if unknown:
             raise serializers.ValidationError({"function_limits": [
-                f"Unknown limit(s) {', '.join(map(str, unknown))}; use timeoutMs, maxHttp, maxMessages, maxMemoryMb."]})
+                _("Unknown limit(s) %(names)s; use timeoutMs, maxHttp, maxMessages, maxMemoryMb.")
+                % {"names": ", ".join(map(str, unknown))}]})
         for key, value in limits.items():
             setattr(function, LIMIT_FIELDS[field_name(str(key))], value)
         try:

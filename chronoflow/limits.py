@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 
 def json_bytes(value: Any) -> int:
@@ -28,17 +29,19 @@ def chrono_errors(chrono) -> dict[str, list[str]]:
     for name in ("payload", "extras"):
         size = json_bytes(getattr(chrono, name))
         if size > settings.MAX_PAYLOAD_BYTES:
-            errors[name] = [f"Too large: {size} bytes as JSON; the limit is {settings.MAX_PAYLOAD_BYTES} (MAX_PAYLOAD_BYTES)."]
+            errors[name] = [_("Too large: %(size)d bytes as JSON; the limit is %(max)d (MAX_PAYLOAD_BYTES).")
+                             % {"size": size, "max": settings.MAX_PAYLOAD_BYTES}]
     problem = headers_problem(chrono.headers)
     if problem:
         errors["headers"] = [problem]
     template = chrono.message_template or ""
     if len(template) > settings.MAX_TEMPLATE_CHARS:
-        errors["message_template"] = [f"Too long: {len(template)} characters; the limit is "
-                                      f"{settings.MAX_TEMPLATE_CHARS} (MAX_TEMPLATE_CHARS)."]
+        errors["message_template"] = [_("Too long: %(size)d characters; the limit is %(max)d (MAX_TEMPLATE_CHARS).")
+                                      % {"size": len(template), "max": settings.MAX_TEMPLATE_CHARS}]
     recipients = chrono.recipients
     if isinstance(recipients, list) and len(recipients) > settings.MAX_RECIPIENTS:
-        errors["recipients"] = [f"Too many: {len(recipients)} recipients; the limit is {settings.MAX_RECIPIENTS} (MAX_RECIPIENTS)."]
+        errors["recipients"] = [_("Too many: %(count)d recipients; the limit is %(max)d (MAX_RECIPIENTS).")
+                                % {"count": len(recipients), "max": settings.MAX_RECIPIENTS}]
     return errors
 
 
@@ -46,17 +49,18 @@ def headers_problem(headers: Any) -> str | None:
     if not isinstance(headers, dict):
         return None  # the model says what shape headers must have
     if len(headers) > settings.MAX_HEADERS:
-        return f"Too many: {len(headers)} headers; the limit is {settings.MAX_HEADERS} (MAX_HEADERS)."
+        return _("Too many: %(count)d headers; the limit is %(max)d (MAX_HEADERS).") % {"count": len(headers), "max": settings.MAX_HEADERS}
     for name, value in headers.items():
         size = len(str(name).encode()) + len(str(value).encode())
         if size > settings.MAX_HEADER_BYTES:
-            return (f"Header {str(name)[:60]!r} is too large: {size} bytes; the limit is "
-                    f"{settings.MAX_HEADER_BYTES} (MAX_HEADER_BYTES).")
+            return (_("Header %(name)r is too large: %(size)d bytes; the limit is %(max)d (MAX_HEADER_BYTES).")
+                    % {"name": str(name)[:60], "size": size, "max": settings.MAX_HEADER_BYTES})
     return None
 
 
 def function_code_errors(code: str) -> dict[str, list[str]]:
     size = len((code or "").encode("utf-8", "surrogatepass"))
     if size > settings.MAX_FUNCTION_CODE_BYTES:
-        return {"code": [f"Too large: {size} bytes; the limit is {settings.MAX_FUNCTION_CODE_BYTES} (MAX_FUNCTION_CODE_BYTES)."]}
+        return {"code": [_("Too large: %(size)d bytes; the limit is %(max)d (MAX_FUNCTION_CODE_BYTES).")
+                          % {"size": size, "max": settings.MAX_FUNCTION_CODE_BYTES}]}
     return {}

@@ -58,15 +58,19 @@ INSTALLED_APPS = [
     "functions",
     "assistants",
     "contacts",
+    "accounts",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The browser's Accept-Language (or the language cookie), then the operator's own choice.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.OperatorPreferencesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -116,12 +120,22 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
 
-LANGUAGE_CODE = "en-us"
-TIME_ZONE = "UTC"
+# --- Language and time zone -------------------------------------------------------------
+# The language of a request: the operator's profile (accounts/), else the browser's
+# Accept-Language, else LANGUAGE_CODE, which also is the language of management commands.
+# Brazilian deployments set LANGUAGE_CODE=pt-br.
+LANGUAGE_CODE = env_choice("LANGUAGE_CODE", "en-us", ("en-us", "en", "pt-br"))
+LANGUAGES = [("pt-br", "Português (Brasil)"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]  # one catalogue for all our apps (make messages)
 USE_I18N = True
-USE_TZ = True
+# Dates and times as operators read them: with seconds and the zone (chronoflow/formats/).
+FORMAT_MODULE_PATH = ["chronoflow.formats"]
+USE_TZ = True  # stored in UTC, always
 # Per-chrono time zones are data; this is the default a new chrono gets.
 DEFAULT_TIMEZONE = env_timezone("DEFAULT_TIMEZONE", "America/Sao_Paulo")
+# The zone times are shown in (admin, API, commands) to an operator without one of their own
+# in their profile. Defaults to DEFAULT_TIMEZONE, so a new chrono's preview and its runs agree.
+TIME_ZONE = env_timezone("TIME_ZONE", DEFAULT_TIMEZONE)
 
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"

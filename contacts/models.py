@@ -83,8 +83,8 @@ class Contact(models.Model):
     on_whatsapp = models.BooleanField(_("on WhatsApp"), null=True, blank=True,
                                       help_text=_("What WAHA's check-exists said; empty until checked."))
     checked_at = models.DateTimeField(_("checked at"), null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     objects = ContactQuerySet.as_manager()
 

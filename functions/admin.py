@@ -7,6 +7,7 @@ from django.contrib import admin, messages
 from django.db import models
 from django.utils.html import format_html
 from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy as _
 
 from chronoflow import secrets
 from functions.models import UserFunction
@@ -44,28 +45,28 @@ class UserFunctionAdmin(admin.ModelAdmin):
     actions = ["run_now"]
     fieldsets = [
         (None, {"fields": ["name", "code", "runtime"],
-                "description": "Define <code>def run(ctx):</code>. ctx.http, ctx.message.send, ctx.state, ctx.log, "
-                               "ctx.sleep, ctx.env and ctx.input are available; json, math, re and datetime "
-                               "helpers can be imported. The code is checked when you save."}),
-        ("Limits", {"fields": ["timeout_ms", "max_http", "max_messages", "max_memory_mb"]}),
-        ("Data", {"fields": ["env", "state", "fallback_channel"]}),
-        ("Version", {"fields": ["version", "checksum", "chronos_using_it", "created_at", "updated_at"],
+                "description": _("Define <code>def run(ctx):</code>. ctx.http, ctx.message.send, ctx.state, ctx.log, "
+                                 "ctx.sleep, ctx.env and ctx.input are available; json, math, re and datetime "
+                                 "helpers can be imported. The code is checked when you save.")}),
+        (_("Limits"), {"fields": ["timeout_ms", "max_http", "max_messages", "max_memory_mb"]}),
+        (_("Data"), {"fields": ["env", "state", "fallback_channel"]}),
+        (_("Version"), {"fields": ["version", "checksum", "chronos_using_it", "created_at", "updated_at"],
                      "classes": ["collapse"]}),
     ]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(chrono_total=models.Count("chronos"))
 
-    @admin.display(description="Chronos", ordering="chrono_total")
+    @admin.display(description=_("Chronos"), ordering="chrono_total")
     def chrono_count(self, function: UserFunction) -> int:
         return function.chrono_total
 
-    @admin.display(description="Chronos using it")
+    @admin.display(description=_("Chronos using it"))
     def chronos_using_it(self, function: UserFunction) -> str:
         names = list(function.chronos.values_list("name", flat=True)[:20]) if function.pk else []
-        return ", ".join(names) or "None"
+        return ", ".join(names) or _("None")
 
-    @admin.action(description="Run once now (test run, empty input)", permissions=["change"])
+    @admin.action(description=_("Run once now (test run, empty input)"), permissions=["change"])
     def run_now(self, request, queryset) -> None:
         failed = 0
         for function in queryset:

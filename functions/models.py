@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models, transaction
+from django.utils.translation import gettext_lazy as _
 
 from functions import restricted
 
@@ -14,34 +15,34 @@ class UserFunction(models.Model):
     """Operator-written Python (`def run(ctx): ...`) that a FUNCTION chrono runs in the sandbox."""
 
     class Runtime(models.TextChoices):
-        PYTHON = "python3", "Python 3 (restricted)"
+        PYTHON = "python3", _("Python 3 (restricted)")
 
-    name = models.CharField(max_length=120, unique=True)
-    code = models.TextField(help_text="Python source defining def run(ctx).")
-    runtime = models.CharField(max_length=16, choices=Runtime.choices, default=Runtime.PYTHON)
-    timeout_ms = models.PositiveIntegerField(
+    name = models.CharField(_("name"), max_length=120, unique=True)
+    code = models.TextField(_("code"), help_text=_("Python source defining def run(ctx)."))
+    runtime = models.CharField(_("runtime"), max_length=16, choices=Runtime.choices, default=Runtime.PYTHON)
+    timeout_ms = models.PositiveIntegerField(_("timeout ms"),
         default=10_000, validators=[MinValueValidator(100), MaxValueValidator(900_000)],
-        help_text="Wall-clock limit of one run, 100 ms to 15 min; ctx.sleep and ctx.http count toward it.",
+        help_text=_("Wall-clock limit of one run, 100 ms to 15 min; ctx.sleep and ctx.http count toward it."),
     )
-    max_http = models.PositiveIntegerField(
+    max_http = models.PositiveIntegerField(_("max http"),
         default=10, validators=[MaxValueValidator(1000)],
-        help_text="HTTP requests ctx.http may make per run; each redirect followed is one more.")
-    max_messages = models.PositiveIntegerField(
-        default=50, validators=[MaxValueValidator(1000)], help_text="ctx.message.send calls allowed per run.")
-    max_memory_mb = models.PositiveIntegerField(
+        help_text=_("HTTP requests ctx.http may make per run; each redirect followed is one more."))
+    max_messages = models.PositiveIntegerField(_("max messages"),
+        default=50, validators=[MaxValueValidator(1000)], help_text=_("ctx.message.send calls allowed per run."))
+    max_memory_mb = models.PositiveIntegerField(_("max memory mb"),
         default=256, validators=[MinValueValidator(64), MaxValueValidator(4096)],
-        help_text="Address-space limit of the sandbox process, 64 to 4096 MB.",
+        help_text=_("Address-space limit of the sandbox process, 64 to 4096 MB."),
     )
-    state = models.JSONField(default=dict, blank=True, help_text="Persisted through ctx.state between runs.")
-    env = models.JSONField(default=dict, blank=True, help_text="Read-only values exposed as ctx.env.")
-    version = models.PositiveIntegerField(default=1, editable=False)
-    checksum = models.CharField(max_length=64, blank=True, editable=False, help_text="sha256 of the code.")
+    state = models.JSONField(_("state"), default=dict, blank=True, help_text=_("Persisted through ctx.state between runs."))
+    env = models.JSONField(_("env"), default=dict, blank=True, help_text=_("Read-only values exposed as ctx.env."))
+    version = models.PositiveIntegerField(_("version"), default=1, editable=False)
+    checksum = models.CharField(_("checksum"), max_length=64, blank=True, editable=False, help_text=_("sha256 of the code."))
     fallback_channel = models.ForeignKey(
-        "whatsapp.Channel", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
-        help_text="Used by ctx.message.send when the chrono has no channel.",
+        "whatsapp.Channel", verbose_name=_("fallback channel"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text=_("Used by ctx.message.send when the chrono has no channel."),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         ordering = ["name"]
@@ -124,9 +125,11 @@ class UserFunction(models.Model):
 
 def _json_object_problem(value: Any, max_bytes: int) -> str:
     if not isinstance(value, dict):
-        return "Must be a JSON object."
+        return str(_("Must be a JSON object."))
     try:
         size = len(json.dumps(value, allow_nan=False))
     except (TypeError, ValueError):
-        return "Must be plain JSON (no NaN or Infinity)."
-    return f"Must be at most {max_bytes} bytes of JSON (it is {size})." if size > max_bytes else ""
+        return str(_("Must be plain JSON (no NaN or Infinity)."))
+    if size > max_bytes:
+        return _("Must be at most %(max)d bytes of JSON (it is %(size)d).") % {"max": max_bytes, "size": size}
+    return ""

@@ -5,10 +5,11 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
+from chronoflow.timefmt import local_time
 from whatsapp import media as media_files
 from whatsapp import outbox
-from whatsapp.devclient import LABEL as DEV_LABEL
 from whatsapp.models import Channel, ChannelStatusChange, Message, MonitorAction, WebhookEvent, current_provider
 from whatsapp.simulate import MAX_TEXT, NotSimulable, simulate_inbound
 from whatsapp.waha import WahaError
@@ -24,7 +25,7 @@ class ChannelAddForm(forms.ModelForm):
     class Meta:
         model = Channel
         fields = ["name", "session_name", "should_run"]
-        labels = {"should_run": "Start the session now"}
+        labels = {"should_run": _("Start the session now")}
 
     def _post_clean(self) -> None:
         # After Django's own checks (the session name is unique here), before any save:
@@ -36,25 +37,26 @@ class ChannelAddForm(forms.ModelForm):
         try:
             self.instance.create_session(start=self.instance.should_run)
         except WahaError as exc:
-            self.add_error(None, f"WAHA did not create the session: {exc}")
+            self.add_error(None, _("WAHA did not create the session: %(error)s") % {"error": exc})
 
 
 class SimulateMessageForm(forms.Form):
-    sender = forms.CharField(label="From", max_length=64, initial="+55 11 99999-9999",
-                             help_text="The contact's phone number, with country code.")
+    sender = forms.CharField(label=_("From"), max_length=64, initial="+55 11 99999-9999",
+                             help_text=_("The contact's phone number, with country code."))
     text = forms.CharField(max_length=MAX_TEXT, widget=forms.Textarea(attrs={"rows": 3}), initial="menu",
-                           help_text="What the contact writes; message triggers match on it.")
+                           help_text=_("What the contact writes; message triggers match on it."))
 
 
 def dev_badge(channel: Channel) -> str:
     if not channel.is_dev:
         return format_html("{}", channel.get_provider_display())
     return format_html('<span class="cf-dev-badge" style="background:#b45309;color:#fff;padding:2px 6px;'
-                       'border-radius:4px;font-weight:bold;white-space:nowrap">{}</span>', DEV_LABEL)
+                       'border-radius:4px;font-weight:bold;white-space:nowrap">{}</span>',
+                       _("Development channel — not WhatsApp"))  # whatsapp/devclient.py's LABEL, translated
 
 
 class PairingCodeForm(forms.Form):
-    phone_number = forms.CharField(max_length=32, help_text="With country code, e.g. +55 11 99999-9999.")
+    phone_number = forms.CharField(max_length=32, help_text=_("With country code, e.g. +55 11 99999-9999."))
 
 
 class StatusChangeInline(admin.TabularInline):
@@ -65,7 +67,7 @@ class StatusChangeInline(admin.TabularInline):
     max_num = 0
     can_delete = False
     ordering = ["-at", "-pk"]
-    verbose_name_plural = "Status history"
+    verbose_name_plural = _("Status history")
 
 
 @admin.register(Channel)
@@ -118,45 +120,47 @@ class ChannelAdmin(admin.ModelAdmin):
         try:
             channel.delete_session()
         except WahaError as exc:
-            self.message_user(request, f"The WAHA session {channel.session_name} could not be removed: {exc}",
+            self.message_user(request, _("The WAHA session %(session)s could not be removed: %(error)s")
+                              % {"session": channel.session_name, "error": exc},
                               messages.WARNING)
 
-    @admin.display(description="Send governor")
+    @admin.display(description=_("Send governor"))
     def governor_state(self, obj: Channel) -> str:
         if obj.pk is None:
             return ""
         state = outbox.status(obj)
         if not state["governed"]:
-            return "Not governed: sends go at once."
-        budget = "no daily cap" if state["budget_left_24h"] is None else f"{state['budget_left_24h']} left"
+            return _("Not governed: sends go at once.")
+        budget = _("no daily cap") if state["budget_left_24h"] is None else \
+            _("%(n)s left") % {"n": state["budget_left_24h"]}
         new = "" if state["new_contact_budget_left_24h"] is None else \
-            f", {state['new_contact_budget_left_24h']} first contacts left"
-        paused = f" Outreach paused: {state['paused_because']}" if state["paused_because"] else ""
-        return format_html("{} sent in the last 24 h ({}{}); {} queued, next at {}.{}", state["sent_24h"], budget, new,
-                           state["queued"], state["next_send_at"] or "—", paused)
+            ", " + _("%(n)s first contacts left") % {"n": state["new_contact_budget_left_24h"]}
+        paused = " " + _("Outreach paused: %(why)s") % {"why": state["paused_because"]} if state["paused_because"] else ""
+        return format_html(_("{} sent in the last 24 h ({}{}); {} queued, next at {}.{}"), state["sent_24h"], budget, new,
+                           state["queued"], local_time(state["next_send_at"], empty="—"), paused)
 
-    @admin.action(description="Resume outreach to new contacts (after a ban signal)")
+    @admin.action(description=_("Resume outreach to new contacts (after a ban signal)"))
     def resume_outreach(self, request, queryset):
         for channel in queryset:
             channel.resume_outreach()
-        self.message_user(request, f"Outreach resumed on {queryset.count()} channel(s).", messages.SUCCESS)
+        self.message_user(request, _("Outreach resumed on %(count)d channel(s).") % {"count": queryset.count()}, messages.SUCCESS)
 
-    @admin.display(description="Provider")
+    @admin.display(description=_("Provider"))
     def provider_badge(self, obj: Channel) -> str:
         return dev_badge(obj)
 
-    @admin.display(description="Simulate")
+    @admin.display(description=_("Simulate"))
     def simulate_link(self, obj: Channel) -> str:
         if obj.pk is None or not obj.is_dev:
             return "—"
-        return format_html('<a href="{}">Simulate an inbound message</a>',
-                           reverse("admin:whatsapp_channel_simulate", args=[obj.pk]))
+        return format_html('<a href="{}">{}</a>', reverse("admin:whatsapp_channel_simulate", args=[obj.pk]),
+                           _("Simulate an inbound message"))
 
-    @admin.display(description="QR / login")
+    @admin.display(description=_("QR / login"))
     def qr_link(self, obj: Channel) -> str:
         if obj.pk is None:
             return ""
-        return format_html('<a href="{}">QR / pairing</a>', reverse("admin:whatsapp_channel_qr", args=[obj.pk]))
+        return format_html('<a href="{}">{}</a>', reverse("admin:whatsapp_channel_qr", args=[obj.pk]), _("QR / pairing"))
 
     # --- Session actions -------------------------------------------------------------------
 
@@ -169,29 +173,29 @@ class ChannelAdmin(admin.ModelAdmin):
             except WahaError as exc:
                 failures.append(f"{channel.session_name}: {exc}")
         if ok:
-            self.message_user(request, f"{ok} channel(s) {done}.", messages.SUCCESS)
+            self.message_user(request, _("%(count)d channel(s) %(done)s.") % {"count": ok, "done": done}, messages.SUCCESS)
         for failure in failures:
             self.message_user(request, failure, messages.ERROR)
 
-    @admin.action(description="Start the WAHA session")
+    @admin.action(description=_("Start the WAHA session"))
     def start_sessions(self, request, queryset):
-        self._each(request, queryset, "start", "started")
+        self._each(request, queryset, "start", _("started"))
 
-    @admin.action(description="Stop the WAHA session")
+    @admin.action(description=_("Stop the WAHA session"))
     def stop_sessions(self, request, queryset):
-        self._each(request, queryset, "stop", "stopped")
+        self._each(request, queryset, "stop", _("stopped"))
 
-    @admin.action(description="Restart the WAHA session")
+    @admin.action(description=_("Restart the WAHA session"))
     def restart_sessions(self, request, queryset):
-        self._each(request, queryset, "restart", "restarted")
+        self._each(request, queryset, "restart", _("restarted"))
 
-    @admin.action(description="Log out (unlink the phone; a new QR is needed)")
+    @admin.action(description=_("Log out (unlink the phone; a new QR is needed)"))
     def logout_sessions(self, request, queryset):
-        self._each(request, queryset, "logout", "logged out")
+        self._each(request, queryset, "logout", _("logged out"))
 
-    @admin.action(description="Refresh the status from WAHA")
+    @admin.action(description=_("Refresh the status from WAHA"))
     def refresh_statuses(self, request, queryset):
-        self._each(request, queryset, "refresh_status", "refreshed")
+        self._each(request, queryset, "refresh_status", _("refreshed"))
 
     # --- QR page ---------------------------------------------------------------------------
 
@@ -222,7 +226,7 @@ class ChannelAdmin(admin.ModelAdmin):
             code = self._pairing_code(request, channel, form)
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Log in: {channel.name}",
+            "title": _("Log in: %(name)s") % {"name": channel.name},
             "opts": self.model._meta,
             "original": channel,
             "channel": channel,
@@ -242,14 +246,14 @@ class ChannelAdmin(admin.ModelAdmin):
         except ValueError as exc:
             form.add_error("phone_number", str(exc))
         except WahaError as exc:
-            form.add_error(None, f"WAHA did not give a pairing code: {exc}")
+            form.add_error(None, _("WAHA did not give a pairing code: %(error)s") % {"error": exc})
         return ""
 
     def simulate_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """Development channels: a contact "writes" (the webhook's path), and the latest messages both ways."""
         channel = self._channel_or_404(request, object_id)
         if not channel.is_dev or not self.has_change_permission(request, channel):
-            raise Http404("Inbound messages can be simulated only on a development channel.")
+            raise Http404(_("Inbound messages can be simulated only on a development channel."))
         form = SimulateMessageForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
@@ -257,11 +261,12 @@ class ChannelAdmin(admin.ModelAdmin):
             except NotSimulable as exc:
                 form.add_error(exc.field or None, str(exc))
             else:
-                self.message_user(request, f"Simulated message from {event.payload['payload']['from']} received "
-                                           f"(event {event.event_id}); replies appear below once processed.",
+                self.message_user(request, _("Simulated message from %(sender)s received (event %(event)s); "
+                                             "replies appear below once processed.")
+                                  % {"sender": event.payload["payload"]["from"], "event": event.event_id},
                                   messages.SUCCESS)
                 return redirect(request.path)
-        context = {**self.admin_site.each_context(request), "title": f"Simulate an inbound message: {channel.name}",
+        context = {**self.admin_site.each_context(request), "title": _("Simulate an inbound message: %(name)s") % {"name": channel.name},
                    "opts": self.model._meta, "original": channel, "channel": channel, "form": form,
                    "badge": dev_badge(channel), "recent": channel.messages.order_by("-created_at", "-pk")[:10]}
         return TemplateResponse(request, "admin/whatsapp/channel/simulate.html", context)
@@ -287,11 +292,11 @@ class MessageAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None) -> bool:
         return False
 
-    @admin.display(description="Text")
+    @admin.display(description=_("Text"))
     def short_text(self, obj: Message) -> str:
         return obj.text[:60]
 
-    @admin.display(description="Media file")
+    @admin.display(description=_("Media file"))
     def media_preview(self, obj: Message) -> str:
         """A link to the stored file through the admin (MEDIA_URL serves nothing), and images inline."""
         if not obj.media_file:

@@ -15,6 +15,7 @@ from whatsapp.models import Channel, ChannelStatusChange, Message
 from whatsapp.serializers import (ChannelSerializer, MessageSerializer, NoQrSerializer, PairingCodeResultSerializer,
                                   PairingCodeSerializer, QrSerializer, StatusChangeSerializer)
 from whatsapp.waha import WahaError
+from django.utils.translation import gettext as _
 
 
 class WahaFailed(APIException):
@@ -50,7 +51,7 @@ class PNGRenderer(renderers.BaseRenderer):
 def qr_response(request: Request, channel: Channel) -> Response:
     """The channel's QR as PNG, or as JSON when the client accepts only that; 409 when none is shown."""
     if channel.status != Channel.Status.SCAN_QR_CODE:
-        return Response({"detail": f"The channel is {channel.status}; there is no QR to scan.",
+        return Response({"detail": _("The channel is %(status)s; there is no QR to scan.") % {"status": channel.status},
                          "status": channel.status}, status=status.HTTP_409_CONFLICT)
     try:
         png = channel.qr_png()
@@ -172,6 +173,6 @@ class MessageViewSet(viewsets.ReadOnlyModelViewSet):
             if not value:
                 continue
             if field in ("channel", "run") and not value.isdigit():
-                raise ValidationError({field: f"{field} must be an id (a whole number)."})
+                raise ValidationError({field: _("%(field)s must be an id (a whole number).") % {"field": field}})
             queryset = queryset.filter(**{field: value})
         return queryset

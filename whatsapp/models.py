@@ -12,6 +12,7 @@ from django.core.validators import RegexValidator
 from django.db import IntegrityError, models, transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from whatsapp import governor, signals
 from whatsapp import media as media_files
@@ -86,65 +87,65 @@ class Channel(models.Model):
     """
 
     class Provider(models.TextChoices):
-        WAHA = "WAHA", "WAHA"
-        DEV = "DEV", "Development — not WhatsApp"
+        WAHA = "WAHA", _("WAHA")
+        DEV = "DEV", _("Development — not WhatsApp")
 
     class Status(models.TextChoices):
-        STOPPED = "STOPPED", "Stopped"
-        STARTING = "STARTING", "Starting"
-        SCAN_QR_CODE = "SCAN_QR_CODE", "Waiting for QR scan"
-        PASSKEY_REQUIRED = "PASSKEY_REQUIRED", "Passkey required"
-        PASSKEY_CONFIRMATION_REQUIRED = "PASSKEY_CONFIRMATION_REQUIRED", "Passkey confirmation required"
-        WORKING = "WORKING", "Working"
-        FAILED = "FAILED", "Failed"
+        STOPPED = "STOPPED", _("Stopped")
+        STARTING = "STARTING", _("Starting")
+        SCAN_QR_CODE = "SCAN_QR_CODE", _("Waiting for QR scan")
+        PASSKEY_REQUIRED = "PASSKEY_REQUIRED", _("Passkey required")
+        PASSKEY_CONFIRMATION_REQUIRED = "PASSKEY_CONFIRMATION_REQUIRED", _("Passkey confirmation required")
+        WORKING = "WORKING", _("Working")
+        FAILED = "FAILED", _("Failed")
 
-    provider = models.CharField(max_length=16, choices=Provider.choices, default=Provider.WAHA)
-    name = models.CharField(max_length=120, help_text="A name operators recognise, e.g. 'Store front desk'.")
-    session_name = models.CharField(
+    provider = models.CharField(_("provider"), max_length=16, choices=Provider.choices, default=Provider.WAHA)
+    name = models.CharField(_("name"), max_length=120, help_text=_("A name operators recognise, e.g. 'Store front desk'."))
+    session_name = models.CharField(_("session name"),
         max_length=64, unique=True,
         validators=[RegexValidator(r"^[A-Za-z0-9_-]+$", "Use only letters, digits, '-' and '_'.")],
-        help_text="The WAHA session name (letters, digits, '-' and '_').",
+        help_text=_("The WAHA session name (letters, digits, '-' and '_')."),
     )
-    status = models.CharField(max_length=32, choices=Status.choices, default=Status.STOPPED)
-    status_changed_at = models.DateTimeField(null=True, blank=True)
-    me = models.JSONField(null=True, blank=True, help_text="The WhatsApp account WAHA reports (id, pushName).")
-    should_run = models.BooleanField(
-        default=True, help_text="Whether the session ought to run; the health monitor restarts it when it does not."
+    status = models.CharField(_("status"), max_length=32, choices=Status.choices, default=Status.STOPPED)
+    status_changed_at = models.DateTimeField(_("status changed at"), null=True, blank=True)
+    me = models.JSONField(_("me"), null=True, blank=True, help_text=_("The WhatsApp account WAHA reports (id, pushName)."))
+    should_run = models.BooleanField(_("should run"),
+        default=True, help_text=_("Whether the session ought to run; the health monitor restarts it when it does not.")
     )
-    last_error = models.TextField(blank=True, help_text="The last WAHA error for this channel, if any.")
-    restart_attempts = models.PositiveSmallIntegerField(
-        default=0, editable=False, help_text="Restarts the health monitor tried since the session last worked."
+    last_error = models.TextField(_("last error"), blank=True, help_text=_("The last WAHA error for this channel, if any."))
+    restart_attempts = models.PositiveSmallIntegerField(_("restart attempts"),
+        default=0, editable=False, help_text=_("Restarts the health monitor tried since the session last worked.")
     )
-    next_restart_at = models.DateTimeField(null=True, blank=True, editable=False)
-    webhook_token = models.CharField(
+    next_restart_at = models.DateTimeField(_("next restart at"), null=True, blank=True, editable=False)
+    webhook_token = models.CharField(_("webhook token"),
         max_length=64, unique=True, default=new_webhook_token, editable=False,
-        help_text="Secret part of the URL WAHA posts events to.",
+        help_text=_("Secret part of the URL WAHA posts events to."),
     )
-    hmac_key = models.CharField(
+    hmac_key = models.CharField(_("hmac key"),
         max_length=128, default=new_hmac_key, editable=False,
-        help_text="Key WAHA signs this channel's webhooks with, unless WAHA_WEBHOOK_HMAC_KEY is set.",
+        help_text=_("Key WAHA signs this channel's webhooks with, unless WAHA_WEBHOOK_HMAC_KEY is set."),
     )
     # --- The send governor (whatsapp/governor.py, whatsapp/outbox.py) ---
-    send_profile = models.CharField(
+    send_profile = models.CharField(_("send profile"),
         max_length=16, blank=True, choices=SEND_PROFILES,
-        help_text="How this number sends: paced, in send windows, typing first. Empty: at once, ungoverned.",
+        help_text=_("How this number sends: paced, in send windows, typing first. Empty: at once, ungoverned."),
     )
-    send_limits = models.JSONField(
+    send_limits = models.JSONField(_("send limits"),
         default=dict, blank=True,
-        help_text='Overrides of the profile\'s values, e.g. {"per_minute": 5, "window_start": "09:00"}.',
+        help_text=_('Overrides of the profile\'s values, e.g. {"per_minute": 5, "window_start": "09:00"}.'),
     )
-    outreach_paused_at = models.DateTimeField(
-        null=True, blank=True, help_text="Since when sends to new contacts wait (replies still go)."
+    outreach_paused_at = models.DateTimeField(_("outreach paused at"),
+        null=True, blank=True, help_text=_("Since when sends to new contacts wait (replies still go).")
     )
-    outreach_paused_reason = models.TextField(blank=True, help_text="Why outreach to new contacts is paused.")
-    outreach_resume_at = models.DateTimeField(
-        null=True, blank=True, help_text="When a paused outreach resumes on its own (the profile's cool-down); "
-                                         "empty while paused: only by hand."
+    outreach_paused_reason = models.TextField(_("outreach paused reason"), blank=True, help_text=_("Why outreach to new contacts is paused."))
+    outreach_resume_at = models.DateTimeField(_("outreach resume at"),
+        null=True, blank=True, help_text=_("When a paused outreach resumes on its own (the profile's cool-down); "
+                                         "empty while paused: only by hand.")
     )
-    send_failures_in_row = models.PositiveIntegerField(default=0, editable=False)
-    send_pump_due = models.DateTimeField(null=True, blank=True, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    send_failures_in_row = models.PositiveIntegerField(_("send failures in row"), default=0, editable=False)
+    send_pump_due = models.DateTimeField(_("send pump due"), null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         ordering = ["name"]
@@ -552,19 +553,19 @@ class ChannelStatusChange(models.Model):
     """One change of a channel's status: when, from what, to what, and who said so."""
 
     class Source(models.TextChoices):
-        CREATE = "create", "Channel created"
-        WEBHOOK = "webhook", "WAHA webhook"
-        ADMIN = "admin", "Admin"
-        API = "api", "API"
-        MONITOR = "monitor", "Health monitor"
+        CREATE = "create", _("Channel created")
+        WEBHOOK = "webhook", _("WAHA webhook")
+        ADMIN = "admin", _("Admin")
+        API = "api", _("API")
+        MONITOR = "monitor", _("Health monitor")
 
-    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="status_changes")
-    previous_status = models.CharField(max_length=32, blank=True)
-    status = models.CharField(max_length=32)
-    at = models.DateTimeField(help_text="When WAHA reported the change (or we saw it).")
-    source = models.CharField(max_length=16, choices=Source.choices, blank=True)
-    detail = models.CharField(max_length=500, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    channel = models.ForeignKey(Channel, verbose_name=_("channel"), on_delete=models.CASCADE, related_name="status_changes")
+    previous_status = models.CharField(_("previous status"), max_length=32, blank=True)
+    status = models.CharField(_("status"), max_length=32)
+    at = models.DateTimeField(_("at"), help_text=_("When WAHA reported the change (or we saw it)."))
+    source = models.CharField(_("source"), max_length=16, choices=Source.choices, blank=True)
+    detail = models.CharField(_("detail"), max_length=500, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         ordering = ["-at", "-pk"]
@@ -581,19 +582,19 @@ class Message(models.Model):
     """A WhatsApp message ChronoFlow sent or received."""
 
     class Direction(models.TextChoices):
-        IN = "in", "Inbound"
-        OUT = "out", "Outbound"
+        IN = "in", _("Inbound")
+        OUT = "out", _("Outbound")
 
     class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        SENDING = "sending", "Sending"
-        SENT = "sent", "Sent"
-        UNCONFIRMED = "unconfirmed", "Unconfirmed (WAHA did not answer; not resent)"
-        FAILED = "failed", "Failed"
-        DELIVERED = "delivered", "Delivered"
-        READ = "read", "Read"
-        RECEIVED = "received", "Received"
-        SUPPRESSED = "suppressed", "Not sent: the contact opted out (or cannot be messaged)"
+        QUEUED = "queued", _("Queued")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        UNCONFIRMED = "unconfirmed", _("Unconfirmed (WAHA did not answer; not resent)")
+        FAILED = "failed", _("Failed")
+        DELIVERED = "delivered", _("Delivered")
+        READ = "read", _("Read")
+        RECEIVED = "received", _("Received")
+        SUPPRESSED = "suppressed", _("Not sent: the contact opted out (or cannot be messaged)")
 
     # Acks only move a message forward: a late SERVER ack never undoes DELIVERED.
     PROGRESS = [Status.SENT, Status.DELIVERED, Status.READ]
@@ -601,41 +602,41 @@ class Message(models.Model):
     ACK_ERROR = -1  # WhatsApp refused the message after WAHA accepted it
     DONE = (Status.SENT, Status.DELIVERED, Status.READ)
 
-    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="messages")
-    direction = models.CharField(max_length=3, choices=Direction.choices)
-    chat_id = models.CharField(max_length=128, help_text="Who the message is to (out) or the chat it came in (in).")
-    recipient = models.CharField(max_length=128, blank=True, help_text="Out: the recipient as the chrono lists it.")
-    sender = models.CharField(max_length=128, blank=True, help_text="In: who wrote it (the member, in a group).")
-    is_group = models.BooleanField(default=False)
-    text = models.TextField(blank=True)
-    media = models.JSONField(
+    channel = models.ForeignKey(Channel, verbose_name=_("channel"), on_delete=models.CASCADE, related_name="messages")
+    direction = models.CharField(_("direction"), max_length=3, choices=Direction.choices)
+    chat_id = models.CharField(_("chat id"), max_length=128, help_text=_("Who the message is to (out) or the chat it came in (in)."))
+    recipient = models.CharField(_("recipient"), max_length=128, blank=True, help_text=_("Out: the recipient as the chrono lists it."))
+    sender = models.CharField(_("sender"), max_length=128, blank=True, help_text=_("In: who wrote it (the member, in a group)."))
+    is_group = models.BooleanField(_("is group"), default=False)
+    text = models.TextField(_("text"), blank=True)
+    media = models.JSONField(_("media"),
         null=True, blank=True,
-        help_text="In: WAHA's media metadata (url, mimetype, filename, error) and how its download went "
-                  "(stored, size, download_error).",
+        help_text=_("In: WAHA's media metadata (url, mimetype, filename, error) and how its download went "
+                  "(stored, size, download_error)."),
     )
     attachment = models.JSONField(
-        null=True, blank=True,
-        help_text="Out: the file sent with the text as its caption (kind, url or stored file, filename, mimetype).",
+        _("attachment"), null=True, blank=True,
+        help_text=_("Out: the file sent with the text as its caption (kind, url or stored file, filename, mimetype)."),
     )
-    media_file = models.FileField(
+    media_file = models.FileField(_("media file"),
         upload_to=media_files.upload_to, storage=media_files.media_storage, max_length=255, blank=True,
-        editable=False, help_text="In: the media itself, downloaded from WAHA before its URL expired.",
+        editable=False, help_text=_("In: the media itself, downloaded from WAHA before its URL expired."),
     )
-    waha_message_id = models.CharField(max_length=255, blank=True, db_index=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
-    error = models.TextField(blank=True)
-    timestamp = models.DateTimeField(null=True, blank=True, help_text="When WhatsApp says it was sent.")
+    waha_message_id = models.CharField(_("waha message id"), max_length=255, blank=True, db_index=True)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.QUEUED)
+    error = models.TextField(_("error"), blank=True)
+    timestamp = models.DateTimeField(_("timestamp"), null=True, blank=True, help_text=_("When WhatsApp says it was sent."))
     run = models.ForeignKey(
-        "automations.ChronoRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+        "automations.ChronoRun", verbose_name=_("run"), null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
     )
     # --- Governed sends wait in the outbox (whatsapp/outbox.py) as status queued ---
-    not_before = models.DateTimeField(null=True, blank=True, help_text="Out, queued: not sent before this.")
-    priority = models.PositiveSmallIntegerField(default=0, help_text="Out, queued: lower goes first (replies 0).")
-    first_contact = models.BooleanField(default=False, help_text="Out: nobody wrote from this chat in the 24 h before.")
-    send_zone = models.CharField(max_length=64, blank=True, help_text="Out: the recipient's time zone (send window).")
-    typing_until = models.DateTimeField(null=True, blank=True, help_text="Out, queued: typing shown; send after this.")
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    not_before = models.DateTimeField(_("not before"), null=True, blank=True, help_text=_("Out, queued: not sent before this."))
+    priority = models.PositiveSmallIntegerField(_("priority"), default=0, help_text=_("Out, queued: lower goes first (replies 0)."))
+    first_contact = models.BooleanField(_("first contact"), default=False, help_text=_("Out: nobody wrote from this chat in the 24 h before."))
+    send_zone = models.CharField(_("send zone"), max_length=64, blank=True, help_text=_("Out: the recipient's time zone (send window)."))
+    typing_until = models.DateTimeField(_("typing until"), null=True, blank=True, help_text=_("Out, queued: typing shown; send after this."))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -930,13 +931,13 @@ def _media_metadata(payload: dict) -> dict | None:
 class WebhookEvent(models.Model):
     """A raw event WAHA posted, stored once per (channel, event id) and processed after."""
 
-    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="webhook_events")
-    event_id = models.CharField(max_length=128, help_text="The envelope id, or X-Webhook-Request-Id without one.")
-    event = models.CharField(max_length=64)
-    payload = models.JSONField(help_text="The whole envelope as WAHA sent it.")
-    received_at = models.DateTimeField(auto_now_add=True)
-    processed_at = models.DateTimeField(null=True, blank=True)
-    error = models.TextField(blank=True)
+    channel = models.ForeignKey(Channel, verbose_name=_("channel"), on_delete=models.CASCADE, related_name="webhook_events")
+    event_id = models.CharField(_("event id"), max_length=128, help_text=_("The envelope id, or X-Webhook-Request-Id without one."))
+    event = models.CharField(_("event"), max_length=64)
+    payload = models.JSONField(_("payload"), help_text=_("The whole envelope as WAHA sent it."))
+    received_at = models.DateTimeField(_("received at"), auto_now_add=True)
+    processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
+    error = models.TextField(_("error"), blank=True)
 
     class Meta:
         ordering = ["-received_at", "-pk"]
@@ -1020,18 +1021,18 @@ class MonitorAction(models.Model):
     """What the session health monitor found and did, one row per action."""
 
     class Action(models.TextChoices):
-        STATUS_REPAIRED = "status_repaired", "Status repaired"
-        STARTED = "started", "Session started"
-        RESTARTED = "restarted", "Session restarted"
-        RECREATED = "recreated", "Session re-created"
-        GAVE_UP = "gave_up", "Gave up restarting"
-        FAILED = "failed", "Action failed"
-        UNREACHABLE = "unreachable", "WAHA unreachable"
+        STATUS_REPAIRED = "status_repaired", _("Status repaired")
+        STARTED = "started", _("Session started")
+        RESTARTED = "restarted", _("Session restarted")
+        RECREATED = "recreated", _("Session re-created")
+        GAVE_UP = "gave_up", _("Gave up restarting")
+        FAILED = "failed", _("Action failed")
+        UNREACHABLE = "unreachable", _("WAHA unreachable")
 
-    channel = models.ForeignKey(Channel, null=True, blank=True, on_delete=models.CASCADE, related_name="monitor_actions")
-    action = models.CharField(max_length=16, choices=Action.choices)
-    detail = models.TextField(blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
+    channel = models.ForeignKey(Channel, verbose_name=_("channel"), null=True, blank=True, on_delete=models.CASCADE, related_name="monitor_actions")
+    action = models.CharField(_("action"), max_length=16, choices=Action.choices)
+    detail = models.TextField(_("detail"), blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     class Meta:
         ordering = ["-created_at", "-pk"]

@@ -6,6 +6,7 @@
 """
 
 import re
+from django.utils.translation import gettext as _
 
 # E.164 allows at most 15 digits; fewer than 8 is no real international number.
 MIN_DIGITS, MAX_DIGITS = 8, 15
@@ -21,18 +22,19 @@ def normalise(recipient: object) -> str:
     """The chat id for one recipient; raises InvalidRecipient saying why it is not one."""
     text = str(recipient).strip() if isinstance(recipient, (str, int)) and not isinstance(recipient, bool) else ""
     if not text:
-        raise InvalidRecipient(f"{recipient!r} is not a phone number or WhatsApp chat id.")
+        raise InvalidRecipient(_("%(value)r is not a phone number or WhatsApp chat id.") % {"value": recipient})
     if "@" in text:
         return _chat_id(text)
     if not PHONE_CHARS.match(text):
         raise InvalidRecipient(
-            f"{text!r} is not a phone number (digits, optionally +, spaces, brackets and dashes) "
-            "or a chat id ending in @c.us, @g.us or @lid."
+            _("%(value)r is not a phone number (digits, optionally +, spaces, brackets and dashes) "
+              "or a chat id ending in @c.us, @g.us or @lid.") % {"value": text}
         )
     digits = re.sub(r"\D", "", text)
     if not MIN_DIGITS <= len(digits) <= MAX_DIGITS:
         raise InvalidRecipient(
-            f"{text!r} has {len(digits)} digits; an international number with country code has {MIN_DIGITS} to {MAX_DIGITS}."
+            _("%(value)r has %(count)d digits; an international number with country code has %(min)d to %(max)d.")
+            % {"value": text, "count": len(digits), "min": MIN_DIGITS, "max": MAX_DIGITS}
         )
     return f"{digits}@c.us"
 
@@ -40,8 +42,8 @@ def normalise(recipient: object) -> str:
 def _chat_id(text: str) -> str:
     match = CHAT_ID.match(text.lower())
     if not match:
-        raise InvalidRecipient(f"{text!r} is not a WhatsApp chat id: use digits followed by @c.us, @g.us or @lid.")
+        raise InvalidRecipient(_("%(value)r is not a WhatsApp chat id: use digits followed by @c.us, @g.us or @lid.") % {"value": text})
     user, server = match["user"], match["server"]
     if server in ("c.us", "s.whatsapp.net", "lid") and not user.isdigit():
-        raise InvalidRecipient(f"{text!r} is not a WhatsApp chat id: the part before @ must be digits.")
+        raise InvalidRecipient(_("%(value)r is not a WhatsApp chat id: the part before @ must be digits.") % {"value": text})
     return f"{user}@c.us" if server == "s.whatsapp.net" else f"{user}@{server}"

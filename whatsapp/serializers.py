@@ -2,6 +2,7 @@ from rest_framework import serializers
 
 from whatsapp import governor, outbox
 from whatsapp.models import Channel, ChannelStatusChange, Message
+from django.utils.translation import gettext as _
 
 
 class ChannelSerializer(serializers.ModelSerializer):
@@ -41,12 +42,12 @@ class ChannelSerializer(serializers.ModelSerializer):
     def validate_send_limits(self, value):
         # A form's "null" (or JSON null) is no object of overrides: refused here, not by the database.
         if not isinstance(value, dict):
-            raise serializers.ValidationError("Send limits must be an object of overrides (use {} for none).")
+            raise serializers.ValidationError(_("Send limits must be an object of overrides (use {} for none)."))
         return value
 
     def validate_session_name(self, value: str) -> str:
         if self.instance is not None and value != self.instance.session_name:
-            raise serializers.ValidationError("A channel's WAHA session cannot be renamed; create a new channel.")
+            raise serializers.ValidationError(_("A channel's WAHA session cannot be renamed; create a new channel."))
         return value
 
     def create(self, validated_data: dict) -> Channel:
@@ -67,7 +68,7 @@ class PairingCodeSerializer(serializers.Serializer):
     def validate_phone_number(self, value: str) -> str:
         digits = "".join(ch for ch in value if ch.isdigit())
         if not 8 <= len(digits) <= 15:
-            raise serializers.ValidationError("Write the phone number with its country code, e.g. +55 11 99999-9999.")
+            raise serializers.ValidationError(_("Write the phone number with its country code, e.g. +55 11 99999-9999."))
         return digits
 
 

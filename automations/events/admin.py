@@ -12,6 +12,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html_join
 from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy as _
 
 from automations import recipes
 from automations.models import AlertPolicy, Chrono, Event, IntegratorHook, MessageTrigger
@@ -25,7 +26,7 @@ class MessageTriggerInline(admin.StackedInline):
     extra = 0
     max_num = 1
     fields = ["channel", "match", "pattern", "senders", "max_runs", "per_seconds"]
-    verbose_name_plural = "WhatsApp message trigger (runs the chrono with the message as input)"
+    verbose_name_plural = _("WhatsApp message trigger (runs the chrono with the message as input)")
 
 
 class AlertPolicyInline(admin.StackedInline):
@@ -35,7 +36,7 @@ class AlertPolicyInline(admin.StackedInline):
     fields = ["after_failures", "channel", "recipient", "webhook_url", "email", "pause_after",
               "consecutive_failures", "alerting", "last_alert_at", "last_alert", "paused_reason"]
     readonly_fields = ["consecutive_failures", "alerting", "last_alert_at", "last_alert", "paused_reason"]
-    verbose_name_plural = "Failure alerts"
+    verbose_name_plural = _("Failure alerts")
 
 
 class IntegratorHookInline(admin.StackedInline):
@@ -46,7 +47,7 @@ class IntegratorHookInline(admin.StackedInline):
     can_delete = False
     # No blank form: an unsaved hook would show a URL (its default token) that does not exist.
     extra = 0
-    verbose_name_plural = "Integrator webhook (use the actions to create, rotate or turn it off)"
+    verbose_name_plural = _("Integrator webhook (use the actions to create, rotate or turn it off)")
 
     def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
@@ -54,11 +55,11 @@ class IntegratorHookInline(admin.StackedInline):
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 
-    @admin.display(description="URL")
+    @admin.display(description=_("URL"))
     def masked_url(self, hook: IntegratorHook) -> str:
         return hook.masked_url
 
-    @admin.display(description="Requests must be signed", boolean=True)
+    @admin.display(description=_("Requests must be signed"), boolean=True)
     def signed(self, hook: IntegratorHook) -> bool:
         return bool(hook.signing_key)
 
@@ -66,27 +67,29 @@ class IntegratorHookInline(admin.StackedInline):
 CHRONO_INLINES = [IntegratorHookInline, MessageTriggerInline, AlertPolicyInline]
 
 
-@admin.action(description="New integrator webhook URL (shown once)", permissions=["change"])
+@admin.action(description=_("New integrator webhook URL (shown once)"), permissions=["change"])
 def new_hook_url(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset) -> None:
     with transaction.atomic():
         hooks = [IntegratorHook.rotate_token(chrono) for chrono in queryset]
     for hook in hooks:
         # The only place the full URL is ever shown: it is a credential.
-        modeladmin.message_user(request, f"{hook.chrono}: integrators POST JSON to {hook.url} — copy it now, "
-                                         "it will not be shown again; any older URL no longer works.", messages.SUCCESS)
+        modeladmin.message_user(request, _("%(chrono)s: integrators POST JSON to %(url)s — copy it now, it will not be "
+                                           "shown again; any older URL no longer works.")
+                                % {"chrono": hook.chrono, "url": hook.url}, messages.SUCCESS)
 
 
-@admin.action(description="New webhook signing key (shown once)", permissions=["change"])
+@admin.action(description=_("New webhook signing key (shown once)"), permissions=["change"])
 def new_hook_signing_key(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset) -> None:
     with transaction.atomic():
         hooks = [IntegratorHook.rotate_signing_key(chrono) for chrono in queryset]
     for hook in hooks:
-        modeladmin.message_user(request, f"{hook.chrono}: requests must now carry X-ChronoFlow-Signature: "
-                                         f"sha256=<hex HMAC-SHA256 of the raw body> under the key {hook.signing_key} "
-                                         "— copy it now, it will not be shown again.", messages.SUCCESS)
+        modeladmin.message_user(request, _("%(chrono)s: requests must now carry X-ChronoFlow-Signature: sha256=<hex "
+                                           "HMAC-SHA256 of the raw body> under the key %(key)s — copy it now, it will "
+                                           "not be shown again.") % {"chrono": hook.chrono, "key": hook.signing_key},
+                                messages.SUCCESS)
 
 
-@admin.action(description="Turn off integrator webhook", permissions=["change"])
+@admin.action(description=_("Turn off integrator webhook"), permissions=["change"])
 def remove_hook(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset) -> None:
     count, _ = IntegratorHook.objects.filter(chrono__in=queryset).delete()
     modeladmin.message_user(request, ngettext("Turned off %d webhook.", "Turned off %d webhooks.", count) % count,
@@ -120,11 +123,11 @@ class EventAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 
-    @admin.display(description="From")
+    @admin.display(description=_("From"))
     def origin(self, event: Event) -> str:
         return str(event.chrono or event.channel or "-")
 
-    @admin.display(description="Triggered")
+    @admin.display(description=_("Triggered"))
     def runs(self, event: Event) -> str:
         if not event.triggered:
             return "-"
@@ -171,7 +174,7 @@ def ready_made_view(model_admin: admin.ModelAdmin, request: HttpRequest) -> Http
         form = forms_by_name[chosen.name] = recipe_form(chosen, request.POST)
         installed = _install(chosen, form)
         status = 200 if installed else 400
-    context = {**model_admin.admin_site.each_context(request), "title": "Ready-made automations",
+    context = {**model_admin.admin_site.each_context(request), "title": _("Ready-made automations"),
                "opts": Chrono._meta, "installed": installed,
                "recipes": [(recipe, forms_by_name[name]) for name, recipe in recipes.RECIPES.items()]}
     return TemplateResponse(request, "admin/automations/chrono/ready_made.html", context, status=status)

@@ -25,6 +25,10 @@ from django.db import transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from chronoflow.timefmt import local_time
 
 from automations.models import AlertPolicy, Chrono, ChronoRun
 from chronoflow import http
@@ -50,11 +54,14 @@ class Notice:
 
     @property
     def subject(self) -> str:
-        times = "1 time" if self.failures == 1 else f"{self.failures} times"
-        what = {"failing": f"failed {times} in a row", "recovered": "works again",
-                "paused": f"was paused after {self.failures} failed runs in a row",
-                "escalated": "handed a chat over to a person"}[self.kind]
-        return f"ChronoFlow: '{self.chrono.name}' {what}"
+        # In the deployment's language (LANGUAGE_CODE): workers have no request to take one from.
+        n = {"n": self.failures}
+        what = {"failing": lambda: ngettext("failed %(n)d time in a row", "failed %(n)d times in a row", self.failures) % n,
+                "recovered": lambda: _("works again"),
+                "paused": lambda: ngettext("was paused after %(n)d failed run in a row",
+                                           "was paused after %(n)d failed runs in a row", self.failures) % n,
+                "escalated": lambda: _("handed a chat over to a person")}[self.kind]()
+        return _("ChronoFlow: '%(name)s' %(what)s") % {"name": self.chrono.name, "what": what}
 
     @property
     def text(self) -> str:
@@ -62,9 +69,10 @@ class Notice:
         if self.kind == "escalated":
             lines.append(self.detail)
         elif self.kind == "recovered":
-            lines.append(f"Run #{self.run.pk} succeeded after {self.failures} failed run(s).")
+            lines.append(_("Run #%(run)d succeeded after %(n)d failed run(s).") % {"run": self.run.pk, "n": self.failures})
         else:
-            lines.append(f"Last error (run #{self.run.pk}): {self.run.error_message[:ERROR_CHARS] or self.run.status}")
+            lines.append(_("Last error (run #%(run)d): %(error)s")
+                         % {"run": self.run.pk, "error": self.run.error_message[:ERROR_CHARS] or self.run.status})
         lines.append(settings.PUBLIC_BASE_URL + reverse("admin:automations_chrono_change", args=[self.chrono.pk]))
         return "\n".join(lines)
 
@@ -104,7 +112,8 @@ def escalated(chrono: Chrono, run: ChronoRun, chat_id: str, reason: str) -> list
     if policy is None:
         return []
     number = chat_id.split("@", 1)[0]
-    detail = f"Chat {'+' + number if number.isdigit() else chat_id} (run #{run.pk}): {reason[:ERROR_CHARS]}"
+    detail = _("Chat %(chat)s (run #%(run)d): %(reason)s") % {
+        "chat": "+" + number if number.isdigit() else chat_id, "run": run.pk, "reason": reason[:ERROR_CHARS]}
     return deliver(policy, Notice("escalated", policy.chrono, run, 0, detail=detail))
 
 
@@ -129,9 +138,10 @@ def _advance(policy: AlertPolicy, run: ChronoRun) -> list[Notice]:
 
 
 def _pause(policy: AlertPolicy, run: ChronoRun) -> None:
-    policy.paused_reason = (f"Paused automatically at {timezone.now():%Y-%m-%d %H:%M:%S} UTC after "
-                            f"{policy.consecutive_failures} failed runs in a row. Last error (run #{run.pk}): "
-                            f"{run.error_message[:ERROR_CHARS]}")
+    policy.paused_reason = (_("Paused automatically at %(when)s after %(n)d failed runs in a row. "
+                              "Last error (run #%(run)d): %(error)s")
+                            % {"when": local_time(timezone.now()), "n": policy.consecutive_failures, "run": run.pk,
+                               "error": run.error_message[:ERROR_CHARS]})
     policy.chrono.pause()
     Chrono.objects.filter(pk=policy.chrono_id).update(last_error=policy.paused_reason)
 
@@ -142,10 +152,10 @@ def deliver(policy: AlertPolicy, notice: Notice) -> list[str]:
     for name, send in _destinations(policy):
         try:
             send(policy, notice)
-            report.append(f"{name}: sent")
+            report.append(_("%(name)s: sent") % {"name": name})
         except (http.HttpError, WahaError, OSError, ValueError) as exc:  # OSError: smtplib's errors
             log.warning("alert for chrono %s via %s failed: %s", policy.chrono_id, name, exc)
-            report.append(f"{name}: not sent ({exc})")
+            report.append(_("%(name)s: not sent (%(error)s)") % {"name": name, "error": exc})
     AlertPolicy.objects.filter(pk=policy.pk).update(
         last_alert_at=timezone.now(), last_alert="\n".join([notice.subject, *report]))
     return report
@@ -191,9 +201,9 @@ def outreach_paused(channel, reason: str) -> list[str]:
     through the channel or which alerts through it (each destination once), and to the
     deployment's ADMINS. Not over WhatsApp: the number is the one WhatsApp is restricting.
     """
-    subject = f"ChronoFlow: outreach paused on '{channel.name}'"
-    text = "\n".join([subject + ": sends to new contacts wait, replies still go. "
-                       "Resume by hand on the channel once the lock is over.", reason[:ERROR_CHARS],
+    subject = _("ChronoFlow: outreach paused on '%(name)s'") % {"name": channel.name}
+    text = "\n".join([subject + ": " + _("sends to new contacts wait, replies still go. "
+                                         "Resume by hand on the channel once the lock is over."), reason[:ERROR_CHARS],
                        settings.PUBLIC_BASE_URL + reverse("admin:whatsapp_channel_change", args=[channel.pk])])
     body = {"event": "channel.outreach_paused", "channel": {"id": channel.pk, "name": channel.name},
             "reason": reason[:ERROR_CHARS], "text": text}
@@ -218,5 +228,5 @@ def _try(name: str, send) -> str:
     try:
         send()
     except (http.HttpError, OSError, ValueError) as exc:
-        return f"{name}: not sent ({exc})"
-    return f"{name}: sent"
+        return _("%(name)s: not sent (%(error)s)") % {"name": name, "error": exc}
+    return _("%(name)s: sent") % {"name": name}

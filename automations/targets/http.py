@@ -41,10 +41,11 @@ def config_errors(chrono: Chrono) -> dict[str, list[str]]:
     elif urlsplit(chrono.url).scheme.lower() not in ("http", "https"):
         errors["url"] = [_("The url must start with http:// or https://.")]
     if chrono.method not in settings.ALLOWED_METHODS:
-        errors["method"] = [f"Method {chrono.method!r} is not allowed; use one of {', '.join(settings.ALLOWED_METHODS)}."]
+        errors["method"] = [_("Method %(method)r is not allowed; use one of %(allowed)s.")
+                             % {"method": chrono.method, "allowed": ", ".join(settings.ALLOWED_METHODS)}]
     headers = chrono.headers
     if not isinstance(headers, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items()):
-        errors["headers"] = ["Headers must be an object of text names to text values."]
+        errors["headers"] = [_("Headers must be an object of text names to text values.")]
     return errors
 
 

@@ -58,14 +58,14 @@ def test_show_prints_the_normalised_schedule_both_descriptions_and_five_fire_tim
     out = run("chrono", "show", str(chrono.pk))
     assert "cron 30 7 * * *" in out
     assert "At 07:30 AM" in out and "Às 07:30" in out
-    assert out.count("07:30 -03") == 5
+    assert out.count("07:30:00 -03 (America/Sao_Paulo)") == 5
 
 
 def test_show_notes_a_fire_time_that_a_dst_gap_moved(make_chrono):
     with time_machine.travel(datetime(2026, 3, 7, 12, 0, tzinfo=dt_timezone.utc)):
         chrono = make_chrono(schedule="30 2 * * *", timezone="America/New_York")
         out = run("chrono", "show", str(chrono.pk))
-    assert "2026-03-08 03:00 EDT — 02:30 does not exist on 2026-03-08 in America/New_York" in out
+    assert "2026-03-08 03:00:00 EDT (America/New_York) — 02:30 does not exist on 2026-03-08 in America/New_York" in out
     assert out.count("does not exist") == 1
 
 

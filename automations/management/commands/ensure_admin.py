@@ -2,6 +2,7 @@ import secrets
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
+from django.utils.translation import gettext_lazy as _
 
 from chronoflow.env import env_secret
 
@@ -13,7 +14,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--username", default="admin")
         parser.add_argument("--reset-password", action="store_true",
-                            help="give the existing user a new password (ADMIN_PASSWORD, else a generated one)")
+                            help=_("give the existing user a new password (ADMIN_PASSWORD, else a generated one)"))
 
     def handle(self, *args, username: str, reset_password: bool, **options):
         User = get_user_model()

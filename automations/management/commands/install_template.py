@@ -4,18 +4,19 @@
 """
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext_lazy as _
 
 from automations import recipes
 from automations.recipes import RECIPES, InvalidOption
 
 
 class Command(BaseCommand):
-    help = "Create a working automation from a ready-made template: " + ", ".join(RECIPES) + "."
+    help = _("Create a working automation from a ready-made template: ") + ", ".join(RECIPES) + "."
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("name", nargs="?", help="The template: " + ", ".join(RECIPES) + ".")
+        parser.add_argument("name", nargs="?", help=_("The template: ") + ", ".join(RECIPES) + ".")
         parser.add_argument("--list", action="store_true", dest="list_templates",
-                            help="List the templates and the options each needs.")
+                            help=_("List the templates and the options each needs."))
         names = sorted({option.name for recipe in RECIPES.values() for option in recipe.options})
         for name in names:
             parser.add_argument(f"--{name}", dest=name, help=_option_help(name))
@@ -24,14 +25,15 @@ class Command(BaseCommand):
         if list_templates or not name:
             self._list()
             if not name and not list_templates:
-                raise CommandError("Name the template to install: " + ", ".join(RECIPES) + ".")
+                raise CommandError(_("Name the template to install: %(names)s.") % {"names": ", ".join(RECIPES)})
             return
         answers = {o.name: options.get(o.name) for r in RECIPES.values() for o in r.options}
         try:
             installed = recipes.install(name, answers)
         except InvalidOption as exc:
             raise CommandError(str(exc)) from None
-        self.stdout.write(self.style.SUCCESS(f"Installed {RECIPES[name].title}: {len(installed.chronos)} chrono(s)."))
+        self.stdout.write(self.style.SUCCESS(_("Installed %(title)s: %(count)d chrono(s).")
+                                             % {"title": RECIPES[name].title, "count": len(installed.chronos)}))
         for chrono in installed.chronos:
             self.stdout.write(f"  chrono #{chrono.pk} {chrono.name!r}: {chrono.get_target_type_display()}, "
                               f"{chrono.describe_schedule()}")

@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext_lazy as _
 
 from automations.events import log as event_log
 from automations.runs import retention
@@ -14,13 +15,13 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--dry-run", action="store_true", help="Count what would be deleted; delete nothing.")
+        parser.add_argument("--dry-run", action="store_true", help=_("Count what would be deleted; delete nothing."))
         parser.add_argument("--batch-size", type=int, default=None,
-                            help=f"Runs deleted per transaction (default RUN_PRUNE_BATCH, {settings.RUN_PRUNE_BATCH}).")
+                            help=_("Runs deleted per transaction (default RUN_PRUNE_BATCH, %(n)d).") % {"n": settings.RUN_PRUNE_BATCH})
 
     def handle(self, *args, dry_run: bool = False, batch_size: int | None = None, **options) -> None:
         if batch_size is not None and batch_size < 1:
-            raise CommandError("--batch-size must be at least 1.")
+            raise CommandError(_("--batch-size must be at least 1."))
         verb = "would delete" if dry_run else "deleted"
 
         def progress(rule: str, count: int) -> None:

@@ -8,6 +8,7 @@ the same differences and writes nothing.
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django_celery_beat.models import PeriodicTask, PeriodicTasks
+from django.utils.translation import gettext_lazy as _
 
 from automations.beat import sync as beat_sync
 from automations.models import Chrono
@@ -23,15 +24,15 @@ def snapshot() -> dict[str, tuple]:
 
 
 class Command(BaseCommand):
-    help = "Rebuild celery beat's PeriodicTasks from the chronos; report the tasks created, fixed and removed."
+    help = _("Rebuild celery beat's PeriodicTasks from the chronos; report the tasks created, fixed and removed.")
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--dry-run", action="store_true", help="Report the differences; change nothing.")
-        parser.add_argument("--chunk", type=int, default=500, help="Chronos per progress line (default 500).")
+        parser.add_argument("--dry-run", action="store_true", help=_("Report the differences; change nothing."))
+        parser.add_argument("--chunk", type=int, default=500, help=_("Chronos per progress line (default 500)."))
 
     def handle(self, *args, dry_run: bool = False, chunk: int = 500, **options) -> None:
         if chunk < 1:
-            raise CommandError(f"--chunk must be at least 1, got {chunk}.")
+            raise CommandError(_("--chunk must be at least 1, got %(chunk)d.") % {"chunk": chunk})
         before = snapshot()
         with transaction.atomic():
             failed = self._sync_all(chunk)
@@ -43,11 +44,11 @@ class Command(BaseCommand):
                 PeriodicTasks.update_changed()  # beat reloads its schedule
         self._report(before, after, removed, dry_run)
         if failed:
-            raise CommandError(f"{len(failed)} chrono(s) could not be synced: " + "; ".join(failed))
+            raise CommandError(_("%(count)d chrono(s) could not be synced: ") % {"count": len(failed)} + "; ".join(failed))
 
     def _sync_all(self, chunk: int) -> list[str]:
         total = Chrono.objects.count()
-        self.stdout.write(f"Checking {total} chrono(s)...")
+        self.stdout.write(_("Checking %(count)d chrono(s)...") % {"count": total})
         failed = []
         for done, chrono in enumerate(Chrono.objects.order_by("pk").iterator(chunk_size=chunk), start=1):
             try:
@@ -72,7 +73,7 @@ class Command(BaseCommand):
             if names:
                 self.stdout.write(f"{label} {len(names)}: {', '.join(names)}")
         if not (created or fixed or removed):
-            self.stdout.write(self.style.SUCCESS("Beat was in step with the chronos: nothing to change."))
+            self.stdout.write(self.style.SUCCESS(_("Beat was in step with the chronos: nothing to change.")))
         else:
             summary = f"{len(created)} created, {len(fixed)} fixed, {len(removed)} removed"
             self.stdout.write(self.style.SUCCESS(f"{'Dry run: ' if dry_run else ''}{summary}."))

@@ -3,26 +3,27 @@
 import json
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext_lazy as _
 
 from functions.models import UserFunction
 
 
 class Command(BaseCommand):
-    help = "Run a user function once in the sandbox; print its result and logs. State is saved if it succeeds."
+    help = _("Run a user function once in the sandbox; print its result and logs. State is saved if it succeeds.")
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("name", help="The function's name.")
-        parser.add_argument("--input", default=None, help="JSON given to the function as ctx.input.")
+        parser.add_argument("name", help=_("The function's name."))
+        parser.add_argument("--input", default=None, help=_("JSON given to the function as ctx.input."))
 
     def handle(self, *args, name: str, input: str | None, **options) -> None:
         try:
             function = UserFunction.objects.get(name=name)
         except UserFunction.DoesNotExist:
-            raise CommandError(f"No function named {name!r}.") from None
+            raise CommandError(_("No function named %(name)r.") % {"name": name}) from None
         try:
             value = json.loads(input) if input is not None else None
         except ValueError as exc:
-            raise CommandError(f"--input is not JSON: {exc}") from None
+            raise CommandError(_("--input is not JSON: %(error)s") % {"error": exc}) from None
         report = function.run_once(input=value, refill_pool=False)  # one run: no children to pre-start
         for line in report.logs:
             self.stdout.write(f"log: {line}")

@@ -9,8 +9,11 @@ id or its WAHA session name.
 import io
 
 import segno
+
+from chronoflow.timefmt import local_time
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from whatsapp.models import Channel, ChannelStatusChange, waha_client
 from whatsapp.waha import WahaError
@@ -26,18 +29,18 @@ SOURCE = ChannelStatusChange.Source.ADMIN
 
 
 class Command(BaseCommand):
-    help = "WhatsApp (WAHA) sessions: list them, start/stop/restart/logout one, show its status, print its QR."
+    help = _("WhatsApp (WAHA) sessions: list them, start/stop/restart/logout one, show its status, print its QR.")
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True,
                                     metavar="{sessions,start,stop,restart,logout,status,qr}")
-        sub.add_parser("sessions", help="Every channel with the status WAHA reports, and sessions no channel claims.")
+        sub.add_parser("sessions", help=_("Every channel with the status WAHA reports, and sessions no channel claims."))
         for name, text in ACTIONS.items():
-            sub.add_parser(name, help=text).add_argument("channel", help="Channel id or WAHA session name.")
-        sub.add_parser("status", help="Ask WAHA for the session's status and account; store and print them.") \
-            .add_argument("channel", help="Channel id or WAHA session name.")
-        qr = sub.add_parser("qr", help="Print the QR to scan in the terminal, as text blocks.")
-        qr.add_argument("channel", help="Channel id or WAHA session name.")
+            sub.add_parser(name, help=text).add_argument("channel", help=_("Channel id or WAHA session name."))
+        sub.add_parser("status", help=_("Ask WAHA for the session's status and account; store and print them.")) \
+            .add_argument("channel", help=_("Channel id or WAHA session name."))
+        qr = sub.add_parser("qr", help=_("Print the QR to scan in the terminal, as text blocks."))
+        qr.add_argument("channel", help=_("Channel id or WAHA session name."))
 
     def handle(self, *args, action: str, **options) -> None:
         try:
@@ -48,13 +51,13 @@ class Command(BaseCommand):
                 return self.act(channel, action)
             return self.status(channel) if action == "status" else self.qr(channel)
         except WahaError as exc:
-            raise CommandError(f"WAHA refused or could not be reached: {exc}") from None
+            raise CommandError(_("WAHA refused or could not be reached: %(error)s") % {"error": exc}) from None
 
     def channel(self, ident: str) -> Channel:
         lookup = Q(session_name=ident) | (Q(pk=int(ident)) if ident.isdigit() else Q())
         channel = Channel.objects.filter(lookup).first()
         if channel is None:
-            raise CommandError(f"No channel has the id or session name {ident!r}.")
+            raise CommandError(_("No channel has the id or session name %(name)r.") % {"name": ident})
         return channel
 
     def sessions(self) -> None:
@@ -63,46 +66,52 @@ class Command(BaseCommand):
         for channel in Channel.objects.order_by("name"):
             waha = live.pop(channel.session_name, None)
             rows.append((channel.pk, channel.session_name, channel.name, channel.status,
-                         waha.get("status", "-") if waha else "missing in WAHA",
-                         "yes" if channel.should_run else "no", channel.connected_as or "-"))
-        rows += [("-", name, "(no channel)", "-", session.get("status", "-"), "-", "-") for name, session in live.items()]
-        self.table(["ID", "SESSION", "NAME", "STATUS", "WAHA SAYS", "SHOULD RUN", "ACCOUNT"], rows)
+                         waha.get("status", "-") if waha else _("missing in WAHA"),
+                         _yes_no(channel.should_run), channel.connected_as or "-"))
+        rows += [("-", name, _("(no channel)"), "-", session.get("status", "-"), "-", "-") for name, session in live.items()]
+        self.table([_("ID"), _("SESSION"), _("NAME"), _("STATUS"), _("WAHA SAYS"), _("SHOULD RUN"), _("ACCOUNT")], rows)
 
     def act(self, channel: Channel, action: str) -> None:
         getattr(channel, action)(source=SOURCE)
-        self.stdout.write(self.style.SUCCESS(f"{action.capitalize()}: {channel.session_name} is now {channel.status}."))
+        self.stdout.write(self.style.SUCCESS(_("%(action)s: %(session)s is now %(status)s.")
+                                             % {"action": action.capitalize(), "session": channel.session_name,
+                                                "status": channel.status}))
 
     def status(self, channel: Channel) -> None:
         changed = channel.refresh_status(source=SOURCE)
         channel.refresh_from_db()
-        lines = [("Channel", f"{channel.pk}: {channel.name}"), ("Session", channel.session_name),
-                 ("Status", channel.status + (" (changed now)" if changed else "")),
-                 ("Since", channel.status_changed_at.isoformat() if channel.status_changed_at else "-"),
-                 ("Account", channel.connected_as or "not logged in"),
-                 ("Should run", "yes" if channel.should_run else "no")]
+        lines = [(_("Channel"), f"{channel.pk}: {channel.name}"), (_("Session"), channel.session_name),
+                 (_("Status"), channel.status + (" " + _("(changed now)") if changed else "")),
+                 (_("Since"), local_time(channel.status_changed_at)),
+                 (_("Account"), channel.connected_as or _("not logged in")),
+                 (_("Should run"), _yes_no(channel.should_run))]
         if channel.last_error:
-            lines.append(("Last error", channel.last_error))
+            lines.append((_("Last error"), channel.last_error))
         for label, value in lines:
             self.stdout.write(f"{label + ':':<12} {value}")
 
     def qr(self, channel: Channel) -> None:
         if channel.status != Channel.Status.SCAN_QR_CODE:
-            raise CommandError(f"{channel.session_name} is {channel.status}, not waiting for a QR scan "
-                               f"(run `manage.py waha status {channel.session_name}` to refresh it, "
-                               f"or `waha logout` to link another phone).")
+            raise CommandError(_("%(session)s is %(status)s, not waiting for a QR scan (run `manage.py waha status "
+                                 "%(session)s` to refresh it, or `waha logout` to link another phone).")
+                               % {"session": channel.session_name, "status": channel.status})
         value = waha_client().get_qr_value(channel.session_name)
         if not value:
-            raise CommandError("WAHA gave no QR value; try again in a few seconds.")
-        self.stdout.write(f"Scan with WhatsApp > Linked devices > Link a device ({channel.session_name}):\n")
+            raise CommandError(_("WAHA gave no QR value; try again in a few seconds."))
+        self.stdout.write(_("Scan with WhatsApp > Linked devices > Link a device (%(session)s):") % {"session": channel.session_name} + "\n")
         blocks = io.StringIO()  # one write: Django's stdout wrapper would end each of segno's writes with a newline
         segno.make(value, error="l").terminal(out=blocks, compact=True, border=2)
         self.stdout.write(blocks.getvalue(), ending="")
 
     def table(self, header: list[str], rows: list[tuple]) -> None:
         if not rows:
-            self.stdout.write("No channels, and WAHA has no sessions.")
+            self.stdout.write(_("No channels, and WAHA has no sessions."))
             return
         cells = [[str(c) for c in row] for row in [header, *rows]]
         widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
         for row in cells:
             self.stdout.write("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+
+
+def _yes_no(value: bool) -> str:
+    return str(_("yes") if value else _("no"))
