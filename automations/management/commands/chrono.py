@@ -14,9 +14,10 @@ from zoneinfo import ZoneInfo
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 from rest_framework import serializers
 
-from automations.models import Chrono, ChronoRun
+from automations.models import Chrono, ChronoFinished, ChronoRun
 from chronoflow.secrets import MASK  # header values may be credentials ("Authorization: Bearer ...")
 
 def chrono_serializer_class() -> type[serializers.Serializer]:
@@ -39,6 +40,7 @@ class Command(BaseCommand):
         listing = sub.add_parser("list", help="Every chrono, one per line.")
         listing.add_argument("--active", action="store_true", help="Only active chronos.")
         listing.add_argument("--paused", action="store_true", help="Only paused chronos.")
+        listing.add_argument("--done", action="store_true", help="Only finished one-shots.")
         listing.add_argument("--target-type", choices=Chrono.TargetType.values)
         listing.add_argument("--search", help="Part of the name.")
         listing.add_argument("--json", action="store_true", dest="as_json", help="The API's JSON instead of a table.")
@@ -74,19 +76,21 @@ class Command(BaseCommand):
 
     # --- Subcommands ----------------------------------------------------------------------------
 
-    def do_list(self, active=False, paused=False, target_type=None, search=None, as_json=False, **_) -> None:
+    def do_list(self, active=False, paused=False, done=False, target_type=None, search=None, as_json=False,
+                **_) -> None:
         chronos = Chrono.objects.all()
-        if active and paused:
-            raise CommandError("Give --active or --paused, not both.")
-        if active or paused:
-            chronos = chronos.filter(is_active=active)
+        states = [state for state, wanted in (("active", active), ("paused", paused), ("done", done)) if wanted]
+        if len(states) > 1:
+            raise CommandError(gettext("Give one of --active, --paused and --done, not several."))
+        if states:
+            chronos = chronos.in_state(states[0])
         if target_type:
             chronos = chronos.filter(target_type=target_type)
         if search:
             chronos = chronos.filter(name__icontains=search)
         if as_json:
             return self._print_json(chrono_serializer_class()(chronos, many=True).data)
-        rows = [(c.pk, c.name, "active" if c.is_active else "paused", c.target_type, c.schedule,
+        rows = [(c.pk, c.name, c.state, c.target_type, c.schedule,
                  c.describe_schedule("en"), _local(c.next_run_at, c.timezone), c.last_run_status or "-") for c in chronos]
         self._table(["ID", "NAME", "STATE", "TARGET", "SCHEDULE", "IN WORDS", "NEXT RUN", "LAST"], rows)
 
@@ -116,7 +120,10 @@ class Command(BaseCommand):
         if chrono.is_active:
             self.stdout.write(f"Chrono {chrono.pk} is already active; next run {_local(chrono.next_run_at, chrono.timezone)}.")
             return
-        chrono.resume()
+        try:
+            chrono.resume()
+        except ChronoFinished as exc:
+            raise CommandError(" ".join(exc.messages)) from None
         self.stdout.write(self.style.SUCCESS(
             f"Resumed chrono {chrono.pk}: {chrono.name}; next run {_local(chrono.next_run_at, chrono.timezone)}"))
 
@@ -170,7 +177,7 @@ class Command(BaseCommand):
                       for t in chrono.next_fire_times(5)] if chrono.is_active else []
         lines = [
             ("Chrono", f"{chrono.pk}: {chrono.name}"),
-            ("State", "active" if chrono.is_active else "paused"),
+            ("State", chrono.state),
             ("Schedule", chrono.schedule),
             ("Normalised", f"{chrono.schedule_kind} {chrono.schedule_expression}".strip()),
             ("Time zone", zone),
