@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from automations.filters import ChronoFilter, RunFilter, filter_runs, schema_parameters
-from automations.models import Chrono, ChronoRun
+from automations.models import Chrono, ChronoFinished, ChronoRun
 from automations.serializers import ChronoRunSerializer, ChronoWithFunctionSerializer
 from chronoflow.paginators import StrictPageSize
 from chronoflow.permissions import StaffOrModelPermissions
@@ -179,7 +179,10 @@ class ChronoViewSet(viewsets.ModelViewSet):
     @action(detail=True, methods=["post"], permission_classes=[CanChangeChrono])
     def resume(self, request: Request, pk=None, format=None) -> Response:
         chrono = self.get_object()
-        chrono.resume()
+        try:
+            chrono.resume()
+        except ChronoFinished as exc:  # a finished one-shot: a 400 naming the schedule
+            raise serializers.ValidationError(exc.message_dict) from None
         return Response(self.get_serializer(chrono).data)
 
     @extend_schema(request=None, responses={202: ChronoRunSerializer})

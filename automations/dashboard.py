@@ -28,6 +28,8 @@ COLOURS = {
     "pending": "#616161", "skipped": "#9e9e9e",
     "WORKING": "#2e7d32", "FAILED": "#c62828", "STARTING": "#1565c0", "SCAN_QR_CODE": "#b26a00",
     "PASSKEY_REQUIRED": "#b26a00", "PASSKEY_CONFIRMATION_REQUIRED": "#b26a00", "STOPPED": "#616161",
+    # Chrono states (Chrono.State): a finished one-shot is neither running nor waiting for a person.
+    "active": "#2e7d32", "paused": "#616161", "done": "#455a64",
 }
 LABELS = dict(ChronoRun.Status.choices)
 
@@ -57,6 +59,7 @@ class Figures:
     p95_lateness_s: float | None = None
     failing: list[FailingChrono] = field(default_factory=list)
     channels_not_working: list = field(default_factory=list)
+    has_channels: bool = False  # none at all: "No channels yet", not "every channel is WORKING"
 
 
 def figures(now: datetime | None = None) -> Figures:
@@ -74,6 +77,7 @@ def figures(now: datetime | None = None) -> Figures:
         p95_lateness_s=p95_lateness(since),
         failing=failing_chronos(since),
         channels_not_working=channels_not_working(),
+        has_channels=has_channels(),
     )
 
 
@@ -103,6 +107,12 @@ def failing_chronos(since: datetime) -> list[FailingChrono]:
     failures = dict(ChronoRun.objects.filter(chrono__in=chronos, status__in=FAILED, scheduled_for__gte=since)
                     .values_list("chrono").annotate(n=Count("pk")).order_by())
     return [FailingChrono(chrono, failures.get(chrono.pk, 0)) for chrono in chronos]
+
+
+def has_channels() -> bool:
+    from whatsapp.models import Channel
+
+    return Channel.objects.exists()
 
 
 def channels_not_working() -> list:

@@ -26,7 +26,20 @@ def default_timezone() -> str:
     return settings.DEFAULT_TIMEZONE
 
 
+class ChronoFinished(ValidationError):
+    """Resuming a one-shot whose one time has come: it would fire again at once and desync beat."""
+
+
 class ChronoQuerySet(models.QuerySet):
+    def in_state(self, state: str, now: datetime | None = None):
+        """Chronos whose ``Chrono.state`` is ``state`` (active, paused or done), as one filter."""
+        done = models.Q(is_active=False, schedule_kind=Chrono.ScheduleKind.ONCE, run_at__lte=now or timezone.now())
+        if state == Chrono.State.ACTIVE:
+            return self.filter(is_active=True)
+        if state == Chrono.State.DONE:
+            return self.filter(done)
+        return self.filter(is_active=False).exclude(done)
+
     def update(self, **kwargs):
         """Queryset updates bypass save(); keep beat's PeriodicTasks exact anyway."""
         if not beat_sync.FIELDS_THAT_MATTER.intersection(kwargs):
@@ -53,6 +66,11 @@ class Chrono(models.Model):
         INTERVAL = "interval", _("Interval")
         ONCE = "once", _("Once")
         MANUAL = "manual", _("Only when triggered")
+
+    class State(models.TextChoices):
+        ACTIVE = "active", _("active")
+        PAUSED = "paused", _("paused")
+        DONE = "done", _("done")
 
     class Misfire(models.TextChoices):
         SKIP = "skip", _("Skip missed occurrences")
@@ -258,6 +276,21 @@ class Chrono(models.Model):
         super().save(*args, **kwargs)
         beat_sync.sync(self)
 
+    # --- State ------------------------------------------------------------------------
+
+    @property
+    def is_done(self) -> bool:
+        """A one-shot whose one time has come and gone: it ran (or its time passed while paused)."""
+        return (not self.is_active and self.schedule_kind == self.ScheduleKind.ONCE
+                and self.run_at is not None and self.run_at <= timezone.now())
+
+    @property
+    def state(self) -> str:
+        """active, paused, or done (a finished one-shot, which resuming cannot bring back)."""
+        if self.is_active:
+            return self.State.ACTIVE
+        return self.State.DONE if self.is_done else self.State.PAUSED
+
     # --- Operations ---------------------------------------------------------------------
 
     def pause(self) -> None:
@@ -265,6 +298,13 @@ class Chrono(models.Model):
         self.is_active = False
 
     def resume(self, now: datetime | None = None) -> None:
+        """Reactivate from the next fire time on; ChronoFinished for a one-shot that is done."""
+        if self.is_done:
+            when = self.run_at.astimezone(ZoneInfo(self.timezone)).strftime("%Y-%m-%d %H:%M:%S %Z")
+            raise ChronoFinished({"schedule": [
+                _("Chrono %(id)s is a one-shot that is done (its time, %(when)s, has passed): resuming cannot "
+                  "bring it back. Give it a new schedule to run it again, or run it now.")
+                % {"id": self.pk, "when": when}]})
         self.is_active = True
         self.next_run_at = self.compute_next_run(now or timezone.now())
         self.save(update_fields=["is_active", "next_run_at", "updated_at"])

@@ -40,7 +40,7 @@ WEB_WORKERS = env_int("WEB_WORKERS", 2, minimum=1)
 WEB_THREADS = env_int("WEB_THREADS", 8, minimum=1)
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "chronoflow.admin_site.ChronoFlowAdminConfig",  # django.contrib.admin with ChronoFlow's site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

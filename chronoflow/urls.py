@@ -3,6 +3,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import include, path
 from django.utils.translation import gettext as _
 from django.views.defaults import page_not_found
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from assistants.api import AssistantViewSet
@@ -28,6 +29,8 @@ legacy_router = OptionalSlashSimpleRouter()
 legacy_router.register("chronos", LegacyChronoViewSet, basename="legacy-chrono")
 
 urlpatterns = [
+    # Operators start in the admin; there is no other site.
+    path("", RedirectView.as_view(pattern_name="admin:index", permanent=False), name="home"),
     path("admin/", admin.site.urls),
     path("api/", include(router.urls)),
     path("api-auth/", include("rest_framework.urls")),

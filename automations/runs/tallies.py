@@ -34,10 +34,18 @@ def bucket_ms(ms: float) -> int:
 
 
 def lateness_ms(run: ChronoRun) -> float | None:
-    """How late beat started a scheduled first attempt; None for other runs (retries start late on purpose)."""
+    """How late beat started a scheduled first attempt; None for other runs (retries start late on purpose).
+
+    A one-shot dated before its chrono existed (imported, or made through an old client) runs at
+    once, "late" by however far back it was dated: not beat's lateness, so not counted.
+    """
     if run.trigger != ChronoRun.Trigger.SCHEDULE or run.attempt != 1 or run.started_at is None:
         return None
     field = ChronoRun._meta.get_field("scheduled_for")
+    chrono = run.chrono
+    if (chrono.schedule_kind == chrono.ScheduleKind.ONCE and chrono.created_at
+            and field.to_python(run.scheduled_for) < chrono.created_at):
+        return None
     return max((field.to_python(run.started_at) - field.to_python(run.scheduled_for)).total_seconds() * 1000, 0.0)
 
 

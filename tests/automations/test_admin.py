@@ -157,11 +157,14 @@ def test_the_changelist_shows_the_next_run_in_the_chronos_timezone(admin_client,
 
 # --- Actions and bulk changes --------------------------------------------------------------
 
-def test_run_now_triggers_each_selected_chrono_and_says_how_many(admin_client, make_chrono):
+def test_run_now_triggers_each_selected_chrono_and_links_to_the_new_runs(admin_client, make_chrono):
     first, second, untouched = make_chrono(name="A"), make_chrono(name="B"), make_chrono(name="C")
     response = act(admin_client, "run_now", first, second)
-    assert "Triggered 2 chronos." in shown_messages(response)
-    assert sorted(ChronoRun.objects.filter(trigger="manual").values_list("chrono__name", flat=True)) == ["A", "B"]
+    runs = ChronoRun.objects.filter(trigger="manual").order_by("pk")
+    assert sorted(runs.values_list("chrono__name", flat=True)) == ["A", "B"]
+    [message] = shown_messages(response)
+    assert message.startswith("Triggered 2 chronos: runs ")
+    assert all(f'<a href="{RUNS}{run.pk}/change/">#{run.pk}</a>' in message for run in runs)
 
 
 def test_pause_deactivates_the_selected_chronos_and_their_beat_tasks(admin_client, make_chrono):

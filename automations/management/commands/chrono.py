@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from rest_framework import serializers
 
-from automations.models import Chrono, ChronoRun
+from automations.models import Chrono, ChronoFinished, ChronoRun
 from chronoflow.secrets import MASK  # header values may be credentials ("Authorization: Bearer ...")
 from chronoflow.timefmt import local_time, zone_name
 
@@ -40,6 +40,7 @@ class Command(BaseCommand):
         listing = sub.add_parser("list", help=_("Every chrono, one per line."))
         listing.add_argument("--active", action="store_true", help=_("Only active chronos."))
         listing.add_argument("--paused", action="store_true", help=_("Only paused chronos."))
+        listing.add_argument("--done", action="store_true", help=_("Only finished one-shots."))
         listing.add_argument("--target-type", choices=Chrono.TargetType.values)
         listing.add_argument("--search", help=_("Part of the name."))
         listing.add_argument("--json", action="store_true", dest="as_json", help=_("The API's JSON instead of a table."))
@@ -75,12 +76,14 @@ class Command(BaseCommand):
 
     # --- Subcommands ----------------------------------------------------------------------------
 
-    def do_list(self, active=False, paused=False, target_type=None, search=None, as_json=False, **_options) -> None:
+    def do_list(self, active=False, paused=False, done=False, target_type=None, search=None, as_json=False,
+                **_options) -> None:
         chronos = Chrono.objects.all()
-        if active and paused:
-            raise CommandError(_("Give --active or --paused, not both."))
-        if active or paused:
-            chronos = chronos.filter(is_active=active)
+        states = [state for state, wanted in (("active", active), ("paused", paused), ("done", done)) if wanted]
+        if len(states) > 1:
+            raise CommandError(_("Give one of --active, --paused and --done, not several."))
+        if states:
+            chronos = chronos.in_state(states[0])
         if target_type:
             chronos = chronos.filter(target_type=target_type)
         if search:
@@ -118,7 +121,10 @@ class Command(BaseCommand):
             self.stdout.write(_("Chrono %(id)d is already active; next run %(when)s.")
                               % {"id": chrono.pk, "when": local_time(chrono.next_run_at, chrono.timezone)})
             return
-        chrono.resume()
+        try:
+            chrono.resume()
+        except ChronoFinished as exc:
+            raise CommandError(" ".join(exc.messages)) from None
         self.stdout.write(self.style.SUCCESS(_("Resumed chrono %(id)d: %(name)s; next run %(when)s")
                                              % {"id": chrono.pk, "name": chrono.name, "when": local_time(chrono.next_run_at, chrono.timezone)}))
 
@@ -257,4 +263,5 @@ def _errors(errors: dict) -> str:
 
 
 def _state(chrono: Chrono) -> str:
-    return _("active") if chrono.is_active else _("paused")
+    """active, paused or done, in the operator's language."""
+    return str(Chrono.State(chrono.state).label)
