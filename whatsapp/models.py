@@ -408,7 +408,7 @@ class Channel(models.Model):
         return message_id_from(answer, chat_id)
 
     def send_and_record(self, chat_id: str, text: str, recipient: str = "", run=None,
-                        resume: bool = False, zone: str = "") -> "Message":
+                        resume: bool = False, zone: str = "", queue: bool = False) -> "Message":
         """Send one text, kept as an outbound Message: how ChronoFlow messages anyone.
 
         The rule that no WhatsApp user gets a message twice lives here. The row is marked
@@ -422,7 +422,8 @@ class Channel(models.Model):
         A governed channel (a ``send_profile``) does not send here: the row is returned
         ``queued`` and the outbox (whatsapp/outbox.py) sends it when the governor allows,
         in the send window of the recipient's time zone: the contact's (``signals.recipient_timezone``),
-        else ``zone`` (the chrono's), else DEFAULT_TIMEZONE.
+        else ``zone`` (the chrono's), else DEFAULT_TIMEZONE. ``queue`` sends through the outbox on
+        an ungoverned channel too (unpaced): the caller's transaction then holds the row, not a WAHA call.
 
         Nobody who said stop hears from us again: a send that a before_send receiver vetoes
         (the contacts app: opted out, not on WhatsApp) is recorded as ``suppressed`` with the
@@ -433,7 +434,7 @@ class Channel(models.Model):
         reason = signals.suppression_reason(self, chat_id)
         if reason:
             return Message.record_suppressed(self, chat_id, text, recipient, run, reason)
-        governed = bool(self.send_profile)
+        governed = bool(self.send_profile) or queue
         message, go = Message.claim(self, chat_id, text, recipient, run, resume, queued=governed)
         if not go:
             return message
@@ -986,7 +987,9 @@ class WebhookEvent(models.Model):
             signals.operator_replied.send(sender=Message, message=message)
 
     def _message_ack(self, payload: dict) -> None:
-        Message.apply_ack(self.channel, str(payload.get("id") or ""), payload.get("ack"))
+        message_id = str(payload.get("id") or "")
+        if Message.apply_ack(self.channel, message_id, payload.get("ack")):
+            signals.outbound_acked.send(sender=Message, channel=self.channel, waha_message_ids=_id_forms(message_id))
 
 
 class MonitorAction(models.Model):
