@@ -11,6 +11,7 @@ from campaigns import sending
 from campaigns.models import Campaign, CampaignRecipient
 from contacts.importer import Importer
 from contacts.models import ConsentChange, Contact
+from tests.whatsapp import fake_waha
 from tests.whatsapp.fake_waha import Answer, FakeWaha
 from whatsapp.models import Message
 
@@ -38,7 +39,9 @@ def check_exists_answers_the_old_form(monkeypatch):
     def check_exists(self, query, **_):
         return Answer(200, {"numberExists": True, "chatId": old_form(f"{query['phone']}@c.us")})
 
-    monkeypatch.setattr(FakeWaha, "check_exists", check_exists)
+    # The fake's ROUTES hold its methods as they were at import: the route entry is what to replace.
+    routes = [(m, p, check_exists if h is FakeWaha.check_exists else h) for m, p, h in fake_waha.ROUTES]
+    monkeypatch.setattr(fake_waha, "ROUTES", routes)
 
 
 def ack_payload(message_id: str, ack: int) -> dict:
