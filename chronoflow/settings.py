@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "assistants",
     "contacts",
     "accounts",
+    "campaigns",
 ]
 
 MIDDLEWARE = [
@@ -351,6 +352,13 @@ CELERY_BEAT_SCHEDULE["automations-reap-runs"] = {"task": "automations.tasks.reap
                                                  "schedule": float(RUN_REAPER_INTERVAL_S)}
 CELERY_BEAT_SCHEDULE["automations-prune-runs"] = {"task": "automations.tasks.prune_runs",
                                                   "schedule": float(RUN_PRUNE_INTERVAL_S)}
+# Campaigns (campaigns/sending.py): queued rows with nothing claimed for CAMPAIGN_STALL_S lost
+# their tasks (a dead worker) and are handed out again; the housekeeping pass also starts due ones.
+CAMPAIGN_STALL_S = env_int("CAMPAIGN_STALL_S", 120, minimum=1)
+CAMPAIGN_REAPER_INTERVAL_S = env_int("CAMPAIGN_REAPER_INTERVAL_S", 30, minimum=1)
+CELERY_BEAT_SCHEDULE["campaigns-reap"] = {"task": "campaigns.tasks.reap_campaigns",
+                                          "schedule": float(CAMPAIGN_REAPER_INTERVAL_S)}
+CELERY_TASK_ROUTES["campaigns.tasks.reap_campaigns"] = {"queue": HOUSEKEEPING_QUEUE}
 if REDIS_URL:
     # A message whose worker died unacknowledged is delivered again after this long (and
     # the restore sweep looks every REDIS_RESTORE_INTERVAL_S). Keep it above the longest run.

@@ -9,6 +9,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from assistants.api import AssistantViewSet
 from automations.api import ChronoRunViewSet, ChronoViewSet, LegacyChronoViewSet
 from automations.events import hooks
+from campaigns.api import CampaignViewSet
 from functions.api import UserFunctionViewSet
 from chronoflow import health, schema  # noqa: F401  (schema: documents views drf-spectacular cannot read)
 from chronoflow.metrics import metrics
@@ -24,6 +25,7 @@ router.register("messages", MessageViewSet, basename="message")
 router.register("functions", UserFunctionViewSet, basename="function")
 router.register("assistants", AssistantViewSet, basename="assistant")
 router.register("contacts", ContactViewSet, basename="contact")
+router.register("campaigns", CampaignViewSet, basename="campaign")
 # The original system's paths (/chronos, /chronos/1/runs?skip=&take=): same viewset, same auth.
 legacy_router = OptionalSlashSimpleRouter()
 legacy_router.register("chronos", LegacyChronoViewSet, basename="legacy-chrono")

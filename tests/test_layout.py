@@ -8,7 +8,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("accounts", "assistants", "automations", "chronoflow", "contacts", "functions", "whatsapp")
+PACKAGES = ("accounts", "assistants", "automations", "campaigns", "chronoflow", "contacts", "functions", "whatsapp")
 
 
 def product_modules() -> dict[str, Path]:

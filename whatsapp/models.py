@@ -418,7 +418,8 @@ class Channel(models.Model):
         return message_id_from(answer, chat_id)
 
     def send_and_record(self, chat_id: str, text: str, recipient: str = "", run=None,
-                        resume: bool = False, zone: str = "", attachment: Attachment | None = None) -> "Message":
+                        resume: bool = False, zone: str = "", attachment: Attachment | None = None,
+                        queue: bool = False) -> "Message":
         """Send one text, kept as an outbound Message: how ChronoFlow messages anyone.
 
         With an ``attachment`` (whatsapp/attachments.py) the message is that file, with ``text``
@@ -436,7 +437,8 @@ class Channel(models.Model):
         A governed channel (a ``send_profile``) does not send here: the row is returned
         ``queued`` and the outbox (whatsapp/outbox.py) sends it when the governor allows,
         in the send window of the recipient's time zone: the contact's (``signals.recipient_timezone``),
-        else ``zone`` (the chrono's), else DEFAULT_TIMEZONE.
+        else ``zone`` (the chrono's), else DEFAULT_TIMEZONE. ``queue`` sends through the outbox on
+        an ungoverned channel too (unpaced): the caller's transaction then holds the row, not a WAHA call.
 
         Nobody who said stop hears from us again: a send that a before_send receiver vetoes
         (the contacts app: opted out, not on WhatsApp) is recorded as ``suppressed`` with the
@@ -451,7 +453,7 @@ class Channel(models.Model):
         reason = signals.suppression_reason(self, chat_id)
         if reason:
             return Message.record_suppressed(self, chat_id, text, recipient, run, reason, attachment=stored)
-        governed = bool(self.send_profile)
+        governed = bool(self.send_profile) or queue
         message, go = Message.claim(self, chat_id, text, recipient, run, resume, queued=governed, attachment=stored)
         if not go:
             return message
@@ -1014,7 +1016,9 @@ class WebhookEvent(models.Model):
             signals.operator_replied.send(sender=Message, message=message)
 
     def _message_ack(self, payload: dict) -> None:
-        Message.apply_ack(self.channel, str(payload.get("id") or ""), payload.get("ack"))
+        message_id = str(payload.get("id") or "")
+        if Message.apply_ack(self.channel, message_id, payload.get("ack")):
+            signals.outbound_acked.send(sender=Message, channel=self.channel, waha_message_ids=_id_forms(message_id))
 
 
 class MonitorAction(models.Model):

@@ -17,6 +17,10 @@ message_stored = Signal()
 # The assistants pause in that chat: a person took over.
 operator_replied = Signal()
 
+# An ack moved outbound messages on (delivered, read, or failed). Arguments: channel,
+# waha_message_ids (the forms of the acked id). The campaigns ledger follows it.
+outbound_acked = Signal()
+
 # WAHA reported a session status (a "session.status" event). Arguments: channel, status (str),
 # payload (the event's payload object), event_id (the envelope's id, for deduplication).
 session_status_changed = Signal()
