@@ -30,9 +30,11 @@ admin: migrate
 run: migrate
 	$(PY) manage.py runall
 
-## test: the whole suite (SQLite + filesystem broker unless DATABASE_URL / REDIS_URL are set)
+## test: the whole suite (SQLite + filesystem broker unless DATABASE_URL / REDIS_URL are set), in
+## TEST_WORKERS pytest-xdist processes, a test file each at a time (tests/xdist_env.py splits Redis and DATA_DIR)
+TEST_WORKERS ?= 2
 test: $(VENV)/.dev
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 ## browser-deps: Debian's chromium + chromedriver for tests/test_browser.py (apt, as root; no-op when present)
 browser-deps:
