@@ -190,15 +190,15 @@ class ChronoAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("Last run at"))
     def last_run_at_local(self, chrono: Chrono) -> str:
-        return local_time_html(chrono.last_run_at, chrono.timezone)
+        return local_time_html(chrono.last_run_at)  # the operator's zone
 
     @admin.display(description=_("Created at"))
     def created_at_local(self, chrono: Chrono) -> str:
-        return local_time_html(chrono.created_at, chrono.timezone)
+        return local_time_html(chrono.created_at)
 
     @admin.display(description=_("Updated at"))
     def updated_at_local(self, chrono: Chrono) -> str:
-        return local_time_html(chrono.updated_at, chrono.timezone)
+        return local_time_html(chrono.updated_at)
 
     @admin.display(description=_("Runs"))
     def runs_link(self, chrono: Chrono) -> str:

@@ -13,14 +13,17 @@ from chronoflow import timefmt
 EMPTY = "-"
 
 
-def local_time(when: datetime | str | None, zone: str) -> str:
-    """``02/12/2026 15:07:49 -03 (America/Sao_Paulo)`` (pt-BR): to the second, the zone named."""
+def local_time(when: datetime | str | None, zone: str | None = None) -> str:
+    """``02/12/2026 15:07:49 -03 (America/Sao_Paulo)`` (pt-BR): to the second, the zone named.
+
+    ``zone``: a chrono's own zone for its fire times; None (what has happened: runs, last
+    run, created) for the operator's zone (accounts/middleware.py), else TIME_ZONE's."""
     if isinstance(when, str):
         when = parse_datetime(when)
     return timefmt.local_time(when, zone, EMPTY)
 
 
-def local_time_html(when: datetime | str | None, zone: str) -> SafeString:
+def local_time_html(when: datetime | str | None, zone: str | None = None) -> SafeString:
     """local_time with the zone's name in a muted span."""
     day_time, paren, label = local_time(when, zone).partition(" (")
     if not paren:
@@ -35,7 +38,7 @@ def pretty_json(value) -> SafeString:
     return format_html('<pre class="cf-json">{}</pre>', json.dumps(value, indent=2, ensure_ascii=False, default=str))
 
 
-def attempts_table(attempts: list | None, zone: str) -> SafeString:
+def attempts_table(attempts: list | None, zone: str | None = None) -> SafeString:
     """One row per attempt: number, start and end (to the second), time taken, outcome, HTTP status, error."""
     rows = [entry for entry in (attempts or []) if isinstance(entry, dict)]
     if not rows:

@@ -86,7 +86,7 @@ class ChronoRunInline(admin.TabularInline):
 
     @admin.display(description=_("Scheduled for"))
     def scheduled(self, run: ChronoRun) -> str:
-        return local_time_html(run.scheduled_for, run.chrono.timezone)
+        return local_time_html(run.scheduled_for)  # the operator's zone
 
     @admin.display(description=_("Status"))
     def run_status(self, run: ChronoRun) -> str:
@@ -148,10 +148,7 @@ class ChronoRunAdmin(admin.ModelAdmin):
             return HttpResponseRedirect(run_url(run))
         return start_run(request, run.chrono, ChronoRun.Trigger.RETRY, input=run.input)
 
-    # --- Read-only displays, times in the chrono's zone to the second ---------------------------
-
-    def _zone(self, run: ChronoRun) -> str:
-        return run.chrono.timezone
+    # --- Read-only displays, times in the operator's zone to the second ------------------------
 
     @admin.display(description=_("Status"), ordering="status")
     def run_status(self, run: ChronoRun) -> str:
@@ -164,19 +161,19 @@ class ChronoRunAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("Scheduled for"), ordering="scheduled_for")
     def scheduled(self, run: ChronoRun) -> str:
-        return local_time_html(run.scheduled_for, self._zone(run))
+        return local_time_html(run.scheduled_for)
 
     @admin.display(description=_("Started at"))
     def started(self, run: ChronoRun) -> str:
-        return local_time_html(run.started_at, self._zone(run))
+        return local_time_html(run.started_at)
 
     @admin.display(description=_("Finished at"))
     def finished(self, run: ChronoRun) -> str:
-        return local_time_html(run.finished_at, self._zone(run))
+        return local_time_html(run.finished_at)
 
     @admin.display(description=_("Created at"))
     def created(self, run: ChronoRun) -> str:
-        return local_time_html(run.created_at, self._zone(run))
+        return local_time_html(run.created_at)
 
     @admin.display(description=_("Result"))
     def result_json(self, run: ChronoRun) -> str:
@@ -188,7 +185,7 @@ class ChronoRunAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("Attempts"))
     def attempts_table(self, run: ChronoRun) -> str:
-        return attempts_table(run.attempts, self._zone(run))
+        return attempts_table(run.attempts)
 
     @admin.display(description=_("WhatsApp messages sent"))
     def messages_sent(self, run: ChronoRun) -> str:

@@ -11,14 +11,13 @@ from collections.abc import Mapping
 from datetime import timezone
 
 import django_filters as filters
-from django import forms
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.exceptions import ValidationError
 
 from automations.models import Chrono, ChronoRun
-from chronoflow.filters import TrueFalseFilter
+from chronoflow.filters import IdFilter, TrueFalseFilter
 
 
 class ChoiceInFilter(filters.BaseInFilter, filters.ChoiceFilter):
@@ -28,12 +27,6 @@ class ChoiceInFilter(filters.BaseInFilter, filters.ChoiceFilter):
         allowed = ", ".join(value for value, _ in choices)
         kwargs.setdefault("error_messages", {"invalid_choice": f"Unknown value %(value)r; use one of {allowed}."})
         super().__init__(*args, choices=choices, lookup_expr="in", **kwargs)
-
-
-class IdFilter(filters.NumberFilter):
-    """A row's id: a whole number (NumberFilter takes decimals, and ?chrono=0.5 matched nothing silently)."""
-
-    field_class = forms.IntegerField
 
 
 class UtcDateTimeFilter(filters.IsoDateTimeFilter):

@@ -18,6 +18,7 @@ from campaigns.models import Campaign, CampaignRecipient
 from campaigns.preview import preview
 from campaigns.serializers import (ActionResultSerializer, CampaignSerializer, PreviewQuerySerializer,
                                    PreviewSerializer, RecipientSerializer)
+from chronoflow.filters import IdFilter
 from chronoflow.paginators import StrictPageSize
 
 
@@ -37,6 +38,7 @@ class CSVRenderer(BaseRenderer):
 
 class CampaignFilter(filters.FilterSet):
     status = filters.ChoiceFilter(choices=Campaign.Status.choices)
+    channel = IdFilter(field_name="channel", help_text="The WhatsApp channel's id.")
 
     class Meta:
         model = Campaign
@@ -55,6 +57,12 @@ class CampaignViewSet(viewsets.ModelViewSet):
     queryset = Campaign.objects.select_related("channel").prefetch_related("tags").order_by("-pk")
     serializer_class = CampaignSerializer
     filterset_class = CampaignFilter
+
+    def handle_exception(self, exc):
+        # An error under ?format=csv is still JSON: the CSV renderer has nothing to say about it.
+        if getattr(getattr(self.request, "accepted_renderer", None), "format", None) == "csv":
+            self.request.accepted_renderer, self.request.accepted_media_type = JSONRenderer(), "application/json"
+        return super().handle_exception(exc)
 
     def perform_create(self, serializer) -> None:
         campaign = serializer.save()

@@ -1,6 +1,7 @@
 """Query-parameter filters shared by every app's API (django-filter)."""
 
 import django_filters as filters
+from django import forms
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
@@ -19,3 +20,13 @@ class TrueFalseFilter(filters.ChoiceFilter):
 
     def filter(self, qs, value):
         return super().filter(qs, {"true": True, "false": False}.get(value, value))
+
+
+class IdFilter(filters.NumberFilter):
+    """A row's id: a whole number (NumberFilter takes decimals, and ?chrono=0.5 matched nothing silently).
+
+    An id no row has matches nothing (an empty page), as ?chrono=0 should; a ModelChoiceFilter
+    would answer it with a 400 that no client can avoid without listing the rows first.
+    """
+
+    field_class = forms.IntegerField

@@ -3,7 +3,6 @@
 import os
 import subprocess
 import sys
-import time
 import uuid
 
 import pytest
@@ -44,14 +43,15 @@ def test_a_webhook_token_over_the_rate_gets_429_while_another_token_is_served(db
 # --- Exact across processes with Redis (issue 13, item 7) -------------------------------------
 
 HAMMER = """
-import sys, time
+import sys
 import django
 django.setup()
 from django.test import RequestFactory
 from chronoflow.throttling import WebhookTokenThrottle
-token, attempts, start_at = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+token, attempts = sys.argv[1], int(sys.argv[2])
 request = RequestFactory().post("/hooks/" + token)
-time.sleep(max(0.0, start_at - time.time()))  # all processes start hammering at once
+print("ready", flush=True)
+sys.stdin.readline()  # all processes start hammering at once, however long each took to import Django
 print(sum(WebhookTokenThrottle(token).allow_request(request, None) for _ in range(attempts)))
 """
 
@@ -65,9 +65,13 @@ def redis_url(settings):
 
 def hammer(redis_url: str, token: str, processes: int, attempts: int, rate: str) -> list[int]:
     env = {**os.environ, "REDIS_URL": redis_url, "WEBHOOK_THROTTLE": rate, "DJANGO_SETTINGS_MODULE": "chronoflow.settings"}
-    start_at = time.time() + 4  # after every interpreter has imported Django
-    running = [subprocess.Popen([sys.executable, "-c", HAMMER, token, str(attempts), str(start_at)], env=env,
+    running = [subprocess.Popen([sys.executable, "-c", HAMMER, token, str(attempts)], env=env, stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, text=True, cwd=settings.BASE_DIR) for _ in range(processes)]
+    for proc in running:
+        assert proc.stdout.readline().strip() == "ready"
+    for proc in running:  # the start signal, to every process once all are ready
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
     return [int(proc.communicate(timeout=60)[0].strip().splitlines()[-1]) for proc in running]
 
 

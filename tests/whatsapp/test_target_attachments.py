@@ -92,7 +92,7 @@ def message_form(admin_client, channel) -> dict:
     data = page_form_data(admin_client.get(ADD))
     return {**data, "name": "Tabela", "schedule": "todo dia às 08:00", "timezone": "America/Sao_Paulo",
             "target_type": "MESSAGE", "channel": channel.pk, "message_template": "Nossa tabela",
-            "recipients": '["+55 11 99999-9999"]', "method": "POST"}
+            "recipients": "+55 11 99999-9999", "method": "POST"}  # one per line
 
 
 def test_the_admin_uploads_a_document_that_the_run_sends_inline(admin_client, message_form, make_run, waha):
