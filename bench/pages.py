@@ -1,8 +1,8 @@
 """How fast the pages an operator and a monitoring system read are, at 100,000 chronos and millions of runs.
 
-    /work/venv/bin/python bench/pages.py                                  # 100,000 chronos, 1,000,000 runs
-    /work/venv/bin/python bench/pages.py --runs 10000000                  # 10 million runs (generation: minutes)
-    /work/venv/bin/python bench/pages.py --code /tmp/old-checkout         # the same pages on another checkout
+    .venv/bin/python bench/pages.py                                  # 100,000 chronos, 1,000,000 runs
+    .venv/bin/python bench/pages.py --runs 10000000                  # 10 million runs (generation: minutes)
+    .venv/bin/python bench/pages.py --code /tmp/old-checkout         # the same pages on another checkout
 
 It (re)creates a scratch PostgreSQL database (``--db`` on ``--pg-url``'s server), migrates it
 with the checkout's own ``manage.py``, fills it with SQL (``generate_series``, not the ORM),
@@ -60,7 +60,8 @@ INSERT INTO automations_chrono (
     target_type, method, url, headers, payload, timeout_ms, channel_id, message_template, recipients,
     function_id, extras, is_active, is_recurring, next_run_at, last_run_at, last_run_status, last_error,
     periodic_task_id, max_attempts, backoff_ms, misfire_policy, catchup_window_s, overlap_policy,
-    created_at, updated_at)
+    created_at, updated_at, attachment_kind, attachment_url, attachment_file, attachment_filename,
+    attachment_mimetype, routine)
 SELECT 'chrono ' || g, '', (g %% 60) || ' * * * *', 'cron', (g %% 60) || ' * * * *', NULL, 'UTC',
        'HTTP', 'POST', 'http://127.0.0.1:9/hook/' || g, '{}', '{"n": 1}', NULL, NULL, '', '[]',
        NULL, '{}', g %% 20 <> 0, true,
@@ -68,7 +69,8 @@ SELECT 'chrono ' || g, '', (g %% 60) || ' * * * *', 'cron', (g %% 60) || ' * * *
        now() - (g %% 3600) * interval '1 second',
        CASE WHEN g %% 50 = 0 THEN 'failed' ELSE 'success' END,
        CASE WHEN g %% 50 = 0 THEN 'HTTP 500: boom' ELSE '' END,
-       NULL, NULL, NULL, 'run_once', 3600, 'skip', now() - interval '200 days', now() - interval '1 day'
+       NULL, NULL, NULL, 'run_once', 3600, 'skip', now() - interval '200 days', now() - interval '1 day',
+       '', '', '', '', '', ''
 FROM generate_series(1, %(chronos)s::int) AS g
 """
 
@@ -169,11 +171,11 @@ def start_web(code: Path, url: str, port: int, log: Path) -> subprocess.Popen:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            requests.get(f"http://127.0.0.1:{port}/health/db", timeout=2)
+            requests.get(f"http://127.0.0.1:{port}/health/db", timeout=10)
             if popen.poll() is None:  # ours answered, not something else on the port
                 return popen
             break
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not listening yet, or still loading on a busy machine
             time.sleep(0.2)
     raise RuntimeError(f"the web process did not start:\n{log.read_text()}")
 
