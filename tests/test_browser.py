@@ -16,6 +16,7 @@ Skipped, saying why, where chromium is not installed (`make browser-deps` instal
 in CI (CI=true) a missing browser fails the test instead.
 """
 
+import base64
 import os
 import shutil
 from datetime import timedelta
@@ -134,15 +135,15 @@ class Operator:
         self.driver.set_window_size(width, height)
 
     def snap(self, name: str) -> Path:
-        """The whole page at WIDTH px: the window is stretched to the page's height for the shot."""
+        """The whole page, top to bottom, at the window's width (Chromium's full-page capture)."""
         self.step += 1
         path = ARTEFACTS / f"{self.prefix}-{self.step:02d}-{name}.png"
-        page_height = self.driver.execute_script("return document.documentElement.scrollHeight")
-        self.resize(WIDTH, min(max(page_height, HEIGHT), 6000))
-        try:
-            self.driver.save_screenshot(str(path))
-        finally:
-            self.resize(WIDTH)
+        self.driver.execute_script("document.activeElement.blur(); window.scrollTo(0, 0);")  # the sidebar at the top
+        size = self.driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+        clip = {"x": 0, "y": 0, "width": size["width"], "height": min(size["height"], 8000), "scale": 1}
+        shot = self.driver.execute_cdp_cmd("Page.captureScreenshot",
+                                           {"format": "png", "captureBeyondViewport": True, "clip": clip})
+        path.write_bytes(base64.b64decode(shot["data"]))
         return path
 
 
