@@ -145,6 +145,10 @@ class ChannelAdmin(admin.ModelAdmin):
             channel.resume_outreach()
         self.message_user(request, _("Outreach resumed on %(count)d channel(s).") % {"count": queryset.count()}, messages.SUCCESS)
 
+    @admin.display(description=_("Connected as"))
+    def connected_as(self, obj: Channel) -> str:
+        return obj.connected_as or "—"  # Channel.connected_as is a property: labelled here, translated
+
     @admin.display(description=_("Provider"))
     def provider_badge(self, obj: Channel) -> str:
         return dev_badge(obj)

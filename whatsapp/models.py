@@ -75,8 +75,8 @@ def from_epoch_ms(value: object) -> datetime | None:
         return None
 
 
-SEND_PROFILES = [("", "Not governed: sends at once"), ("careful", "Careful"), ("normal", "Normal"),
-                 ("fast", "Fast")]
+SEND_PROFILES = [("", _("Not governed: sends at once")), ("careful", _("Careful")), ("normal", _("Normal")),
+                 ("fast", _("Fast"))]
 
 
 class Channel(models.Model):
