@@ -95,7 +95,7 @@ class ChronoAdmin(admin.ModelAdmin):
     actions = ["run_now", "pause", "resume", *event_admin.CHRONO_ACTIONS]
     inlines = [ChronoRunInline]
     readonly_fields = [
-        "schedule_preview", "state_badge", "next_run", "last_run_at_local", "last_run_status", "last_error",
+        "schedule_preview", "state_badge", "next_run", "last_run_at_local", "last_run", "last_error",
         "all_runs", "created_at_local", "updated_at_local",
     ]
     fieldsets = [
@@ -120,7 +120,7 @@ class ChronoAdmin(admin.ModelAdmin):
         }),
     ]
     state_fieldset = (_("State"), {
-        "fields": ["state_badge", "next_run", "last_run_at_local", "last_run_status", "last_error", "all_runs",
+        "fields": ["state_badge", "next_run", "last_run_at_local", "last_run", "last_error", "all_runs",
                    "created_at_local", "updated_at_local"],
     })
 
@@ -129,8 +129,11 @@ class ChronoAdmin(admin.ModelAdmin):
         return [*self.fieldsets, self.state_fieldset] if obj else self.fieldsets
 
     def get_inlines(self, request: HttpRequest, obj: Chrono | None):
-        # Triggers, webhook and alerts (automations/events/admin.py); runs once there can be some.
-        return [*event_admin.CHRONO_INLINES, *(self.inlines if obj else [])]
+        # Triggers, webhook and alerts (automations/events/admin.py); the webhook (made by an action on
+        # a saved chrono) and the runs once there can be some.
+        if obj is None:
+            return [inline for inline in event_admin.CHRONO_INLINES if inline is not event_admin.IntegratorHookInline]
+        return [*event_admin.CHRONO_INLINES, *self.inlines]
 
     def get_urls(self):
         own = [

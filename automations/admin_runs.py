@@ -9,6 +9,7 @@ from django.db import transaction
 from django.forms.models import BaseInlineFormSet
 from django.http import Http404, HttpRequest, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
+from django.utils.functional import lazy
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext, ngettext
@@ -63,7 +64,9 @@ class ChronoRunInline(admin.TabularInline):
     model = ChronoRun
     formset = LatestRunsFormSet
     template = "admin/automations/chrono/runs_inline.html"
-    verbose_name_plural = _("Latest runs (newest first, up to %(limit)d)") % {"limit": RUNS_INLINE_LIMIT}
+    # Lazy as a whole: "%" on a lazy string translates it at once, at import, in the default language.
+    verbose_name_plural = lazy(lambda: gettext("Latest runs (newest first, up to %(limit)d)")
+                               % {"limit": RUNS_INLINE_LIMIT}, str)()
     fields = readonly_fields = [
         "run_link", "scheduled", "trigger", "run_status", "attempt", "duration_ms", "http_status", "error_message",
     ]

@@ -164,6 +164,8 @@ class Chrono(models.Model):
     objects = ChronoQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("chrono")
+        verbose_name_plural = _("chronos")
         ordering = ["name", "pk"]
         indexes = [
             models.Index(fields=["is_active", "next_run_at"]),
@@ -408,6 +410,8 @@ class ChronoRun(models.Model):
     EVENT_TRIGGERS = (Trigger.WEBHOOK, Trigger.MESSAGE)
 
     class Meta:
+        verbose_name = _("chrono run")
+        verbose_name_plural = _("chrono runs")
         ordering = ["-scheduled_for", "-pk"]
         constraints = [
             models.UniqueConstraint(fields=["chrono", "scheduled_for", "trigger"], name="one_run_per_occurrence"),
@@ -421,7 +425,9 @@ class ChronoRun(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.chrono} @ {self.scheduled_for:%Y-%m-%d %H:%M:%S} ({self.status})"
+        # In the chrono's zone, as every time on the run's page; the status in the operator's language.
+        when = timezone.localtime(self.scheduled_for, ZoneInfo(self.chrono.timezone))
+        return f"{self.chrono} @ {when:%Y-%m-%d %H:%M:%S %Z} ({self.get_status_display()})"
 
     @classmethod
     def from_db(cls, db, field_names, values):
@@ -488,6 +494,10 @@ class IntegratorHook(models.Model):
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     rotated_at = models.DateTimeField(_("rotated at"), null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("integrator hook")
+        verbose_name_plural = _("integrator hooks")
 
     def __str__(self) -> str:
         return _("Webhook of %(chrono)s") % {"chrono": self.chrono}
@@ -560,6 +570,7 @@ class MessageTrigger(models.Model):
 
     class Meta:
         verbose_name = _("WhatsApp message trigger")
+        verbose_name_plural = _("WhatsApp message triggers")
 
     def __str__(self) -> str:
         return f"{self.get_match_display()} {self.pattern!r}"
@@ -615,6 +626,7 @@ class AlertPolicy(models.Model):
 
     class Meta:
         verbose_name = _("failure alert")
+        verbose_name_plural = _("failure alerts")
 
     def __str__(self) -> str:
         return _("Alerts of %(chrono)s") % {"chrono": self.chrono}
@@ -673,6 +685,8 @@ class Event(models.Model):
     )
 
     class Meta:
+        verbose_name = _("event")
+        verbose_name_plural = _("events")
         ordering = ["-received_at", "-pk"]
         indexes = [models.Index(fields=["source", "-received_at"], name="event_source_newest")]
 

@@ -12,6 +12,12 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 ADVANCED_APPS = frozenset({"django_celery_beat", "django_celery_results"})
+# Their names as the index lists them: neither package ships a pt-BR catalogue, so ours translates them.
+ADVANCED_NAMES = {
+    "PeriodicTask": _("Periodic tasks"), "CrontabSchedule": _("Crontabs"), "IntervalSchedule": _("Intervals"),
+    "ClockedSchedule": _("Clocked"), "SolarSchedule": _("Solar events"), "TaskResult": _("Task results"),
+    "GroupResult": _("Group results"),
+}
 
 
 class SuperusersOnly:
@@ -57,7 +63,8 @@ class ChronoFlowAdminSite(admin.AdminSite):
         advanced = [app for app in apps if app["app_label"] in ADVANCED_APPS]
         if not advanced:
             return ordinary
-        models = [model for app in advanced for model in app["models"]]
+        models = [{**model, "name": ADVANCED_NAMES.get(model["object_name"], model["name"])}
+                  for app in advanced for model in app["models"]]
         group = {"name": _("Advanced"), "app_label": "advanced", "app_url": advanced[0]["app_url"],
                  "has_module_perms": True, "models": models}
         return [*ordinary, group]

@@ -45,6 +45,8 @@ class UserFunction(models.Model):
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
+        verbose_name = _("user function")
+        verbose_name_plural = _("user functions")
         ordering = ["name"]
 
     def __str__(self) -> str:

@@ -14,9 +14,9 @@ from whatsapp.models import Channel, ChannelStatusChange, Message, MonitorAction
 from whatsapp.simulate import MAX_TEXT, NotSimulable, simulate_inbound
 from whatsapp.waha import WahaError
 
-DEV_NOTE = ("WAHA_BASE_URL is not set, so this is a development channel — not WhatsApp: its session works at "
-            "once, messages it sends are only recorded and logged, and inbound messages are simulated from "
-            "its page. Set WAHA_BASE_URL (and WAHA_API_KEY) to connect a real WhatsApp account.")
+DEV_NOTE = _("WAHA_BASE_URL is not set, so this is a development channel — not WhatsApp: its session works at "
+             "once, messages it sends are only recorded and logged, and inbound messages are simulated from "
+             "its page. Set WAHA_BASE_URL (and WAHA_API_KEY) to connect a real WhatsApp account.")
 
 
 class ChannelAddForm(forms.ModelForm):
@@ -144,6 +144,10 @@ class ChannelAdmin(admin.ModelAdmin):
         for channel in queryset:
             channel.resume_outreach()
         self.message_user(request, _("Outreach resumed on %(count)d channel(s).") % {"count": queryset.count()}, messages.SUCCESS)
+
+    @admin.display(description=_("Connected as"))
+    def connected_as(self, obj: Channel) -> str:
+        return obj.connected_as or "—"  # Channel.connected_as is a property: labelled here, translated
 
     @admin.display(description=_("Provider"))
     def provider_badge(self, obj: Channel) -> str:

@@ -75,8 +75,8 @@ def from_epoch_ms(value: object) -> datetime | None:
         return None
 
 
-SEND_PROFILES = [("", "Not governed: sends at once"), ("careful", "Careful"), ("normal", "Normal"),
-                 ("fast", "Fast")]
+SEND_PROFILES = [("", _("Not governed: sends at once")), ("careful", _("Careful")), ("normal", _("Normal")),
+                 ("fast", _("Fast"))]
 
 
 class Channel(models.Model):
@@ -148,6 +148,8 @@ class Channel(models.Model):
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
+        verbose_name = _("channel")
+        verbose_name_plural = _("channels")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -570,6 +572,8 @@ class ChannelStatusChange(models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("channel status change")
+        verbose_name_plural = _("channel status changes")
         ordering = ["-at", "-pk"]
         indexes = [models.Index(fields=["channel", "-at"])]
 
@@ -641,6 +645,8 @@ class Message(models.Model):
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["channel", "-created_at"]),
                    models.Index(fields=["channel", "status", "priority", "not_before"], name="message_outbox")]
@@ -942,6 +948,8 @@ class WebhookEvent(models.Model):
     error = models.TextField(_("error"), blank=True)
 
     class Meta:
+        verbose_name = _("webhook event")
+        verbose_name_plural = _("webhook events")
         ordering = ["-received_at", "-pk"]
         constraints = [models.UniqueConstraint(fields=["channel", "event_id"], name="webhook_event_stored_once")]
 
@@ -1039,6 +1047,8 @@ class MonitorAction(models.Model):
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     class Meta:
+        verbose_name = _("monitor action")
+        verbose_name_plural = _("monitor actions")
         ordering = ["-created_at", "-pk"]
 
     def __str__(self) -> str:

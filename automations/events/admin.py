@@ -47,7 +47,8 @@ class IntegratorHookInline(admin.StackedInline):
     can_delete = False
     # No blank form: an unsaved hook would show a URL (its default token) that does not exist.
     extra = 0
-    verbose_name_plural = _("Integrator webhook (use the actions to create, rotate or turn it off)")
+    # A one-to-one inline is headed by verbose_name (Django 5.1+): the hint goes there, or it never shows.
+    verbose_name = verbose_name_plural = _("Integrator webhook (use the actions to create, rotate or turn it off)")
 
     def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
         return False

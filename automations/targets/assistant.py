@@ -10,6 +10,7 @@ again without asking the model twice, and one already sent is never repeated.
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from assistants import conversation
 from assistants.models import Assistant
@@ -37,7 +38,7 @@ def deadline_s(chrono) -> float:
 def config_errors(chrono) -> dict[str, list[str]]:
     if chrono.assistant_id:
         return {}
-    return {"assistant": ["An ASSISTANT chrono needs an assistant."]}
+    return {"assistant": [_("An ASSISTANT chrono needs an assistant.")]}
 
 
 def run(chrono, run, context: dict) -> Outcome:

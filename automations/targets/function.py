@@ -3,6 +3,7 @@
 import json
 
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 from automations.models import ChronoRun
 from automations.targets import Outcome
@@ -17,7 +18,7 @@ def config_errors(chrono) -> dict[str, list[str]]:
     # An unsaved function attached by the API (functionCode) counts: it is saved with the chrono.
     if chrono.function_id or type(chrono).function.field.get_cached_value(chrono, None):
         return {}
-    return {"function": ["A FUNCTION chrono needs a function."]}
+    return {"function": [_("A FUNCTION chrono needs a function.")]}
 
 
 def run(chrono, run, context: dict) -> Outcome:

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.template import Context, Template, TemplateSyntaxError
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from automations.targets import Outcome
 from whatsapp import recipients
@@ -35,17 +36,17 @@ def deadline_s(chrono) -> float:
 def config_errors(chrono) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     if not chrono.channel_id:
-        errors["channel"] = ["A MESSAGE chrono needs a channel."]
+        errors["channel"] = [_("A MESSAGE chrono needs a channel.")]
     attachment = chrono.attachment(caption=chrono.message_template)
     if not chrono.message_template.strip() and attachment is None:
-        errors["message_template"] = ["A MESSAGE chrono needs a message template."]
+        errors["message_template"] = [_("A MESSAGE chrono needs a message template.")]
     if attachment is not None:
         for name, problem in attachment.problems(size=_upload_size(chrono)).items():
             if name == "caption" and chrono.attachment_kind != AUDIO and "{" in chrono.message_template:
                 continue  # a template's length is the rendered text's business: checked per run
             errors.setdefault(ATTACHMENT_FIELDS[name], []).append(problem)
     if not isinstance(chrono.recipients, list) or not chrono.recipients:
-        errors["recipients"] = ["A MESSAGE chrono needs a list of recipients."]
+        errors["recipients"] = [_("A MESSAGE chrono needs a list of recipients.")]
     else:
         problems = []
         for recipient in chrono.recipients:

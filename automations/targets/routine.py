@@ -6,6 +6,7 @@ function, because they read and write contacts. Each sends through ``Channel.sen
 """
 
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 from automations import routines
 from automations.targets import Outcome, message
@@ -21,14 +22,14 @@ def deadline_s(chrono) -> float:
 def config_errors(chrono) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     if not chrono.channel_id:
-        errors["channel"] = ["A ROUTINE chrono needs a channel."]
+        errors["channel"] = [_("A ROUTINE chrono needs a channel.")]
     try:
         routine = routines.module(chrono.routine)
     except LookupError:
-        errors["routine"] = ["Choose the routine: birthday, survey or welcome."]
+        errors["routine"] = [_("Choose the routine: birthday, survey or welcome.")]
         return errors
     if not isinstance(chrono.extras, dict):
-        errors["extras"] = ["A routine's options are a JSON object."]
+        errors["extras"] = [_("A routine's options are a JSON object.")]
         return errors
     for name, problems in routine.config_errors(chrono).items():
         errors.setdefault(name, []).extend(problems)

@@ -3,7 +3,7 @@ and changes nothing. The walk reads the URLconf itself, so endpoints added later
 
 Public by decision: /health* (503 is how they report a dependency down), the login and
 logout pages, and the API's schema and its documentation pages (they describe the API,
-they hold no data), and / (a redirect to the admin, which asks for the login). Anything else
+they hold no data), and / (it redirects to the admin, which asks for a login). Anything else
 answers 401/403/404/405, or redirects to a login page."""
 
 import re
@@ -14,7 +14,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 METHODS = ("get", "post", "put", "patch", "delete")
-PUBLIC = re.compile(r"^/(health(/\w+)?|admin/login/|admin/logout/|api-auth/log(in|out)/|api/(schema|docs|redoc)/)$")
+PUBLIC = re.compile(r"^/(|health(/\w+)?|admin/login/|admin/logout/|api-auth/log(in|out)/|api/(schema|docs|redoc)/)$")
 # DRF basenames and their models, for URLs whose <pk> should name a real row.
 BASENAMES = {"chrono": "automations.Chrono", "run": "automations.ChronoRun", "channel": "whatsapp.Channel",
              "message": "whatsapp.Message", "function": "functions.UserFunction"}
