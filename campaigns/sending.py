@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Max
+from django.db.models import F, Max, Q
 from django.utils import timezone
 
 from campaigns import ledger
@@ -59,9 +59,12 @@ def start(campaign: Campaign, now: datetime | None = None) -> int:
     if campaign.send_at and campaign.send_at > now:
         _set_status(campaign, Status.SCHEDULED, (Status.DRAFT,))
         return 0
-    _set_status(campaign, Status.RUNNING, (Status.DRAFT, Status.SCHEDULED), started_at=now, dispatched_at=now)
-    written = ledger.materialise(campaign)
-    enqueue_dispatch(campaign.pk)
+    # One transaction: the reaper must never see it running before its ledger exists (it would
+    # find nothing waiting and call it done).
+    with transaction.atomic():
+        _set_status(campaign, Status.RUNNING, (Status.DRAFT, Status.SCHEDULED), started_at=now, dispatched_at=now)
+        written = ledger.materialise(campaign)
+        enqueue_dispatch(campaign.pk)
     return written
 
 
@@ -85,12 +88,13 @@ def pause(campaign: Campaign) -> int:
 
 
 def resume(campaign: Campaign) -> None:
-    _set_status(campaign, Status.RUNNING, (Status.PAUSED,), dispatched_at=timezone.now())
-    if not campaign.started_at:
-        start_rows = ledger.materialise(campaign)
-        Campaign.objects.filter(pk=campaign.pk).update(started_at=timezone.now())
-        log.info("Campaign %s resumed before it had started: %s rows written", campaign.pk, start_rows)
-    enqueue_dispatch(campaign.pk)
+    with transaction.atomic():  # running and its ledger together, as in start
+        _set_status(campaign, Status.RUNNING, (Status.PAUSED,), dispatched_at=timezone.now())
+        if not campaign.started_at:
+            start_rows = ledger.materialise(campaign)
+            Campaign.objects.filter(pk=campaign.pk).update(started_at=timezone.now())
+            log.info("Campaign %s resumed before it had started: %s rows written", campaign.pk, start_rows)
+        enqueue_dispatch(campaign.pk)
 
 
 def cancel(campaign: Campaign) -> int:
@@ -236,8 +240,11 @@ def _forgotten(campaign: Campaign, now: datetime, stall: timedelta) -> bool:
 
 def _kick_waiting(campaign: Campaign, now: datetime, stall: timedelta) -> None:
     # An ungoverned channel's outbox is only drained when kicked; a kick lost with its worker is redone.
+    # A send its worker died in (left 'sending') is only declared lost by a step of the outbox: kick for it too.
     if campaign.channel.send_profile:
         return  # the periodic pump looks at governed channels
-    if Message.objects.filter(campaign_row__campaign=campaign, status=Message.Status.QUEUED,
-                              not_before__lt=now - stall).exists():
+    lost = now - timedelta(seconds=settings.WAHA_SEND_LOST_AFTER_S)
+    if Message.objects.filter(campaign_row__campaign=campaign).filter(
+            Q(status=Message.Status.QUEUED, not_before__lt=now - stall)
+            | Q(status=Message.Status.SENDING, updated_at__lt=lost)).exists():
         kick_pump(campaign.channel_id)
