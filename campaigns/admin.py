@@ -27,6 +27,9 @@ class CampaignAdmin(admin.ModelAdmin):
                        "last_error", "created_at", "updated_at"]
     fieldsets = [
         (None, {"fields": ["name", "channel", "message"]}),
+        (_("Attachment"), {"fields": ["attachment_kind", "attachment_url", "attachment_file", "attachment_filename",
+                                      "attachment_mimetype"],
+                           "description": _("One file sent to each recipient, the message being its caption.")}),
         (_("Audience and time"), {"fields": ["tags", "send_at"]}),
         (_("Progress"), {"fields": ["status", "progress_bar", "state_counts", "ledger_link", "started_at",
                                     "finished_at", "last_error"]}),

@@ -131,8 +131,9 @@ def dispatch(campaign_id: int, after: int = 0) -> int:
     rows = list(CampaignRecipient.objects.filter(campaign_id=campaign_id, state=State.QUEUED, pk__gt=after)
                 .order_by("pk").values_list("pk", "attempt")[:DISPATCH_CHUNK])
     task = _task(SEND_TASK)
-    for pk, attempt in rows:
-        task.apply_async(kwargs={"recipient_id": pk, "attempt": attempt})
+    with task.app.producer_or_acquire() as producer:  # one broker connection for the chunk, not one per task
+        for pk, attempt in rows:
+            task.apply_async(kwargs={"recipient_id": pk, "attempt": attempt}, producer=producer)
     if len(rows) == DISPATCH_CHUNK:
         _task(DISPATCH_TASK).apply_async(kwargs={"campaign_id": campaign_id, "after": rows[-1][0]})
     return len(rows)
@@ -165,7 +166,13 @@ def send_one(recipient_id: int, attempt: int) -> str:
         return _finish(row, State.FAILED, f"check-exists: {exc}")
     if chat_id is None:
         return _finish(row, State.NOT_ON_WHATSAPP, contact.suppression_reason() or "not on WhatsApp")
-    return _claim_and_queue(row, chat_id, render(row.campaign.message, row.campaign_id, contact))
+    text = render(row.campaign.message, row.campaign_id, contact)
+    attachment = row.campaign.attachment(caption=text)
+    problems = attachment.problems() if attachment is not None else {}
+    if problems:  # e.g. this recipient's caption is too long, or the file went missing
+        listed = "; ".join(f"{name}: {problem}" for name, problem in problems.items())
+        return _finish(row, State.FAILED, f"The attachment cannot be sent: {listed}")
+    return _claim_and_queue(row, chat_id, text, attachment)
 
 
 def _finish(row: CampaignRecipient, state: str, reason: str) -> str:
@@ -174,7 +181,7 @@ def _finish(row: CampaignRecipient, state: str, reason: str) -> str:
     return state
 
 
-def _claim_and_queue(row: CampaignRecipient, chat_id: str, text: str) -> str:
+def _claim_and_queue(row: CampaignRecipient, chat_id: str, text: str, attachment=None) -> str:
     now = timezone.now()
     with transaction.atomic():
         if not _still_running(row.campaign_id):
@@ -184,7 +191,8 @@ def _claim_and_queue(row: CampaignRecipient, chat_id: str, text: str) -> str:
         if not claimed:
             return "gone"  # another delivery of this task claimed it
         message = row.campaign.channel.send_and_record(chat_id, text, recipient=row.contact.phone or chat_id,
-                                                       queue=True, zone=row.contact.timezone)
+                                                       queue=True, zone=row.contact.timezone,
+                                                       attachment=attachment)
         CampaignRecipient.objects.filter(pk=row.pk).update(message=message)
         row.state, row.message = State.SENDING, message
         ledger.follow_one(row, message)  # suppressed at the door (opted out meanwhile)
