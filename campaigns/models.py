@@ -64,13 +64,23 @@ class Campaign(models.Model):
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     dispatched_at = models.DateTimeField(_("last dispatched at"), null=True, blank=True, editable=False)
     last_error = models.TextField(_("last error"), blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    # A CAMPAIGN chrono (automations/targets/campaign.py) sends a copy of this campaign at each occurrence.
+    copied_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="copies",
+                                    verbose_name=_("copy of"), editable=False)
+    occurrence = models.CharField(_("occurrence"), max_length=64, blank=True, editable=False,
+                                  help_text=_("The chrono run this copy was sent for (one copy per run)."))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    COPIED_FIELDS = ("channel", "message", "attachment_kind", "attachment_url", "attachment_file",
+                     "attachment_filename", "attachment_mimetype")
 
     class Meta:
         ordering = ["-created_at", "-pk"]
         verbose_name = _("campaign")
         verbose_name_plural = _("campaigns")
+        constraints = [models.UniqueConstraint(fields=["occurrence"], condition=~models.Q(occurrence=""),
+                                               name="one_campaign_copy_per_occurrence")]
 
     def __str__(self) -> str:
         return self.name
@@ -113,6 +123,14 @@ class Campaign(models.Model):
             return self.attachment_file.size
         except (OSError, ValueError):
             return None  # missing from the storage: Attachment.problems says so
+
+    def copy_for(self, occurrence: str, name: str) -> "Campaign":
+        """A new draft with this campaign's message, attachment and audience, for ``occurrence``."""
+        copy = Campaign(name=name[:200], copied_from=self, occurrence=occurrence,
+                        **{field: getattr(self, field) for field in self.COPIED_FIELDS})
+        copy.save()
+        copy.tags.set(self.tags.all())
+        return copy
 
     def audience(self):
         """The contacts this campaign is for (opted-out ones included: their rows say ``suppressed``)."""

@@ -11,7 +11,7 @@ import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Max, Q
 from django.utils import timezone
 
@@ -66,6 +66,21 @@ def start(campaign: Campaign, now: datetime | None = None) -> int:
         written = ledger.materialise(campaign)
         enqueue_dispatch(campaign.pk)
     return written
+
+
+def start_copy(campaign: Campaign, occurrence: str, now: datetime | None = None) -> tuple[Campaign, int]:
+    """Start a copy of ``campaign`` for ``occurrence`` (a chrono run), once: a retried run finds
+    the copy it made and starts nothing; (the copy, ledger rows written now)."""
+    now = now or timezone.now()
+    existing = Campaign.objects.filter(occurrence=occurrence).first()
+    if existing is not None:
+        return existing, 0
+    try:
+        with transaction.atomic():  # the copy and its start together: no half-made copy blocks a retry
+            copy = campaign.copy_for(occurrence, f"{campaign.name} · {now:%Y-%m-%d %H:%M}")
+            return copy, start(copy, now)
+    except IntegrityError:  # another delivery of the same run made it meanwhile
+        return Campaign.objects.get(occurrence=occurrence), 0
 
 
 def start_due(now: datetime | None = None) -> int:
