@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Max, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from campaigns import ledger
 from campaigns.models import Campaign, CampaignRecipient
@@ -49,7 +50,9 @@ def _set_status(campaign: Campaign, status: str, allowed: tuple[str, ...], **fie
     if not Campaign.objects.filter(pk=campaign.pk, status__in=allowed).update(status=status, updated_at=timezone.now(),
                                                                                **fields):
         campaign.refresh_from_db(fields=["status"])
-        raise NotAllowed(f"The campaign is {campaign.status}; this needs it {' or '.join(allowed)}.")
+        raise NotAllowed(_("The campaign is %(status)s; this needs it %(allowed)s.") % {
+            "status": Status(campaign.status).label,
+            "allowed": str(_(" or ")).join(str(Status(s).label) for s in allowed)})
     campaign.refresh_from_db()
 
 
@@ -119,13 +122,14 @@ def cancel(campaign: Campaign) -> int:
                     finished_at=timezone.now())
     ledger.withdraw(campaign)
     return campaign.recipients.filter(state=State.QUEUED).update(
-        state=State.CANCELLED, reason="The campaign was cancelled before this was sent.", updated_at=timezone.now())
+        state=State.CANCELLED, reason=_("The campaign was cancelled before this was sent."), updated_at=timezone.now())
 
 
 def retry_failed(campaign: Campaign) -> int:
     """Queue exactly the failed rows again (a new attempt each); how many."""
     if campaign.status in (Status.DRAFT, Status.SCHEDULED, Status.CANCELLED):
-        raise NotAllowed(f"The campaign is {campaign.status}; only a started campaign has failed sends to retry.")
+        raise NotAllowed(_("The campaign is %(status)s; only a started campaign has failed sends to retry.")
+                         % {"status": Status(campaign.status).label})
     with transaction.atomic():
         count = campaign.recipients.filter(state=State.FAILED).update(
             state=State.QUEUED, attempt=F("attempt") + 1, message=None, claimed_at=None, reason="",
@@ -180,13 +184,13 @@ def send_one(recipient_id: int, attempt: int) -> str:
             raise
         return _finish(row, State.FAILED, f"check-exists: {exc}")
     if chat_id is None:
-        return _finish(row, State.NOT_ON_WHATSAPP, contact.suppression_reason() or "not on WhatsApp")
+        return _finish(row, State.NOT_ON_WHATSAPP, contact.suppression_reason() or _("not on WhatsApp"))
     text = render(row.campaign.message, row.campaign_id, contact)
     attachment = row.campaign.attachment(caption=text)
     problems = attachment.problems() if attachment is not None else {}
     if problems:  # e.g. this recipient's caption is too long, or the file went missing
         listed = "; ".join(f"{name}: {problem}" for name, problem in problems.items())
-        return _finish(row, State.FAILED, f"The attachment cannot be sent: {listed}")
+        return _finish(row, State.FAILED, _("The attachment cannot be sent: %(problems)s") % {"problems": listed})
     return _claim_and_queue(row, chat_id, text, attachment)
 
 

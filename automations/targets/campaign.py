@@ -6,6 +6,8 @@ ledger), made once per run: a retried or redelivered run finds its copy and star
 The run ends when the copy is started; the sends go on in their own tasks.
 """
 
+from django.utils.translation import gettext as _
+
 from automations.targets import Outcome
 
 
@@ -25,11 +27,11 @@ def _campaign(chrono):
 def config_errors(chrono) -> dict[str, list[str]]:
     campaign = _campaign(chrono)
     if campaign is None:
-        return {"extras": ['A CAMPAIGN chrono names its campaign in extras: {"campaign": <its id>}.']}
+        return {"extras": [_('A CAMPAIGN chrono names its campaign in extras: {"campaign": <its id>}.')]}
     problems = campaign.problems()
     if problems:
-        return {"extras": [f"Campaign {campaign.pk} cannot be sent: " + "; ".join(
-            f"{field}: {' '.join(texts)}" for field, texts in problems.items())]}
+        listed = "; ".join(f"{field}: {' '.join(texts)}" for field, texts in problems.items())
+        return {"extras": [_("Campaign %(id)s cannot be sent: %(problems)s") % {"id": campaign.pk, "problems": listed}]}
     return {}
 
 
@@ -38,6 +40,6 @@ def run(chrono, run, context: dict) -> Outcome:
 
     campaign = _campaign(chrono)
     if campaign is None:
-        return Outcome(ok=False, error="The chrono's campaign no longer exists.", retryable=False)
+        return Outcome(ok=False, error=_("The chrono's campaign no longer exists."), retryable=False)
     copy, written = sending.start_copy(campaign, occurrence=f"chrono-run:{run.pk}")
     return Outcome(ok=True, result={"campaign": copy.pk, "status": copy.status, "recipients": written})
