@@ -30,7 +30,7 @@ def test_the_change_page_shows_progress_and_links_the_ledger(admin_client, half_
     html = response.content.decode()
     assert response.status_code == 200
     assert "75.0%" in html and f"campaign__id__exact={half_sent.pk}" in html
-    assert 'name="attachment_kind"' in html
+    assert 'name="attachment_kind"' in html and "Copy of" in html
 
 
 def test_the_ledger_page_lists_the_rows(admin_client, half_sent):
