@@ -68,3 +68,16 @@ def test_a_campaign_chrono_without_its_campaign_is_refused_on_extras(db):
     with pytest.raises(ValidationError) as refused:
         chrono.full_clean()
     assert "campaign" in " ".join(refused.value.message_dict["extras"])
+
+
+def test_a_campaign_chrono_is_made_through_the_api_and_a_wrong_campaign_is_a_400_on_extras(api, make_campaign):
+    template = make_campaign()
+    body = {"name": "Toda segunda", "schedule": "0 9 * * 1", "timezone": "America/Sao_Paulo",
+            "target_type": "CAMPAIGN"}
+
+    made = api.post("/api/chronos/", {**body, "extras": {"campaign": template.pk}}, format="json")
+    refused = api.post("/api/chronos/", {**body, "extras": {"campaign": "Natal"}}, format="json")
+
+    assert made.status_code == 201, made.json()
+    assert refused.status_code == 400 and "extras" in refused.json()
+    assert Chrono.objects.count() == 1
