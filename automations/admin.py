@@ -112,7 +112,7 @@ class ChronoAdmin(admin.ModelAdmin):
                                  "classes": target_fieldset_classes(T.MESSAGE)}),
         (_("Python function"), {"fields": ["function"], "classes": target_fieldset_classes(T.FUNCTION)}),
         (_("Ready-made routine"), {"fields": ["routine"], "classes": target_fieldset_classes(T.ROUTINE)}),
-        (_("Options"), {"fields": ["extras"], "classes": target_fieldset_classes(T.FUNCTION, T.ROUTINE)}),
+        (_("Options"), {"fields": ["extras"], "classes": target_fieldset_classes(T.FUNCTION, T.ROUTINE, T.CAMPAIGN)}),
         (_("AI assistant"), {"fields": ["assistant"], "classes": target_fieldset_classes(T.ASSISTANT)}),
         (_("Policies"), {
             "fields": ["max_attempts", "backoff_ms", "misfire_policy", "catchup_window_s", "overlap_policy"],

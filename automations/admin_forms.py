@@ -26,6 +26,7 @@ TARGET_FIELDS = {
     Chrono.TargetType.FUNCTION: ("channel", "function", "extras"),
     Chrono.TargetType.ASSISTANT: ("channel", "assistant"),
     Chrono.TargetType.ROUTINE: ("channel", "routine", "extras"),
+    Chrono.TargetType.CAMPAIGN: ("extras",),
 }
 ALL_TARGET_FIELDS = frozenset(name for names in TARGET_FIELDS.values() for name in names)
 

@@ -60,6 +60,7 @@ class Chrono(models.Model):
         FUNCTION = "FUNCTION", _("Python function")
         ASSISTANT = "ASSISTANT", _("AI assistant")
         ROUTINE = "ROUTINE", _("Ready-made routine (contacts)")
+        CAMPAIGN = "CAMPAIGN", _("Campaign (a copy sent at each occurrence)")
 
     class ScheduleKind(models.TextChoices):
         CRON = "cron", _("Cron")
@@ -130,7 +131,8 @@ class Chrono(models.Model):
         help_text=_("FUNCTION: the function to run."),
     )
     extras = models.JSONField(_("extras"), default=dict, blank=True,
-                              help_text=_("FUNCTION: values exposed as ctx.env. ROUTINE: the routine's texts and options."))
+                              help_text=_("FUNCTION: values exposed as ctx.env. ROUTINE: the routine's texts and options. "
+                                          "CAMPAIGN: {\"campaign\": <the id of the campaign to copy>}."))
     assistant = models.ForeignKey(
         "assistants.Assistant", verbose_name=_("assistant"), null=True, blank=True, on_delete=models.PROTECT, related_name="chronos",
         help_text=_("ASSISTANT: the assistant that answers the message that started the run."),

@@ -24,12 +24,15 @@ class CampaignAdmin(admin.ModelAdmin):
     filter_horizontal = ["tags"]
     actions = ["start", "pause", "resume", "cancel", "retry_failed", "export_csv", "show_preview"]
     readonly_fields = ["status", "progress_bar", "state_counts", "ledger_link", "started_at", "finished_at",
-                       "last_error", "created_at", "updated_at"]
+                       "last_error", "copied_from", "occurrence", "created_at", "updated_at"]
     fieldsets = [
         (None, {"fields": ["name", "channel", "message"]}),
+        (_("Attachment"), {"fields": ["attachment_kind", "attachment_url", "attachment_file", "attachment_filename",
+                                      "attachment_mimetype"],
+                           "description": _("One file sent to each recipient, the message being its caption.")}),
         (_("Audience and time"), {"fields": ["tags", "send_at"]}),
         (_("Progress"), {"fields": ["status", "progress_bar", "state_counts", "ledger_link", "started_at",
-                                    "finished_at", "last_error"]}),
+                                    "finished_at", "last_error", "copied_from", "occurrence"]}),
     ]
 
     @admin.display(description=_("progress"))

@@ -14,7 +14,12 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from contacts.models import Contact, Tag
+from whatsapp import attachments
 from whatsapp.models import Channel, Message
+
+# Where each of an attachment's problems shows on the campaign (the caption is the message).
+ATTACHMENT_FIELDS = {"kind": "attachment_kind", "url": "attachment_url", "file": "attachment_file",
+                     "filename": "attachment_filename", "mimetype": "attachment_mimetype", "caption": "message"}
 
 
 class Campaign(models.Model):
@@ -29,10 +34,27 @@ class Campaign(models.Model):
     name = models.CharField(_("name"), max_length=200)
     channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="campaigns", verbose_name=_("channel"))
     message = models.TextField(
-        _("message"),
+        _("message"), blank=True,
         help_text=_("A Django template over the contact: {{ contact.first_name }}, {{ contact.name }}, "
-                    "{{ contact.fields.city }}. {Olá|Oi|Bom dia} picks one variation per recipient."),
+                    "{{ contact.fields.city }}. {Olá|Oi|Bom dia} picks one variation per recipient. "
+                    "With an attachment it is the caption, and may be empty."),
     )
+    # One file sent with the message as its caption (whatsapp/attachments.py), as a MESSAGE chrono's.
+    attachment_kind = models.CharField(
+        _("attachment kind"), max_length=16, blank=True, choices=attachments.KIND_CHOICES,
+        help_text=_("Send a file, the message being its caption; empty: text only."))
+    attachment_url = models.URLField(
+        _("attachment URL"), max_length=2000, blank=True,
+        help_text=_("The file's http(s) address, which WAHA downloads; or upload the file instead."))
+    attachment_file = models.FileField(
+        _("attachment file"), upload_to=attachments.upload_to, storage=attachments.storage, max_length=255,
+        blank=True, help_text=_("An uploaded file (at most WHATSAPP_ATTACHMENT_MAX_BYTES); or give its URL instead."))
+    attachment_filename = models.CharField(
+        _("attachment filename"), max_length=200, blank=True,
+        help_text=_("The name the recipient sees (documents); empty: the file's own."))
+    attachment_mimetype = models.CharField(
+        _("attachment mimetype"), max_length=100, blank=True,
+        help_text=_("E.g. image/jpeg or application/pdf; empty: guessed from the file's name."))
     tags = models.ManyToManyField(Tag, blank=True, related_name="campaigns", verbose_name=_("audience tags"),
                                   help_text=_("Contacts with any of these tags; none: every contact."))
     send_at = models.DateTimeField(_("send at"), null=True, blank=True,
@@ -42,24 +64,73 @@ class Campaign(models.Model):
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     dispatched_at = models.DateTimeField(_("last dispatched at"), null=True, blank=True, editable=False)
     last_error = models.TextField(_("last error"), blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    # A CAMPAIGN chrono (automations/targets/campaign.py) sends a copy of this campaign at each occurrence.
+    copied_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="copies",
+                                    verbose_name=_("copy of"), editable=False)
+    occurrence = models.CharField(_("occurrence"), max_length=64, blank=True, editable=False,
+                                  help_text=_("The chrono run this copy was sent for (one copy per run)."))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    COPIED_FIELDS = ("channel", "message", "attachment_kind", "attachment_url", "attachment_file",
+                     "attachment_filename", "attachment_mimetype")
 
     class Meta:
         ordering = ["-created_at", "-pk"]
         verbose_name = _("campaign")
         verbose_name_plural = _("campaigns")
+        constraints = [models.UniqueConstraint(fields=["occurrence"], condition=~models.Q(occurrence=""),
+                                               name="one_campaign_copy_per_occurrence")]
 
     def __str__(self) -> str:
         return self.name
 
     def clean(self) -> None:
+        problems = self.problems()
+        if problems:
+            raise ValidationError(problems)
+
+    def problems(self) -> dict[str, list[str]]:
+        """What stops it from being sent, by field: the message template, the attachment."""
         from campaigns.render import TemplateProblem, check
 
+        found: dict[str, list[str]] = {}
+        attachment = self.attachment(caption=self.message)
+        if self.message.strip() or attachment is None:  # a file alone needs no text
+            try:
+                check(self.message)
+            except TemplateProblem as problem:
+                found["message"] = [str(problem)]
+        if attachment is not None:
+            for name, problem in attachment.problems(size=self._upload_size()).items():
+                if name == "caption" and self.attachment_kind != attachments.AUDIO and "{" in self.message:
+                    continue  # a template's length is the rendered text's: checked per recipient
+                found.setdefault(ATTACHMENT_FIELDS[name], []).append(problem)
+        return found
+
+    def attachment(self, caption: str = "") -> attachments.Attachment | None:
+        """The file each recipient gets with ``caption`` (its rendered message); None: text only."""
+        if not (self.attachment_kind or self.attachment_url or self.attachment_file):
+            return None
+        return attachments.Attachment(
+            kind=self.attachment_kind, url=self.attachment_url, file=self.attachment_file.name or "",
+            filename=self.attachment_filename, mimetype=self.attachment_mimetype, caption=caption)
+
+    def _upload_size(self) -> int | None:
+        if not self.attachment_file:
+            return None
         try:
-            check(self.message)
-        except TemplateProblem as problem:
-            raise ValidationError({"message": str(problem)}) from None
+            return self.attachment_file.size
+        except (OSError, ValueError):
+            return None  # missing from the storage: Attachment.problems says so
+
+    def copy_for(self, occurrence: str, name: str) -> "Campaign":
+        """A new draft with this campaign's message, attachment and audience, for ``occurrence``."""
+        copy = Campaign(name=name[:200], copied_from=self, occurrence=occurrence,
+                        **{field: getattr(self, field) for field in self.COPIED_FIELDS})
+        copy.save()
+        copy.tags.set(self.tags.all())
+        return copy
 
     def audience(self):
         """The contacts this campaign is for (opted-out ones included: their rows say ``suppressed``)."""
@@ -118,7 +189,7 @@ class CampaignRecipient(models.Model):
     delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
     read_at = models.DateTimeField(_("read at"), null=True, blank=True)
     replied_at = models.DateTimeField(_("replied at"), null=True, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         ordering = ["campaign", "pk"]

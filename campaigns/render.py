@@ -10,6 +10,7 @@ import hashlib
 import re
 
 from django.template import Context, Template, TemplateSyntaxError
+from django.utils.translation import gettext as _
 
 VARIATION = re.compile(r"(?<!\{)\{(?![{%])([^{}]*\|[^{}]*)\}(?!\})")
 
@@ -47,8 +48,8 @@ def render(message: str, campaign_id: int, contact) -> str:
 def check(message: str) -> None:
     """TemplateProblem when ``message`` is empty or is not a valid template."""
     if not message.strip():
-        raise TemplateProblem("Write the message to send.")
+        raise TemplateProblem(_("Write the message to send."))
     try:
         Template(VARIATION.sub(lambda m: " ".join(m.group(1).split("|")), message))  # every option checked
     except TemplateSyntaxError as exc:
-        raise TemplateProblem(f"The message is not a valid template: {exc}") from None
+        raise TemplateProblem(_("The message is not a valid template: %(error)s") % {"error": exc}) from None

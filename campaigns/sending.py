@@ -11,9 +11,10 @@ import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import F, Max
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Max, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from campaigns import ledger
 from campaigns.models import Campaign, CampaignRecipient
@@ -49,7 +50,9 @@ def _set_status(campaign: Campaign, status: str, allowed: tuple[str, ...], **fie
     if not Campaign.objects.filter(pk=campaign.pk, status__in=allowed).update(status=status, updated_at=timezone.now(),
                                                                                **fields):
         campaign.refresh_from_db(fields=["status"])
-        raise NotAllowed(f"The campaign is {campaign.status}; this needs it {' or '.join(allowed)}.")
+        raise NotAllowed(_("The campaign is %(status)s; this needs it %(allowed)s.") % {
+            "status": Status(campaign.status).label,
+            "allowed": str(_(" or ")).join(str(Status(s).label) for s in allowed)})
     campaign.refresh_from_db()
 
 
@@ -59,10 +62,28 @@ def start(campaign: Campaign, now: datetime | None = None) -> int:
     if campaign.send_at and campaign.send_at > now:
         _set_status(campaign, Status.SCHEDULED, (Status.DRAFT,))
         return 0
-    _set_status(campaign, Status.RUNNING, (Status.DRAFT, Status.SCHEDULED), started_at=now, dispatched_at=now)
-    written = ledger.materialise(campaign)
-    enqueue_dispatch(campaign.pk)
+    # One transaction: the reaper must never see it running before its ledger exists (it would
+    # find nothing waiting and call it done).
+    with transaction.atomic():
+        _set_status(campaign, Status.RUNNING, (Status.DRAFT, Status.SCHEDULED), started_at=now, dispatched_at=now)
+        written = ledger.materialise(campaign)
+        enqueue_dispatch(campaign.pk)
     return written
+
+
+def start_copy(campaign: Campaign, occurrence: str, now: datetime | None = None) -> tuple[Campaign, int]:
+    """Start a copy of ``campaign`` for ``occurrence`` (a chrono run), once: a retried run finds
+    the copy it made and starts nothing; (the copy, ledger rows written now)."""
+    now = now or timezone.now()
+    existing = Campaign.objects.filter(occurrence=occurrence).first()
+    if existing is not None:
+        return existing, 0
+    try:
+        with transaction.atomic():  # the copy and its start together: no half-made copy blocks a retry
+            copy = campaign.copy_for(occurrence, f"{campaign.name} · {now:%Y-%m-%d %H:%M}")
+            return copy, start(copy, now)
+    except IntegrityError:  # another delivery of the same run made it meanwhile
+        return Campaign.objects.get(occurrence=occurrence), 0
 
 
 def start_due(now: datetime | None = None) -> int:
@@ -85,12 +106,13 @@ def pause(campaign: Campaign) -> int:
 
 
 def resume(campaign: Campaign) -> None:
-    _set_status(campaign, Status.RUNNING, (Status.PAUSED,), dispatched_at=timezone.now())
-    if not campaign.started_at:
-        start_rows = ledger.materialise(campaign)
-        Campaign.objects.filter(pk=campaign.pk).update(started_at=timezone.now())
-        log.info("Campaign %s resumed before it had started: %s rows written", campaign.pk, start_rows)
-    enqueue_dispatch(campaign.pk)
+    with transaction.atomic():  # running and its ledger together, as in start
+        _set_status(campaign, Status.RUNNING, (Status.PAUSED,), dispatched_at=timezone.now())
+        if not campaign.started_at:
+            start_rows = ledger.materialise(campaign)
+            Campaign.objects.filter(pk=campaign.pk).update(started_at=timezone.now())
+            log.info("Campaign %s resumed before it had started: %s rows written", campaign.pk, start_rows)
+        enqueue_dispatch(campaign.pk)
 
 
 def cancel(campaign: Campaign) -> int:
@@ -100,13 +122,14 @@ def cancel(campaign: Campaign) -> int:
                     finished_at=timezone.now())
     ledger.withdraw(campaign)
     return campaign.recipients.filter(state=State.QUEUED).update(
-        state=State.CANCELLED, reason="The campaign was cancelled before this was sent.", updated_at=timezone.now())
+        state=State.CANCELLED, reason=_("The campaign was cancelled before this was sent."), updated_at=timezone.now())
 
 
 def retry_failed(campaign: Campaign) -> int:
     """Queue exactly the failed rows again (a new attempt each); how many."""
     if campaign.status in (Status.DRAFT, Status.SCHEDULED, Status.CANCELLED):
-        raise NotAllowed(f"The campaign is {campaign.status}; only a started campaign has failed sends to retry.")
+        raise NotAllowed(_("The campaign is %(status)s; only a started campaign has failed sends to retry.")
+                         % {"status": Status(campaign.status).label})
     with transaction.atomic():
         count = campaign.recipients.filter(state=State.FAILED).update(
             state=State.QUEUED, attempt=F("attempt") + 1, message=None, claimed_at=None, reason="",
@@ -127,8 +150,9 @@ def dispatch(campaign_id: int, after: int = 0) -> int:
     rows = list(CampaignRecipient.objects.filter(campaign_id=campaign_id, state=State.QUEUED, pk__gt=after)
                 .order_by("pk").values_list("pk", "attempt")[:DISPATCH_CHUNK])
     task = _task(SEND_TASK)
-    for pk, attempt in rows:
-        task.apply_async(kwargs={"recipient_id": pk, "attempt": attempt})
+    with task.app.producer_or_acquire() as producer:  # one broker connection for the chunk, not one per task
+        for pk, attempt in rows:
+            task.apply_async(kwargs={"recipient_id": pk, "attempt": attempt}, producer=producer)
     if len(rows) == DISPATCH_CHUNK:
         _task(DISPATCH_TASK).apply_async(kwargs={"campaign_id": campaign_id, "after": rows[-1][0]})
     return len(rows)
@@ -160,8 +184,14 @@ def send_one(recipient_id: int, attempt: int) -> str:
             raise
         return _finish(row, State.FAILED, f"check-exists: {exc}")
     if chat_id is None:
-        return _finish(row, State.NOT_ON_WHATSAPP, contact.suppression_reason() or "not on WhatsApp")
-    return _claim_and_queue(row, chat_id, render(row.campaign.message, row.campaign_id, contact))
+        return _finish(row, State.NOT_ON_WHATSAPP, contact.suppression_reason() or _("not on WhatsApp"))
+    text = render(row.campaign.message, row.campaign_id, contact)
+    attachment = row.campaign.attachment(caption=text)
+    problems = attachment.problems() if attachment is not None else {}
+    if problems:  # e.g. this recipient's caption is too long, or the file went missing
+        listed = "; ".join(f"{name}: {problem}" for name, problem in problems.items())
+        return _finish(row, State.FAILED, _("The attachment cannot be sent: %(problems)s") % {"problems": listed})
+    return _claim_and_queue(row, chat_id, text, attachment)
 
 
 def _finish(row: CampaignRecipient, state: str, reason: str) -> str:
@@ -170,7 +200,7 @@ def _finish(row: CampaignRecipient, state: str, reason: str) -> str:
     return state
 
 
-def _claim_and_queue(row: CampaignRecipient, chat_id: str, text: str) -> str:
+def _claim_and_queue(row: CampaignRecipient, chat_id: str, text: str, attachment=None) -> str:
     now = timezone.now()
     with transaction.atomic():
         if not _still_running(row.campaign_id):
@@ -180,7 +210,8 @@ def _claim_and_queue(row: CampaignRecipient, chat_id: str, text: str) -> str:
         if not claimed:
             return "gone"  # another delivery of this task claimed it
         message = row.campaign.channel.send_and_record(chat_id, text, recipient=row.contact.phone or chat_id,
-                                                       queue=True, zone=row.contact.timezone)
+                                                       queue=True, zone=row.contact.timezone,
+                                                       attachment=attachment)
         CampaignRecipient.objects.filter(pk=row.pk).update(message=message)
         row.state, row.message = State.SENDING, message
         ledger.follow_one(row, message)  # suppressed at the door (opted out meanwhile)
@@ -236,8 +267,11 @@ def _forgotten(campaign: Campaign, now: datetime, stall: timedelta) -> bool:
 
 def _kick_waiting(campaign: Campaign, now: datetime, stall: timedelta) -> None:
     # An ungoverned channel's outbox is only drained when kicked; a kick lost with its worker is redone.
+    # A send its worker died in (left 'sending') is only declared lost by a step of the outbox: kick for it too.
     if campaign.channel.send_profile:
         return  # the periodic pump looks at governed channels
-    if Message.objects.filter(campaign_row__campaign=campaign, status=Message.Status.QUEUED,
-                              not_before__lt=now - stall).exists():
+    lost = now - timedelta(seconds=settings.WAHA_SEND_LOST_AFTER_S)
+    if Message.objects.filter(campaign_row__campaign=campaign).filter(
+            Q(status=Message.Status.QUEUED, not_before__lt=now - stall)
+            | Q(status=Message.Status.SENDING, updated_at__lt=lost)).exists():
         kick_pump(campaign.channel_id)

@@ -1,8 +1,9 @@
+import copy
+
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from campaigns.models import Campaign, CampaignRecipient
-from campaigns.render import TemplateProblem, check
 from contacts.models import Tag
 from contacts.serializers import TagNamesField
 
@@ -13,12 +14,16 @@ class CampaignSerializer(serializers.ModelSerializer):
     tags = TagNamesField(required=False, help_text=_("Audience: contacts with any of these tags; empty: every contact."))
     start = serializers.BooleanField(write_only=True, required=False, default=False,
                                      help_text=_("Start it now (or schedule it, with a future send_at)."))
+    # The stored name, not a MEDIA_URL link: nothing serves MEDIA_URL (uploads go to WAHA inline).
+    attachment_file = serializers.FileField(required=False, allow_null=True, use_url=False,
+                                            help_text=Campaign._meta.get_field("attachment_file").help_text)
     counts = serializers.SerializerMethodField(help_text=_("Ledger rows per state."))
     progress = serializers.SerializerMethodField(help_text=_("total, finished, percent."))
 
     class Meta:
         model = Campaign
-        fields = ["id", "name", "channel", "message", "tags", "send_at", "status", "start", "counts", "progress",
+        fields = ["id", "name", "channel", "message", "attachment_kind", "attachment_url", "attachment_file",
+                  "attachment_filename", "attachment_mimetype", "tags", "send_at", "status", "start", "counts", "progress",
                   "started_at", "finished_at", "last_error", "created_at", "updated_at"]
         read_only_fields = ["status", "started_at", "finished_at", "last_error", "created_at", "updated_at"]
 
@@ -28,16 +33,16 @@ class CampaignSerializer(serializers.ModelSerializer):
     def get_progress(self, campaign: Campaign) -> dict:
         return campaign.progress()
 
-    def validate_message(self, value: str) -> str:
-        try:
-            check(value)
-        except TemplateProblem as problem:
-            raise serializers.ValidationError(str(problem)) from None
-        return value
-
     def validate(self, attrs: dict) -> dict:
         if self.instance is not None and self.instance.status != Campaign.Status.DRAFT:
             raise serializers.ValidationError({"status": [_("Only a draft campaign can be changed.")]})
+        campaign = copy.copy(self.instance) if self.instance is not None else Campaign()
+        for name, value in attrs.items():  # the campaign these attrs describe, unsaved, checks itself
+            if name not in ("tags", "start"):
+                setattr(campaign, name, value)
+        problems = campaign.problems()
+        if problems:
+            raise serializers.ValidationError(problems)
         return attrs
 
     def _save_tags(self, campaign: Campaign, names) -> None:

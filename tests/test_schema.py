@@ -70,7 +70,7 @@ def test_the_chrono_and_run_lists_document_their_filters(schema):
 def test_enums_list_every_value(schema):
     components = schema["components"]["schemas"]
     assert set(components["RunStatusEnum"]["enum"]) == {"pending", "running", "success", "failed", "skipped", "timeout"}
-    assert set(components["TargetTypeEnum"]["enum"]) == {"HTTP", "MESSAGE", "FUNCTION", "ASSISTANT", "ROUTINE"}
+    assert set(components["TargetTypeEnum"]["enum"]) == {"HTTP", "MESSAGE", "FUNCTION", "ASSISTANT", "ROUTINE", "CAMPAIGN"}
 
 
 def test_every_operation_documents_its_errors(schema):

@@ -129,6 +129,13 @@ def daily_cap(cap: int, age_days: float, warmup_days: int) -> int:
     return max(1, int(cap * (int(age_days) + 1) / warmup_days))
 
 
+def unpaced(limits: Limits) -> bool:
+    """No rate, gap or send window: every send may go at once (the governor has nothing to say)."""
+    return not (limits.per_minute or limits.per_hour or limits.per_day or limits.new_per_hour or limits.new_per_day
+                or limits.min_gap_s or limits.new_min_gap_s or limits.jitter_s
+                or (limits.window_start and limits.window_end))
+
+
 def earliest(limits: Limits, history: list[Sent], now: datetime, new: bool, jitter: float,
              age_days: float = 365.0) -> datetime:
     """The earliest instant at or after ``now`` the rates and the gap allow one more send.

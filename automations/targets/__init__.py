@@ -23,6 +23,7 @@ REGISTRY: dict[str, str] = {
     "FUNCTION": "automations.targets.function",
     "ASSISTANT": "automations.targets.assistant",
     "ROUTINE": "automations.targets.routine",
+    "CAMPAIGN": "automations.targets.campaign",
 }
 
 

@@ -1,0 +1,48 @@
+"""Campaigns in the admin: the changelist and the change page show progress (counts and a bar)."""
+
+import pytest
+
+from campaigns.models import CampaignRecipient
+
+
+@pytest.fixture
+def half_sent(make_contacts, make_campaign):
+    contacts = make_contacts(4)
+    campaign = make_campaign(status="running")
+    CampaignRecipient.objects.bulk_create([CampaignRecipient(campaign=campaign, contact=c, state=state)
+                                           for c, state in zip(contacts, ["sent", "sent", "failed", "queued"])])
+    return campaign
+
+
+def test_the_changelist_shows_each_campaign_s_bar_and_counts(admin_client, half_sent):
+    response = admin_client.get("/admin/campaigns/campaign/")
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "width:50.0%" in html and "width:25.0%" in html  # sent and failed parts of the bar
+    assert "75.0%" in html  # finished: all but the queued one
+    assert "sent: 2" in html and "failed: 1" in html
+
+
+def test_the_change_page_shows_progress_and_links_the_ledger(admin_client, half_sent):
+    response = admin_client.get(f"/admin/campaigns/campaign/{half_sent.pk}/change/")
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "75.0%" in html and f"campaign__id__exact={half_sent.pk}" in html
+    assert 'name="attachment_kind"' in html and "Copy of" in html
+
+
+def test_the_ledger_page_lists_the_rows(admin_client, half_sent):
+    response = admin_client.get(f"/admin/campaigns/campaignrecipient/?campaign__id__exact={half_sent.pk}")
+
+    assert response.status_code == 200 and response.content.decode().count("Pessoa") >= 4
+
+
+def test_the_start_action_on_a_cancelled_campaign_warns_instead_of_failing(admin_client, make_campaign):
+    campaign = make_campaign(status="cancelled")
+
+    response = admin_client.post("/admin/campaigns/campaign/", {"action": "start", "_selected_action": [campaign.pk]},
+                                 follow=True)
+
+    assert response.status_code == 200 and "The campaign is cancelled" in response.content.decode()
