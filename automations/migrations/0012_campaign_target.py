@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('automations', '0010_translatable_labels'),
+        ('automations', '0011_verbose_names'),
     ]
 
     operations = [
