@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 from bench import scheduler as scheduler_bench, throughput  # noqa: E402
 from bench.support import PrivateRedis, Receiver, cpu_seconds, drop_database, scratch_database  # noqa: E402
 
-SCRATCH_DB = "chronoflow_bench_endtoend"
+SCRATCH_DB = f"chronoflow_bench_endtoend_{os.getpid()}"  # runs side by side do not clash
 LOGS = ROOT / "var" / "bench-endtoend"
 SETTLE_S = 3.0  # after the last expected arrival, wait this long for late duplicates
 SENT_LINE = re.compile(r"beat: sent (\d+) due task\(s\); the earliest was due (\d+) ms ago")
