@@ -60,11 +60,22 @@ def main(argv: list[str] | None = None) -> int:
         return CHILDREN[args.child](args)
     print(f"Beat scheduler bench: {args.chronos:,} chronos, {math.ceil(args.chronos / 60):,} due per minute; "
           f"{os.cpu_count()} CPUs")
-    for database in args.databases.split(","):
-        with ScratchDatabase(database, args) as scratch:
-            results = {name: run_scheduler(scratch, name, args, run)
-                       for run, name in enumerate(args.schedulers.split(","))}
-            print_report(scratch, results, args)
+    private_redis = None
+    if not args.redis and "postgres" in args.databases:
+        sys.path.insert(0, str(ROOT))
+        from bench.support import PrivateRedis
+
+        private_redis = PrivateRedis()
+        args.redis = private_redis.url
+    try:
+        for database in args.databases.split(","):
+            with ScratchDatabase(database, args) as scratch:
+                results = {name: run_scheduler(scratch, name, args, run)
+                           for run, name in enumerate(args.schedulers.split(","))}
+                print_report(scratch, results, args)
+    finally:
+        if private_redis is not None:
+            private_redis.stop()
     return 0
 
 
@@ -75,8 +86,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--schedulers", default="stock,chrono", help="stock, chrono or both (comma-separated)")
     parser.add_argument("--pg-url", default="postgres://postgres@127.0.0.1:5432/postgres",
                         help="a PostgreSQL server to create the scratch database on")
-    parser.add_argument("--redis", default="redis://127.0.0.1:6379/13",
-                        help="broker for the PostgreSQL runs (flushed before each run)")
+    parser.add_argument("--redis", default="",
+                        help="broker for the PostgreSQL runs (flushed before each run); "
+                             "default: a private redis-server on a free port")
     parser.add_argument("--boundaries", type=int, default=2, help="minute boundaries to measure (default 2)")
     parser.add_argument("--window-seconds", type=float, default=None,
                         help="measure a fixed window after start-up instead of minute boundaries (smoke runs)")
