@@ -12,7 +12,8 @@ What it does, per database:
 2. runs each scheduler in its own `celery beat` process (celery.beat.Service, as the CLI
    does) over the same rows. Sends are real: PostgreSQL runs publish to Redis (--redis),
    SQLite runs to the embedded default's filesystem broker. The beat process wraps
-   app.send_task and timestamps each send when the publish returns;
+   app.send_task and timestamps each send when the publish returns (ChronoScheduler's
+   pipelined batches: when the batch is flushed);
 3. while it runs, a separate editor process does what an operator does through the model:
    creates a chrono due now, edits existing ones to be due now (one of them right after a
    minute boundary, during the burst), pauses one and deletes one that are due at the second
@@ -408,6 +409,16 @@ def beat_child(args) -> int:
         return interval
 
     scheduler.tick = first_tick
+    publish_chunk = getattr(scheduler, "_publish_chunk", None)
+    if publish_chunk is not None:  # ChronoScheduler publishes in pipelined batches: a send counts when its batch is flushed
+        def stamped_chunk(chunk):
+            first = len(records)
+            errors = publish_chunk(chunk)
+            flushed = time.time()
+            records[first:] = [(flushed, *record[1:]) for record in records[first:]]
+            return errors
+
+        scheduler._publish_chunk = stamped_chunk
     service.start()
     Path(args.out).write_text(json.dumps({"launched": launched, **window, "records": records,
                                           "rss_mb": _peak_rss_mb()}))
