@@ -194,8 +194,8 @@ def wait_for_arrivals(minutes: dict[int, int], boundaries: list[int], processes)
 def _publish_times(beat_log: Path, boundaries: list[int]) -> list[tuple[int, int]]:
     """(messages, ms from due to the end of publishing) of beat's biggest send around each boundary."""
     sends = [(int(n), int(ms)) for n, ms in SENT_LINE.findall(beat_log.read_text(errors="replace"))]
-    bursts = sorted(sends, key=lambda s: -s[0])[:len(boundaries)]
-    return bursts
+    biggest = sorted(range(len(sends)), key=lambda i: -sends[i][0])[:len(boundaries)]
+    return [sends[i] for i in sorted(biggest)]  # in the log's order, as the boundaries are
 
 
 # --------------------------------------------------------------------------- analysis
