@@ -171,7 +171,8 @@ def drain(args, done_times, n: int, timeout: float = 600) -> tuple[float, float]
     """
     from chronoflow.processes import worker_command
 
-    command = worker_command(concurrency=args.concurrency, loglevel="warning", pool=args.pool) + [
+    loglevel = getattr(args, "loglevel", "warning")  # bench/endtoend.py passes its run's level
+    command = worker_command(concurrency=args.concurrency, loglevel=loglevel, pool=args.pool) + [
         "--include", "bench.throughput_tasks"]
     log = open(ROOT / "var" / "bench-throughput" / "worker.log", "a")
     worker = subprocess.Popen(command, cwd=ROOT, env=os.environ.copy(), stdout=log, stderr=subprocess.STDOUT)

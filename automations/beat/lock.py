@@ -33,6 +33,14 @@ class RedisLock:
     """A lease in Redis: SET NX PX, renewed by its holder only (compare-and-extend)."""
 
     _RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
+    # Take the key if free, or extend it if it is still ours. A holder whose local trust ran out
+    # (a tick longer than 0.8 x TTL: a big burst on a starved machine) while its key had not
+    # yet expired still holds the lock; SET NX alone would fail on its own key and report
+    # "lost", and the reload that follows costs seconds at 100,000s of tasks.
+    _ACQUIRE = ("local v = redis.call('get', KEYS[1]) "
+                "if v == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end "
+                "if v then return 0 end "
+                "redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1")
     _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
 
     def __init__(self, url: str, key: str, ttl_s: float = 10.0, client=None) -> None:
@@ -52,7 +60,7 @@ class RedisLock:
             if self._valid_until > now:
                 ok = bool(self.client.eval(self._RENEW, 1, self.key, self.token, self.ttl_ms))
             else:
-                ok = bool(self.client.set(self.key, self.token, nx=True, px=self.ttl_ms))
+                ok = bool(self.client.eval(self._ACQUIRE, 1, self.key, self.token, self.ttl_ms))
         except Exception as exc:  # redis down: we cannot prove we hold it, so we do not
             log.warning("beat lock: Redis unreachable (%s)", exc)
             ok = False

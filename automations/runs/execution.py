@@ -27,7 +27,7 @@ from django.utils import timezone
 from automations import targets
 from automations.events import alerts
 from automations.models import Chrono, ChronoRun
-from automations.runs import tallies
+from automations.runs import prepared, tallies
 from chronoflow import secrets
 
 log = logging.getLogger(__name__)
@@ -77,17 +77,36 @@ class Superseded(Exception):
     """The claim this outcome belongs to is no longer the run's (rolls the record back)."""
 
 
-def _load_run(run_id: int) -> ChronoRun | None:
+def _runs_with_chrono():
     # The alert policy comes along (or is known absent), so recording asks no more.
     # So do its event triggers: whether runs can queue behind this one is known without a query.
     # order_by() and [:1], not first(): no ORDER BY to compile or sort on a primary-key lookup.
-    runs = (ChronoRun.objects.select_related(*(f"chrono__{name}" for name in CHRONO_RELATED))
-            .filter(pk=run_id).order_by()[:1])
-    return next(iter(runs), None)
+    return ChronoRun.objects.select_related(*(f"chrono__{name}" for name in CHRONO_RELATED)).order_by()
+
+
+# Compiled once per worker (automations/runs/prepared.py): compiling these select_related
+# queries cost more CPU than running them.
+_RUN_BY_ID = prepared.Prepared(lambda pk: _runs_with_chrono().filter(pk=pk)[:1], lambda pk: [pk])
+_PENDING_OCCURRENCE = prepared.Prepared(
+    lambda chrono_id, due: _runs_with_chrono().filter(chrono_id=chrono_id).filter(scheduled_for=due)
+    .filter(trigger=ChronoRun.Trigger.SCHEDULE).filter(chrono__is_active=True)[:1],
+    # is_active=True compiles to the bare column, no parameter (PostgreSQL and SQLite alike).
+    lambda chrono_id, due: [chrono_id, ChronoRun._meta.get_field("scheduled_for").get_db_prep_value(due, connection),
+                            ChronoRun.Trigger.SCHEDULE])
+
+
+def _load_run(run_id: int) -> ChronoRun | None:
+    return _RUN_BY_ID.first(run_id)
 
 
 def _scheduled_run(chrono_id: int, scheduled_for: datetime | None, sent_at: datetime | None) -> ChronoRun | None:
     """Find or create the run of this occurrence; None when the chrono is gone or paused."""
+    if scheduled_for is not None:
+        # The common case: beat recorded the occurrence as a pending run before sending it,
+        # so one query finds the run and its (active) chrono. Otherwise, the full path below.
+        run = _PENDING_OCCURRENCE.first(chrono_id, scheduled_for)
+        if run is not None:
+            return run
     chrono = Chrono.objects.select_related(*CHRONO_RELATED).filter(pk=chrono_id, is_active=True).first()
     if chrono is None:
         return None

@@ -57,3 +57,41 @@ def test_a_chrono_with_an_alert_policy_still_counts_the_run(make_chrono, receive
     statements(run)
     policy.refresh_from_db()
     assert policy.consecutive_failures == 0  # a success resets the count: after_run ran
+
+
+def scheduled_statements(chrono: Chrono, due) -> tuple[str, list[str]]:
+    with CaptureQueriesContext(connection) as captured:
+        result = execution.execute(chrono.pk, due, None, None, 0)
+    return result, [q["sql"] for q in captured.captured_queries]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_occurrence_beat_recorded_is_found_with_its_chrono_in_one_query(make_chrono, receiver):
+    from automations.runs import occurrences
+
+    chrono = make_chrono(schedule="0 * * * *", url=URL, overlap_policy=Chrono.Overlap.ALLOW)
+    due = timezone.now().replace(microsecond=0)
+    occurrences.record_pending([(chrono.pk, due)])
+    for _ in range(2):  # the second run uses the query compiled by the first
+        result, sql = scheduled_statements(chrono, due)
+        assert result == ChronoRun.Status.SUCCESS
+        assert sql[0].startswith("SELECT") and "automations_chrono" in sql[0] and "automations_integratorhook" in sql[0]
+        assert not any("SAVEPOINT" in s for s in sql), sql  # no get_or_create: the row was found
+        assert len(sql) <= 7, sql
+        ChronoRun.objects.filter(chrono=chrono).delete()
+        occurrences.record_pending([(chrono.pk, due)])
+    run = ChronoRun.objects.get(chrono=chrono)
+    assert run.status == ChronoRun.Status.PENDING  # recorded again after the last run was deleted
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_recorded_occurrence_of_a_paused_chrono_does_not_run(make_chrono, receiver):
+    from automations.runs import occurrences
+
+    receiver.assert_all_requests_are_fired = False  # nothing is sent, which is the point
+    chrono = make_chrono(schedule="0 * * * *", url=URL)
+    due = timezone.now().replace(microsecond=0)
+    occurrences.record_pending([(chrono.pk, due)])
+    chrono.pause()
+    assert execution.execute(chrono.pk, due, None, None, 0) == "no-op"
+    assert len(receiver.calls) == 0

@@ -157,6 +157,24 @@ def test_a_task_that_cannot_be_sent_does_not_stop_the_others(make_chrono, beat, 
     assert PeriodicTask.objects.get(pk=broken.periodic_task_id).last_run_at is None  # not marked as sent
 
 
+def test_a_burst_whose_broker_batch_fails_is_sent_again_one_by_one(make_chrono, beat, clock, monkeypatch):
+    chronos = [make_chrono(name=f"c{i}", schedule="0 10 * * *", timezone="UTC") for i in range(3)]
+    scheduler = beat()
+
+    class FailingBatch:  # a Redis pipeline that fails at its flush: delivery of all of it uncertain
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            raise ConnectionError("pipeline lost")
+
+    monkeypatch.setattr(scheduler, "_broker_batch", lambda size: FailingBatch())
+    run_until(scheduler, clock, at(2026, 6, 1, 10, 0, 1))
+    for chrono in chronos:  # buffered once, then sent on its own: a duplicate message, never a lost one
+        assert scheduler.publish.occurrences(chrono) == [at(2026, 6, 1, 10)] * 2
+        assert PeriodicTask.objects.get(pk=chrono.periodic_task_id).last_run_at == at(2026, 6, 1, 10)
+
+
 def test_beat_sleeps_until_the_next_due_time_but_never_longer_than_half_a_second(make_chrono, beat, clock):
     make_chrono(schedule="0 10 * * *", timezone="UTC")
     scheduler = beat()

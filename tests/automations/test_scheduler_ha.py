@@ -128,6 +128,22 @@ def test_a_redis_lock_holder_keeps_the_lock_by_renewing_it():
         second.release()
 
 
+def test_a_redis_lock_holder_whose_tick_outlasted_its_trust_keeps_the_lock_while_its_key_lives():
+    # A tick longer than 0.8 x TTL (a big burst on a starved machine) but shorter than the TTL:
+    # the key is still ours, so this is no takeover (which would make beat reload everything).
+    url, key = redis_url(), f"chronoflow:test-beat-lock-trust:{os.getpid()}"
+    first = beat_lock.RedisLock(url, key, ttl_s=30)
+    second = beat_lock.RedisLock(url, key, ttl_s=30)
+    try:
+        assert first.hold()
+        first._valid_until = 0.0  # its local trust ran out; the key has 30 s left
+        assert first.hold()
+        assert not second.hold()
+    finally:
+        first.release()
+        second.release()
+
+
 def test_a_postgresql_advisory_lock_is_exclusive_until_its_session_ends(db):
     if connection.vendor != "postgresql":
         pytest.skip("PostgreSQL only")
