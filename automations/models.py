@@ -427,8 +427,8 @@ class ChronoRun(models.Model):
         ]
 
     def __str__(self) -> str:
-        # In the chrono's zone, as every time on the run's page; the status in the operator's language.
-        when = timezone.localtime(self.scheduled_for, ZoneInfo(self.chrono.timezone))
+        # In the operator's zone, as every time on the run's page; the status in the operator's language.
+        when = timezone.localtime(self.scheduled_for)
         return f"{self.chrono} @ {when:%Y-%m-%d %H:%M:%S %Z} ({self.get_status_display()})"
 
     @classmethod

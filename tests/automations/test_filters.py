@@ -28,7 +28,7 @@ def test_chronos_filter_by_target_type_activity_and_name(api, make_chrono):
 def test_an_unknown_target_type_is_a_400_naming_the_parameter_and_the_allowed_values(api, db):
     response = api.get("/api/chronos/?target_type=SMS")
     assert response.status_code == 400
-    assert "Unknown value 'SMS'; use one of HTTP, MESSAGE, FUNCTION, ASSISTANT, ROUTINE." in response.json()["target_type"][0]
+    assert "Unknown value 'SMS'; use one of HTTP, MESSAGE, FUNCTION, ASSISTANT, ROUTINE, CAMPAIGN." in response.json()["target_type"][0]
 
 
 def test_runs_filter_by_a_date_range(api, make_chrono):
