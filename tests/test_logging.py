@@ -80,19 +80,34 @@ def test_an_unknown_log_format_stops_start_up_naming_the_variable():
     assert result.returncode != 0 and "LOG_FORMAT" in result.stderr
 
 
+def _entries_about(log: str, run_id: int) -> list[dict]:
+    """The JSON lines of ``log`` that name ``run_id`` (a line still being written is skipped)."""
+    entries = []
+    for line in log.splitlines():
+        try:
+            entries.append(json.loads(line) if line.startswith("{") else {})
+        except json.JSONDecodeError:
+            continue
+    return [e for e in entries if e.get("run_id") == run_id]
+
+
 @pytest.mark.integration
 @pytest.mark.django_db(transaction=True)
 def test_a_json_worker_logs_every_line_of_a_run_as_json_naming_its_chrono_and_run(local_server, tmp_path):
     local_server.reply("/hook", status=204)
     chrono = Chrono.objects.create(name="Logged", schedule="0 0 1 1 *", timezone="UTC", target_type="HTTP",
                                    url=local_server.url("/hook"), method="POST")
+
     with running("worker", log_dir=tmp_path, LOG_FORMAT="json") as procs:
         run = chrono.trigger()
-        wait_until(lambda: "run.executed" in procs["worker"].log(), timeout=30, message="the run to be logged")
+        # Wait for this run's own line: the queue may still hold an earlier test's message,
+        # and the worker logs that one's "run.executed" first.
+        wait_until(lambda: any(e["event"] == "run.executed" for e in _entries_about(procs["worker"].log(), run.pk)),
+                   timeout=30, message="the run to be logged")
         log = procs["worker"].log()
 
-    entries = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
-    about_the_run = [e for e in entries if e["run_id"] == run.pk]
+    about_the_run = _entries_about(log, run.pk)
+
     assert about_the_run and all(e["chrono_id"] == chrono.pk for e in about_the_run)
     assert any(e["event"] == "run.executed" and e["outcome"] == "success" for e in about_the_run)
     # No start-up banner: apart from Python's own warnings, every line is a JSON object.
