@@ -10,13 +10,14 @@ import json
 import sys
 import time
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.db import transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from rest_framework import serializers
 
 from automations.models import Chrono, ChronoFinished, ChronoRun
+from chronoflow import commands
 from chronoflow.secrets import MASK  # header values may be credentials ("Authorization: Bearer ...")
 from chronoflow.timefmt import local_time, zone_name
 
@@ -31,7 +32,7 @@ def writable_fields() -> dict[str, serializers.Field]:
     return {name: field for name, field in chrono_serializer_class()().fields.items() if not field.read_only}
 
 
-class Command(BaseCommand):
+class Command(commands.Command):
     help = gettext_lazy("List, show, create, pause, resume and trigger chronos, and list their runs.")
 
     def add_arguments(self, parser: CommandParser) -> None:

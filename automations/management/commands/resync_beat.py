@@ -5,13 +5,14 @@ exact task, paused ones and tasks of deleted chronos lose theirs. ``--dry-run`` 
 the same differences and writes nothing.
 """
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.db import transaction
 from django_celery_beat.models import PeriodicTask, PeriodicTasks
 from django.utils.translation import gettext_lazy as _
 
 from automations.beat import sync as beat_sync
 from automations.models import Chrono
+from chronoflow import commands
 
 # What beat reads from a chrono's task: if any of these differ, it fires differently.
 COMPARED = ("task", "kwargs", "enabled", "crontab_id", "interval_id", "clocked_id", "one_off")
@@ -23,7 +24,7 @@ def snapshot() -> dict[str, tuple]:
     return {task["name"]: tuple(task[field] for field in COMPARED) for task in tasks}
 
 
-class Command(BaseCommand):
+class Command(commands.Command):
     help = _("Rebuild celery beat's PeriodicTasks from the chronos; report the tasks created, fixed and removed.")
 
     def add_arguments(self, parser: CommandParser) -> None:

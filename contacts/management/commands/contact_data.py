@@ -3,14 +3,15 @@
 import json
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils.translation import gettext_lazy as _
 
+from chronoflow import commands
 from contacts import lgpd, phones
 from contacts.models import Contact
 
 
-class Command(BaseCommand):
+class Command(commands.Command):
     help = _("Export (JSON on stdout) or erase everything held about one contact.")
 
     def add_arguments(self, parser) -> None:

@@ -1,12 +1,13 @@
 """``manage.py import_contacts FILE [--map phone=Telefone,name=Nome] [--dry-run] [--tag X] [--partial]``."""
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils.translation import gettext_lazy as _
 
+from chronoflow import commands
 from contacts.importer import ImportRefused, Importer, ImportReport, parse_mapping
 
 
-class Command(BaseCommand):
+class Command(commands.Command):
     help = _("Import contacts from a CSV file (UTF-8; comma, semicolon or tab separated).")
 
     def add_arguments(self, parser) -> None:

@@ -2,13 +2,14 @@
 
 import json
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils.translation import gettext_lazy as _
 
+from chronoflow import commands
 from functions.models import UserFunction
 
 
-class Command(BaseCommand):
+class Command(commands.Command):
     help = _("Run a user function once in the sandbox; print its result and logs. State is saved if it succeeds.")
 
     def add_arguments(self, parser) -> None:

@@ -4,15 +4,16 @@ The event goes the way a WAHA webhook's does (stored, then processed), so messag
 fire and the event log records it. Development channels only: they are not WhatsApp.
 """
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from chronoflow import commands
 from whatsapp.models import Channel
 from whatsapp.simulate import NotSimulable, simulate_inbound
 
 
-class Command(BaseCommand):
+class Command(commands.Command):
     help = _("Simulate an inbound WhatsApp message on a development channel (not WhatsApp).")
 
     def add_arguments(self, parser: CommandParser) -> None:

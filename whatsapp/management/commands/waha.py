@@ -10,11 +10,12 @@ import io
 
 import segno
 
-from chronoflow.timefmt import local_time
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from chronoflow import commands
+from chronoflow.timefmt import local_time
 from whatsapp.models import Channel, ChannelStatusChange, waha_client
 from whatsapp.waha import WahaError
 
@@ -28,7 +29,7 @@ ACTIONS = {
 SOURCE = ChannelStatusChange.Source.ADMIN
 
 
-class Command(BaseCommand):
+class Command(commands.Command):
     help = _("WhatsApp (WAHA) sessions: list them, start/stop/restart/logout one, show its status, print its QR.")
 
     def add_arguments(self, parser: CommandParser) -> None:
