@@ -67,7 +67,7 @@ def test_the_defaults_are_sqlite_and_the_filesystem_broker(monkeypatch):
         env={k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")} | {"DATA_DIR": str(settings.DATA_DIR)},
         cwd=settings.BASE_DIR, capture_output=True, text=True, timeout=60,
     )
-    assert result.stdout.split() == ["django.db.backends.sqlite3", "filesystem://"]
+    assert result.stdout.split() == ["django.db.backends.sqlite3", "filesystem://localhost/"]
 
 
 # --- System checks (manage.py check): settings that depend on the machine or on each other ----
