@@ -1,11 +1,23 @@
 """Fixtures shared by every test app. Keep each group in its own clearly named section."""
 
 import pytest
+from django.utils import translation
 
 from automations.models import Chrono
 from chronoflow.celery import app as celery_app
 from tests.api_client import token_client
 from tests.localserver import LocalServer
+
+
+# --- Language ------------------------------------------------------------------------------
+
+@pytest.fixture(autouse=True)
+def no_language_left_active():
+    """Each test starts in the default language (LANGUAGE_CODE). A request through the test
+    client leaves LocaleMiddleware's choice (pt-BR from Accept-Language or the user's profile)
+    active in the thread, as commands and other tests would then see it."""
+    yield
+    translation.deactivate()
 
 
 # --- Local HTTP server (tests/localserver.py) -------------------------------------------
