@@ -11,9 +11,9 @@ What it does, per database:
    hourly crontab at minute (i mod 60), so N/60 are due each minute;
 2. runs each scheduler in its own `celery beat` process (celery.beat.Service, as the CLI
    does) over the same rows. Sends are real: PostgreSQL runs publish to Redis (--redis),
-   SQLite runs to the embedded default's filesystem broker. The beat process wraps
-   app.send_task and timestamps each send when the publish returns (ChronoScheduler's
-   pipelined batches: when the batch is flushed);
+   SQLite runs to the embedded default's filesystem broker. The beat process timestamps
+   each send: the stock scheduler's when app.send_task returns, ChronoScheduler's when
+   its pipelined batch is flushed;
 3. while it runs, a separate editor process does what an operator does through the model:
    creates a chrono due now, edits existing ones to be due now (one of them right after a
    minute boundary, during the burst), pauses one and deletes one that are due at the second
@@ -387,14 +387,6 @@ def beat_child(args) -> int:
     app.conf.beat_sync_every = 0  # celery's default; the project's 1 would handicap the stock scheduler
 
     records: list[tuple[float, int | None, str | None]] = []
-    publish = app.send_task
-
-    def send_task(name, args=None, kwargs=None, **options):
-        result = publish(name, args, kwargs, **options)
-        records.append((time.time(), (kwargs or {}).get("chrono_id"), (kwargs or {}).get("scheduled_for")))
-        return result
-
-    app.send_task = send_task
     service = Service(app, scheduler_cls=args.scheduler_class)
     window: dict = {}
     scheduler = service.scheduler
@@ -410,15 +402,26 @@ def beat_child(args) -> int:
 
     scheduler.tick = first_tick
     publish_chunk = getattr(scheduler, "_publish_chunk", None)
-    if publish_chunk is not None:  # ChronoScheduler publishes in pipelined batches: a send counts when its batch is flushed
+    if publish_chunk is not None:
+        # ChronoScheduler publishes in pipelined batches, mostly without app.send_task
+        # (automations.beat.messages): each message sent counts when its batch is flushed.
         def stamped_chunk(chunk):
-            first = len(records)
             errors = publish_chunk(chunk)
             flushed = time.time()
-            records[first:] = [(flushed, *record[1:]) for record in records[first:]]
+            records.extend((flushed, (kwargs or {}).get("chrono_id"), (kwargs or {}).get("scheduled_for"))
+                           for (_, _, kwargs, _), error in zip(chunk, errors) if error is None)
             return errors
 
         scheduler._publish_chunk = stamped_chunk
+    else:  # the stock scheduler: each send when app.send_task returns
+        publish = app.send_task
+
+        def send_task(name, args=None, kwargs=None, **options):
+            result = publish(name, args, kwargs, **options)
+            records.append((time.time(), (kwargs or {}).get("chrono_id"), (kwargs or {}).get("scheduled_for")))
+            return result
+
+        app.send_task = send_task
     service.start()
     Path(args.out).write_text(json.dumps({"launched": launched, **window, "records": records,
                                           "rss_mb": _peak_rss_mb()}))

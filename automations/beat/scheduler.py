@@ -45,6 +45,7 @@ from django_celery_beat.schedulers import ModelEntry
 
 from automations.beat import entries as be, lock as beat_lock
 from automations.beat.entries import US, Entry, from_us, to_us
+from automations.beat.messages import NOT_HANDLED, Messages
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,7 @@ class ChronoScheduler(Scheduler):
         self._settle_until = self._next_poll = self._next_reconcile = 0
         super().__init__(*args, **kwargs)
         self.max_interval = min(self.max_interval, type(self).max_interval)
+        self._messages = Messages(self.app)
 
     # --- celery beat's interface ----------------------------------------------------
 
@@ -433,9 +435,13 @@ class ChronoScheduler(Scheduler):
     def _publish_to_broker(self, task_name: str, args, kwargs: dict, options: dict):
         options["headers"]["celery_beat_task"] = True
         task = self.app.tasks.get(task_name)
-        if task is not None:
+        if task is None:
+            return self.app.send_task(task_name, args, kwargs, producer=self.producer, **options)
+        # The same message as apply_async's, a third of its cost (automations.beat.messages).
+        sent = self._messages.send(self.producer, task, args, kwargs, options)
+        if sent is NOT_HANDLED:
             return task.apply_async(args, kwargs, producer=self.producer, **options)
-        return self.app.send_task(task_name, args, kwargs, producer=self.producer, **options)
+        return sent
 
     def _sleep_for(self, now: int) -> float:
         if self._pending or not self._loaded:

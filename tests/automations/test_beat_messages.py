@@ -1,0 +1,81 @@
+"""Beat's own message builder sends what apply_async would send (automations.beat.messages)."""
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from kombu import Connection
+
+from automations.beat.messages import NOT_HANDLED, Messages
+from automations.queue import RUN_TASK, run_task
+from chronoflow.celery import app
+
+# Differ between any two messages: the task's id (and what repeats it) and kombu's delivery tag.
+PER_MESSAGE_HEADERS = {"id", "root_id"}
+PER_MESSAGE_PROPERTIES = {"correlation_id", "delivery_tag", "expiration"}
+
+
+@pytest.fixture
+def broker():
+    """A kombu in-memory broker: (producer, read(queue) -> the raw message published)."""
+    with Connection("memory://") as connection:
+        producer = connection.Producer()
+
+        def read(queue: str):
+            with connection.SimpleQueue(queue) as simple:
+                return simple.get(timeout=1)
+
+        yield producer, read
+
+
+def both_ways(broker, task_name: str, kwargs: dict, options: dict):
+    producer, read = broker
+    task = app.tasks[task_name]
+    ours = Messages(app).send(producer, task, (), kwargs, {**options, "headers": dict(options.get("headers", {}))})
+    assert ours is not NOT_HANDLED
+    queue = app.amqp.router.route({}, task_name, (), {}, None)["queue"].name
+    mine = read(queue)
+    task.apply_async((), kwargs, producer=producer, **{**options, "headers": dict(options.get("headers", {}))})
+    celerys = read(queue)
+    return ours, mine, celerys
+
+
+def test_a_chrono_occurrence_is_the_message_apply_async_sends(broker):
+    run_task()  # the task registered, as in beat
+    due = timezone.now().replace(microsecond=0)
+    kwargs = {"chrono_id": 7, "scheduled_for": due.isoformat()}
+    options = {"headers": {"periodic_task_name": "chrono-7", "celery_beat_task": True},
+               "expires": due + timedelta(minutes=1)}
+    task_id, mine, celerys = both_ways(broker, RUN_TASK, kwargs, options)
+
+    assert mine.headers["id"] == mine.headers["root_id"] == mine.properties["correlation_id"] == task_id
+    assert {k: v for k, v in mine.headers.items() if k not in PER_MESSAGE_HEADERS} == \
+        {k: v for k, v in celerys.headers.items() if k not in PER_MESSAGE_HEADERS}
+    assert {k: v for k, v in mine.properties.items() if k not in PER_MESSAGE_PROPERTIES} == \
+        {k: v for k, v in celerys.properties.items() if k not in PER_MESSAGE_PROPERTIES}
+    # kombu's per-message TTL (milliseconds) from the same expiry, moments apart.
+    assert abs(int(mine.properties["expiration"]) - int(celerys.properties["expiration"])) < 2000
+    assert (mine.content_type, mine.content_encoding) == (celerys.content_type, celerys.content_encoding)
+    assert json.loads(mine.body) == json.loads(celerys.body) == [[], kwargs, {
+        "callbacks": None, "errbacks": None, "chain": None, "chord": None}]
+    assert mine.headers["expires"] == options["expires"].isoformat()
+    assert mine.headers["periodic_task_name"] == "chrono-7"
+
+
+def test_a_housekeeping_task_goes_to_its_own_queue_as_with_apply_async(broker):
+    app.loader.import_default_modules()
+    _, mine, celerys = both_ways(broker, "automations.tasks.reap_runs", {}, {"headers": {}})
+    assert mine.delivery_info["routing_key"] == celerys.delivery_info["routing_key"] == "housekeeping"
+    assert mine.headers["task"] == celerys.headers["task"] == "automations.tasks.reap_runs"
+
+
+@pytest.mark.parametrize("options", [
+    {"headers": {}, "countdown": 5},
+    {"headers": {}, "queue": "elsewhere"},
+    {"headers": {}, "priority": 3},
+    {"headers": {}, "expires": 60},  # seconds, not a datetime
+])
+def test_options_beyond_beats_own_are_left_to_apply_async(broker, options):
+    producer, _ = broker
+    assert Messages(app).send(producer, run_task(), (), {}, options) is NOT_HANDLED
