@@ -422,7 +422,12 @@ def beat_child(args) -> int:
             return result
 
         app.send_task = send_task
-    service.start()
+    if os.environ.get("BENCH_PROFILE"):  # where the beat's time goes: BENCH_PROFILE=file.prof
+        import cProfile
+
+        cProfile.runctx("service.start()", globals(), {"service": service}, os.environ["BENCH_PROFILE"])
+    else:
+        service.start()
     Path(args.out).write_text(json.dumps({"launched": launched, **window, "records": records,
                                           "rss_mb": _peak_rss_mb()}))
     return 0

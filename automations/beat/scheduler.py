@@ -91,6 +91,7 @@ class ChronoScheduler(Scheduler):
         super().__init__(*args, **kwargs)
         self.max_interval = min(self.max_interval, type(self).max_interval)
         self._messages = Messages(self.app)
+        self._unregistered: set[str] = set()
 
     # --- celery beat's interface ----------------------------------------------------
 
@@ -434,7 +435,7 @@ class ChronoScheduler(Scheduler):
 
     def _publish_to_broker(self, task_name: str, args, kwargs: dict, options: dict):
         options["headers"]["celery_beat_task"] = True
-        task = self.app.tasks.get(task_name)
+        task = self._task(task_name)
         if task is None:
             return self.app.send_task(task_name, args, kwargs, producer=self.producer, **options)
         # The same message as apply_async's, a third of its cost (automations.beat.messages).
@@ -442,6 +443,17 @@ class ChronoScheduler(Scheduler):
         if sent is NOT_HANDLED:
             return task.apply_async(args, kwargs, producer=self.producer, **options)
         return sent
+
+    def _task(self, name: str):
+        """The registered task ``name``, or None. Beat does not import the apps' tasks.py by
+        itself; they are loaded (once) when a task is not registered yet."""
+        task = self.app.tasks.get(name)
+        if task is None and name not in self._unregistered:
+            self.app.loader.import_default_modules()
+            task = self.app.tasks.get(name)
+            if task is None:
+                self._unregistered.add(name)  # sent by name, as django-celery-beat does
+        return task
 
     def _sleep_for(self, now: int) -> float:
         if self._pending or not self._loaded:

@@ -79,3 +79,29 @@ def test_a_housekeeping_task_goes_to_its_own_queue_as_with_apply_async(broker):
 def test_options_beyond_beats_own_are_left_to_apply_async(broker, options):
     producer, _ = broker
     assert Messages(app).send(producer, run_task(), (), {}, options) is NOT_HANDLED
+
+
+class AlwaysHeld:
+    def hold(self) -> bool:
+        return True
+
+    def release(self) -> None:
+        pass
+
+
+def test_beat_sends_a_chrono_occurrence_through_its_own_builder_not_send_task(db, broker, monkeypatch):
+    from automations.beat.scheduler import ChronoScheduler
+
+    producer, read = broker
+    scheduler = ChronoScheduler(app=app, lock=AlwaysHeld())
+    scheduler.__dict__["producer"] = producer  # celery's cached producer, on the in-memory broker
+    monkeypatch.setattr(app, "send_task", lambda *a, **kw: pytest.fail("beat went through app.send_task"))
+    try:
+        kwargs = {"chrono_id": 3, "scheduled_for": timezone.now().isoformat()}
+        task_id = scheduler._publish_to_broker(RUN_TASK, (), kwargs, {"headers": {"periodic_task_name": "chrono:3"}})
+    finally:
+        scheduler.close()
+    message = read("celery")
+    assert message.headers["id"] == task_id and message.headers["task"] == RUN_TASK
+    assert message.headers["celery_beat_task"] is True and message.headers["periodic_task_name"] == "chrono:3"
+    assert json.loads(message.body)[1] == kwargs
