@@ -422,6 +422,12 @@ def beat_child(args) -> int:
             return result
 
         app.send_task = send_task
+    if os.environ.get("BENCH_BEAT_LOG"):  # beat's own line per send: how long policies, rows and publishing took
+        import logging
+
+        beat_log = logging.getLogger("automations.beat.scheduler")
+        beat_log.setLevel(logging.INFO)
+        beat_log.addHandler(logging.StreamHandler())
     if os.environ.get("BENCH_PROFILE"):  # where the beat's time goes: BENCH_PROFILE=file.prof
         import cProfile
 

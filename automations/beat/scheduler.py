@@ -363,9 +363,13 @@ class ChronoScheduler(Scheduler):
         if not batch:
             return 0
         batch.sort(key=lambda item: item[1])
+        started = time.perf_counter()
         active = _refresh_policies([entry for entry, _ in batch])
+        policies_read = time.perf_counter()
         _record_pending(batch, active)
+        rows_written = time.perf_counter()
         failures = self._publish_all([self._message(entry, due) for entry, due in batch])
+        published = time.perf_counter()
         for (entry, due), error in zip(batch, failures):
             if error is not None:  # one bad task must not stop the others
                 log.error("beat: could not send %s (%s) due at %s: %r", entry.name, entry.task, from_us(due), error)
@@ -375,7 +379,9 @@ class ChronoScheduler(Scheduler):
             if entry.one_off:
                 self._remove(entry.id)  # written as disabled by sync(), as django-celery-beat does
         late_ms = (self.now_us() - batch[0][1]) / 1000
-        log.info("beat: sent %d due task(s); the earliest was due %.0f ms ago", len(batch), late_ms)
+        log.info("beat: sent %d due task(s); the earliest was due %.0f ms ago (policies %.0f ms, pending runs %.0f ms, "
+                 "publishing %.0f ms)", len(batch), late_ms, (policies_read - started) * 1000,
+                 (rows_written - policies_read) * 1000, (published - rows_written) * 1000)
         return len(batch)
 
     def _message(self, entry: Entry, due: int) -> tuple[str, tuple, dict, dict]:
@@ -419,12 +425,11 @@ class ChronoScheduler(Scheduler):
         return errors
 
     def _broker_batch(self, size: int):
-        """kombu's publish batch (kombu >= 5.7, Redis) when sending to the broker, else None."""
+        """A batch that sends ``size`` messages together (automations.beat.messages) when
+        publishing to the broker, else None."""
         if self.publish != self._publish_to_broker:
             return None
-        batch = getattr(self.producer, "batch", None)
-        # Each message is an LPUSH, plus a PEXPIRE per priority step for queues with an expiry.
-        return batch(max_size=size * 4 + 16) if batch is not None else None
+        return self._messages.batch(self.producer, size)
 
     def _publish_one(self, message: tuple) -> Exception | None:
         try:

@@ -1,9 +1,13 @@
 """Beat's own message builder sends what apply_async would send (automations.beat.messages)."""
 
+import base64
 import json
+import os
 from datetime import timedelta
 
 import pytest
+import redis
+from django.conf import settings
 from django.utils import timezone
 from kombu import Connection
 
@@ -105,3 +109,45 @@ def test_beat_sends_a_chrono_occurrence_through_its_own_builder_not_send_task(db
     assert message.headers["id"] == task_id and message.headers["task"] == RUN_TASK
     assert message.headers["celery_beat_task"] is True and message.headers["periodic_task_name"] == "chrono:3"
     assert json.loads(message.body)[1] == kwargs
+
+
+@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="the Redis envelope needs Redis (REDIS_URL)")
+def test_in_a_redis_batch_the_message_is_the_envelope_kombu_writes():
+    run_task()
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    due = timezone.now().replace(microsecond=0)
+    kwargs = {"chrono_id": 9, "scheduled_for": due.isoformat()}
+    options = {"headers": {"periodic_task_name": "chrono-9", "celery_beat_task": True},
+               "expires": due + timedelta(minutes=1)}
+    messages = Messages(app)
+    with app.producer_or_acquire() as producer:
+        with messages.batch(producer, 1):
+            task_id = messages.send(producer, run_task(), (), kwargs, {**options, "headers": dict(options["headers"])})
+        run_task().apply_async((), kwargs, producer=producer, **{**options, "headers": dict(options["headers"])})
+    # LPUSH puts the newest first: Celery's, then ours (and nothing is left for a worker).
+    celerys, mine = (json.loads(client.lpop("celery")) for _ in range(2))
+
+    assert mine.keys() == celerys.keys()
+    assert mine["headers"]["id"] == mine["properties"]["correlation_id"] == task_id
+    assert {k: v for k, v in mine["headers"].items() if k not in PER_MESSAGE_HEADERS} == \
+        {k: v for k, v in celerys["headers"].items() if k not in PER_MESSAGE_HEADERS}
+    assert {k: v for k, v in mine["properties"].items() if k not in PER_MESSAGE_PROPERTIES} == \
+        {k: v for k, v in celerys["properties"].items() if k not in PER_MESSAGE_PROPERTIES}
+    assert abs(int(mine["properties"]["expiration"]) - int(celerys["properties"]["expiration"])) < 2000
+    assert {k: mine[k] for k in ("content-type", "content-encoding")} == \
+        {k: celerys[k] for k in ("content-type", "content-encoding")}
+    assert json.loads(base64.b64decode(mine["body"])) == json.loads(base64.b64decode(celerys["body"]))
+
+
+def test_a_failed_redis_batch_raises_so_beat_sends_its_messages_one_by_one(monkeypatch):
+    """The flush is where Redis answers; its error must reach the caller (ChronoScheduler
+    then re-sends the chunk through apply_async)."""
+    if not os.environ.get("REDIS_URL"):
+        pytest.skip("needs Redis (REDIS_URL)")
+    messages = Messages(app)
+    monkeypatch.setattr(redis.client.Pipeline, "execute", lambda self, *a, **kw: (_ for _ in ()).throw(
+        redis.ConnectionError("gone")))
+    with app.producer_or_acquire() as producer, pytest.raises(redis.ConnectionError):
+        with messages.batch(producer, 1):
+            messages.send(producer, run_task(), (), {"chrono_id": 1}, {"headers": {}})
+    assert messages._pipeline is None
