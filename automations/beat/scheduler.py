@@ -15,9 +15,9 @@ django-celery-beat's DatabaseScheduler is the cost model:
   a safety net. Nothing per tick depends on the number of tasks;
 * chronos are sent as ``run_chrono(chrono_id, scheduled_for)`` with the exact occurrence,
   so the worker's unique claim makes any second send of it a no-op;
-* each due chrono occurrence is a pending ChronoRun before it is a message (one INSERT per
-  batch, automations.runs.occurrences): a message lost with the broker leaves its row,
-  which the reaper sends again;
+* each due chrono occurrence is a pending ChronoRun before it is a message (one statement
+  per chunk of 500, written while the previous chunk is published: automations.beat.pending):
+  a message lost with the broker leaves its row, which the reaper sends again;
 * occurrences missed while beat was down follow each chrono's misfire policy (the dropped
   ones are recorded as skipped runs, with their reason), and each message expires when the
   same policy says it is no longer worth running (the reaper then records it as skipped);
@@ -43,7 +43,7 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask, PeriodicTasks
 from django_celery_beat.schedulers import ModelEntry
 
-from automations.beat import entries as be, lock as beat_lock
+from automations.beat import entries as be, lock as beat_lock, pending
 from automations.beat.entries import US, Entry, from_us, to_us
 from automations.beat.messages import NOT_HANDLED, Messages
 
@@ -70,7 +70,7 @@ class ChronoScheduler(Scheduler):
     # outage), each chrono gets one skipped row that counts the rest: beat's memory stays flat.
     max_dropped_backlog = 200_000
     dropped_per_tick = 1000  # skipped rows written per tick: a long outage's backlog must not delay sends
-    publish_batch = 500  # messages per Redis pipeline (see _publish_all)
+    publish_batch = 500  # occurrences per database statement and Redis pipeline (see _publish_entries)
 
     def __init__(self, *args, clock: Callable[[], datetime] | None = None, lock=None,
                  publish: Publish | None = None, **kwargs) -> None:
@@ -364,12 +364,9 @@ class ChronoScheduler(Scheduler):
             return 0
         batch.sort(key=lambda item: item[1])
         started = time.perf_counter()
-        active = _refresh_policies([entry for entry, _ in batch])
-        policies_read = time.perf_counter()
-        _record_pending(batch, active)
-        rows_written = time.perf_counter()
-        failures = self._publish_all([self._message(entry, due) for entry, due in batch])
-        published = time.perf_counter()
+        recorder = pending.BurstRecorder()
+        failures = recorder.record_then_publish(list(_chunks(batch, self.publish_batch)), self._publish_entries)
+        took_ms, waited_ms = (time.perf_counter() - started) * 1000, recorder.waited_s * 1000
         for (entry, due), error in zip(batch, failures):
             if error is not None:  # one bad task must not stop the others
                 log.error("beat: could not send %s (%s) due at %s: %r", entry.name, entry.task, from_us(due), error)
@@ -379,9 +376,8 @@ class ChronoScheduler(Scheduler):
             if entry.one_off:
                 self._remove(entry.id)  # written as disabled by sync(), as django-celery-beat does
         late_ms = (self.now_us() - batch[0][1]) / 1000
-        log.info("beat: sent %d due task(s); the earliest was due %.0f ms ago (policies %.0f ms, pending runs %.0f ms, "
-                 "publishing %.0f ms)", len(batch), late_ms, (policies_read - started) * 1000,
-                 (rows_written - policies_read) * 1000, (published - rows_written) * 1000)
+        log.info("beat: sent %d due task(s); the earliest was due %.0f ms ago (%.0f ms: waiting for the pending runs "
+                 "and policies %.0f ms, publishing %.0f ms)", len(batch), late_ms, took_ms, waited_ms, took_ms - waited_ms)
         return len(batch)
 
     def _message(self, entry: Entry, due: int) -> tuple[str, tuple, dict, dict]:
@@ -396,18 +392,16 @@ class ChronoScheduler(Scheduler):
             options["expires"] = from_us(expiry)
         return entry.task, (), kwargs, options
 
-    def _publish_all(self, messages: list[tuple]) -> list[Exception | None]:
-        """Publish each message in order; the error of each one that failed, else None.
+    def _publish_entries(self, chunk: list[tuple[Entry, int]]) -> list[Exception | None]:
+        """Publish one chunk's occurrences in order (once their policies are read, for the
+        expiry); the error of each one that failed, else None.
 
         Sequential on purpose: publishing is CPU-bound in Celery and kombu, and threads
         measured slower on a 2-core machine (GIL and broker round trips compete). To the
-        broker, in batches of ``publish_batch``: one Redis pipeline per batch instead of a
-        round trip per message, which on a busy machine was most of a burst's time.
+        broker, a chunk of ``publish_batch`` is one Redis pipeline instead of a round trip
+        per message, which on a busy machine was most of a burst's time.
         """
-        errors: list[Exception | None] = []
-        for chunk in _chunks(messages, self.publish_batch):
-            errors.extend(self._publish_chunk(chunk))
-        return errors
+        return self._publish_chunk([self._message(entry, due) for entry, due in chunk])
 
     def _publish_chunk(self, chunk: list[tuple]) -> list[Exception | None]:
         batch = self._broker_batch(len(chunk))
@@ -502,53 +496,6 @@ def _same_schedule(old: Entry, new: Entry) -> bool:
 def _chunks(items: list, size: int):
     for start in range(0, len(items), size):
         yield items[start:start + size]
-
-
-def _refresh_policies(entries: list[Entry]) -> set[int] | None:
-    """Re-read the misfire policy of the chronos about to be sent: editing it does not touch their task.
-
-    Returns the ids of those chronos that exist and are active. Best effort: with the
-    database away, the policies read last time serve, and None is returned.
-    """
-    from automations.models import Chrono
-
-    by_chrono = {entry.chrono_id: entry for entry in entries if entry.chrono_id is not None}
-    active = set()
-    # Plain SQL: through the ORM this read cost about 50 us a chrono, 0.25 s of a 5,000-chrono burst.
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(Chrono._meta.get_field(name).column)
-                        for name in ("id", "misfire_policy", "catchup_window_s", "is_active"))
-    table = quote(Chrono._meta.db_table)
-    try:
-        with connection.cursor() as cursor:
-            for chunk in _chunks(list(by_chrono), 500):
-                cursor.execute(f"SELECT {columns} FROM {table} WHERE {quote('id')} IN ({', '.join(['%s'] * len(chunk))})",
-                               chunk)
-                for pk, policy, window, is_active in cursor.fetchall():
-                    by_chrono[pk].policy = (policy, window)
-                    if is_active:
-                        active.add(pk)
-    except (DatabaseError, InterfaceError) as exc:
-        log.warning("beat: could not re-read misfire policies (%s); using the ones read before", exc)
-        return None
-    return active
-
-
-def _record_pending(batch: list[tuple[Entry, int]], active: set[int] | None) -> None:
-    """Each chrono occurrence about to be sent becomes a pending run first, in one INSERT.
-
-    Best effort: with the database away the messages still go out, and the worker creates
-    each run when it takes the message, as it would without this row.
-    """
-    from automations.runs import occurrences
-
-    due = [(entry.chrono_id, from_us(due)) for entry, due in batch if active and entry.chrono_id in active]
-    if not due:
-        return
-    try:
-        occurrences.record_pending(due)
-    except (DatabaseError, InterfaceError) as exc:
-        log.warning("beat: could not record %d occurrence(s) before sending them (%s)", len(due), exc)
 
 
 def _write_marks(marks: list[tuple[int, int, bool]]) -> None:

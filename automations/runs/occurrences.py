@@ -44,6 +44,30 @@ def record_pending(occurrences: Iterable[tuple[int, datetime]]) -> None:
                 _insert_each(cursor, table, names, constants, occurrences)
 
 
+def send_pending_with_policies(cursor, occurrences: list[tuple[int, datetime]]) -> None:
+    """PostgreSQL: one statement that reads the misfire policy of each occurrence's chrono and
+    records a pending run for each occurrence of an active one (as record_pending does).
+
+    It only executes: the caller fetches the (id, misfire_policy, catchup_window_s,
+    is_active) rows, one per chrono that exists, when it needs them; beat sends it in
+    pipeline mode so PostgreSQL works on it while beat publishes (automations/beat/pending.py).
+    """
+    columns, constants = _constant_columns()
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(c) for c in ["chrono_id", "scheduled_for", "next_attempt_at", *columns])
+    policy = ", ".join(quote(Chrono._meta.get_field(name).column)
+                       for name in ("id", "misfire_policy", "catchup_window_s", "is_active"))
+    cursor.execute(
+        f"WITH chronos AS (SELECT {policy} FROM {quote(Chrono._meta.db_table)} WHERE {quote('id')} = ANY(%s::bigint[])), "
+        f"recorded AS (INSERT INTO {quote(ChronoRun._meta.db_table)} ({names}) "
+        f"SELECT v.id, v.due, v.due{', %s' * len(constants)} "
+        "FROM unnest(%s::bigint[], %s::timestamptz[]) AS v(id, due) JOIN chronos c ON c.id = v.id "
+        f"WHERE c.{quote('is_active')} ON CONFLICT DO NOTHING) "
+        "SELECT * FROM chronos",
+        [sorted({pk for pk, _ in occurrences}), *constants,
+         [pk for pk, _ in occurrences], [due for _, due in occurrences]])
+
+
 def _constant_columns() -> tuple[list[str], list]:
     """The columns (and their database values) that every new pending scheduled run shares."""
     template = ChronoRun(trigger=SCHEDULE)

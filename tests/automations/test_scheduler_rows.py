@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from automations import tasks
 from automations.beat.entries import MAX_DROPPED_ROWS
 from automations.beat.scheduler import ChronoScheduler
-from automations.models import ChronoRun
+from automations.models import Chrono, ChronoRun
 from automations.runs import execution, reaper
 from tests.automations.test_scheduler import at, beat, clock, run_until  # noqa: F401  (fixtures)
 
@@ -96,6 +96,74 @@ def test_beat_records_a_whole_burst_in_one_insert(make_chrono, beat, clock):
                if 'INSERT' in q["sql"] and 'INTO "automations_chronorun"' in q["sql"]]
     assert len(inserts) == 1
     assert ChronoRun.objects.filter(status="pending", scheduled_for=at(2026, 6, 1, 10)).count() == 30
+
+
+def burst_in_chunks(make_chrono, beat, clock, chronos: int = 25, chunk: int = 10):
+    """A beat one tick before a burst of ``chronos`` occurrences, published ``chunk`` at a time."""
+    made = [hourly(make_chrono, name=f"c{i}") for i in range(chronos)]
+    scheduler = beat()
+    scheduler.publish_batch = chunk
+    run_until(scheduler, clock, at(2026, 6, 1, 9, 59, 59))
+    clock.move_to(at(2026, 6, 1, 10, 0, 0, 100_000))
+    return scheduler, made
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_chunk_of_a_burst_is_committed_before_its_first_message(make_chrono, beat, clock, settings):
+    import psycopg
+
+    scheduler, made = burst_in_chunks(make_chrono, beat, clock)
+    seen = {}
+    # Another connection sees only what is committed.
+    with psycopg.connect(_libpq_url(settings), autocommit=True) as other:
+        def publish(task, args, kwargs, options):
+            if "chrono_id" in kwargs:
+                seen[kwargs["chrono_id"]] = other.execute(
+                    "SELECT status FROM automations_chronorun WHERE chrono_id = %s", [kwargs["chrono_id"]]).fetchall()
+
+        scheduler.publish = publish
+        scheduler.tick()
+    assert seen == {chrono.pk: [("pending",)] for chrono in made}
+
+
+def _libpq_url(settings) -> str:
+    db = settings.DATABASES["default"]
+    return f"postgresql://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def test_each_chunk_is_published_with_the_policies_the_database_has_now(make_chrono, beat, clock):
+    scheduler, made = burst_in_chunks(make_chrono, beat, clock)
+    # Edited behind beat's back (the policy does not touch the task): the message's expiry follows the row.
+    Chrono.objects.filter(pk=made[-1].pk).update(misfire_policy="catch_up", catchup_window_s=600)
+    Chrono.objects.filter(pk=made[-2].pk).update(is_active=False)
+    scheduler.tick()
+    expiry = {s.kwargs["chrono_id"]: s.options.get("expires") for s in scheduler.publish if "chrono_id" in s.kwargs}
+    assert len(expiry) == 25
+    assert expiry[made[-1].pk] == at(2026, 6, 1, 10, 10)
+    assert not made[-2].runs.exists()  # paused: sent (the worker says why it did not run), but no pending row
+    assert ChronoRun.objects.filter(status="pending").count() == 24
+
+
+def test_a_chunk_whose_statement_fails_is_still_recorded_and_sent_once(make_chrono, beat, clock, monkeypatch):
+    from django.db import DatabaseError
+
+    from automations.runs import occurrences
+
+    scheduler, made = burst_in_chunks(make_chrono, beat, clock)
+    send = occurrences.send_pending_with_policies
+    calls = []
+
+    def second_fails(cursor, due):
+        calls.append(len(due))
+        if len(calls) == 2:
+            raise DatabaseError("the server went away")
+        send(cursor, due)
+
+    monkeypatch.setattr(occurrences, "send_pending_with_policies", second_fails)
+    scheduler.tick()
+    sent = [s.kwargs["chrono_id"] for s in scheduler.publish if "chrono_id" in s.kwargs]
+    assert sorted(sent) == sorted(chrono.pk for chrono in made)  # each once
+    assert ChronoRun.objects.filter(status="pending").count() == 25  # the rest written the slow way
 
 
 def test_a_plain_periodic_task_gets_no_run_row(beat, clock, db):
