@@ -102,7 +102,7 @@ def burst_in_chunks(make_chrono, beat, clock, chronos: int = 25, chunk: int = 10
     """A beat one tick before a burst of ``chronos`` occurrences, published ``chunk`` at a time."""
     made = [hourly(make_chrono, name=f"c{i}") for i in range(chronos)]
     scheduler = beat()
-    scheduler.publish_batch = chunk
+    scheduler.first_publish_batch, scheduler.publish_batch = 4, chunk  # chunks of 4, 10, 10 and 1
     run_until(scheduler, clock, at(2026, 6, 1, 9, 59, 59))
     clock.move_to(at(2026, 6, 1, 10, 0, 0, 100_000))
     return scheduler, made
