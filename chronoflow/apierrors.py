@@ -10,9 +10,19 @@ JSON API, an answer the schema does not document. Here they become DRF's 400 Par
 from __future__ import annotations
 
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext as _, gettext_noop
 from rest_framework.exceptions import ParseError
 from rest_framework.views import exception_handler as drf_exception_handler
+
+
+# DRF's own messages whose Portuguese in its pt_BR catalogue says something else ("Este campo
+# pode não estar em branco": it may happen not to be blank) or reads badly. Named here so that
+# `make messages` keeps them in our catalogue, which Django reads before DRF's (LOCALE_PATHS).
+REWORDED = (
+    gettext_noop("This field may not be blank."),
+    gettext_noop("This field may not be null."),
+    gettext_noop("Not a valid string."),
+)
 
 
 def _refusal(exc: Exception) -> ParseError | None:

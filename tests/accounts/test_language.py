@@ -51,6 +51,14 @@ def test_drf_s_own_errors_are_in_portuguese_too(api):
     assert response.json()["name"] == ["Este campo é obrigatório."]
 
 
+def test_drf_s_blank_and_null_errors_say_the_field_cannot_be_empty(api):
+    # DRF's own pt_BR reads "pode não estar em branco" (it may happen not to be blank).
+    response = api.post("/api/chronos/", {"name": "", "description": None}, format="json", **PT)
+    assert response.status_code == 400
+    assert response.json()["name"] == ["Este campo não pode ficar em branco."]
+    assert response.json()["description"] == ["Este campo não pode ser nulo."]
+
+
 def test_the_same_400_is_in_english_without_accept_language(api):
     response = api.post("/api/chronos/", {}, format="json")
     assert response.json()["name"] == ["This field is required."]
