@@ -8,6 +8,8 @@ reverse() and a resolve() (the preserved filters). On the run and chrono lists (
 resolved once a page into a ``Column`` and a row only computes its values. The HTML is
 Django's, byte for byte: tests/automations/test_admin_rows.py compares the two.
 
+``ListedFieldsOnly`` makes such a list read only the columns it shows.
+
 Used through ``{% quick_result_list cl %}`` (automations/templatetags/chrono_admin_list.py)
 in the change_list.html of the admins that opt in. Popups and list_editable lists, which this
 does not handle, get Django's own code.
@@ -22,6 +24,7 @@ from django.contrib.admin import helpers
 from django.contrib.admin.options import ModelAdmin
 from django.contrib.admin.templatetags import admin_list
 from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
+from django.contrib.admin.views.main import ChangeList
 from django.contrib.admin.utils import (
     FieldIsAForeignKeyColumnName, _get_non_gfk_field, display_for_field, display_for_value, lookup_field, quote,
 )
@@ -34,6 +37,26 @@ from django.utils.translation import gettext
 
 PK = "CHRONOFLOWPK"  # the pk's place in a change URL reversed once a page (letters: quote() keeps them)
 NOWRAP_FIELDS = (models.DateField, models.TimeField, models.ForeignKey)  # as items_for_result
+
+
+class ListedFieldsChangeList(ChangeList):
+    def get_results(self, request) -> None:
+        # The page of rows only: actions and counts start again from get_queryset().
+        self.queryset = self.queryset.only(*self.model_admin.list_fields)
+        super().get_results(request)
+
+
+class ListedFieldsOnly:
+    """ModelAdmin mixin: the change list's rows read only ``list_fields``, not every column.
+
+    A run's JSON (result, input, attempts) and a chrono's (headers, payload, extras...) cost
+    more to load than to show the row. A field left out is loaded again row by row, one query
+    each: tests count the list's queries."""
+
+    list_fields: tuple[str, ...] = ()
+
+    def get_changelist(self, request, **kwargs):
+        return ListedFieldsChangeList
 
 
 def admin_url(name: str, pk: int | None = None) -> str:

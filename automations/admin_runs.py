@@ -16,7 +16,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from automations.admin_display import EMPTY, attempts_table, local_time_html, pretty_json
-from automations.admin_rows import admin_url
+from automations.admin_rows import ListedFieldsOnly, admin_url
 from automations.dashboard import status_badge
 from automations.models import Chrono, ChronoRun
 from chronoflow.paginators import EstimatedCountPaginator
@@ -98,7 +98,7 @@ class ChronoRunInline(admin.TabularInline):
 
 
 @admin.register(ChronoRun)
-class ChronoRunAdmin(admin.ModelAdmin):
+class ChronoRunAdmin(ListedFieldsOnly, admin.ModelAdmin):
     """Runs are written by the workers only: operators read them (and may delete history), and retry failed ones."""
 
     list_display = [
@@ -111,6 +111,8 @@ class ChronoRunAdmin(admin.ModelAdmin):
     show_full_result_count = False
     list_per_page = 50
     list_select_related = ["chrono"]
+    # What list_display and ChronoRun.__str__ (the checkbox's label) read.
+    list_fields = ("chrono__name", "scheduled_for", "trigger", "status", "attempt", "duration_ms", "http_status")
     fields = [
         "chrono_link", "scheduled", "trigger", "run_status", "attempt", "started", "finished",
         "duration_ms", "http_status", "response_snippet", "error_message", "messages_sent", "result_json",

@@ -91,3 +91,16 @@ def test_the_lists_speak_portuguese_to_a_portuguese_operator(runs, admin_client)
     assert ">Falhou</span>" in page  # the failed run's badge
     chronos = admin_client.get(CHRONOS, HTTP_ACCEPT_LANGUAGE="pt-br").content.decode()
     assert "Por extenso" in chronos and ">pausado</span>" in chronos
+
+
+def test_the_chrono_list_reads_its_rows_in_a_fixed_number_of_queries(make_chrono, admin_client):
+    make_chrono(name="Once", schedule="in 10 minutes")
+    admin_client.get(CHRONOS)
+    with CaptureQueriesContext(connection) as one:
+        admin_client.get(CHRONOS)
+    for n in range(30):
+        make_chrono(name=f"Ping {n}", is_active=n % 2 == 0)
+    with CaptureQueriesContext(connection) as many:
+        page = admin_client.get(CHRONOS).content.decode()
+    assert page.count('class="action-select"') == 31
+    assert len(many) == len(one)
