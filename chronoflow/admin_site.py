@@ -10,6 +10,7 @@ from django.contrib import admin
 from django.contrib.admin.apps import AdminConfig
 from django.http import HttpRequest
 from django.template import Context
+from django.urls import get_script_prefix
 from django.utils import translation
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
@@ -58,7 +59,18 @@ class ChronoFlowAdminSite(admin.AdminSite):
             super().register(model, cls, **options)
 
     def get_app_list(self, request: HttpRequest, app_label: str | None = None) -> list[dict]:
-        """The index's apps, with beat's and Celery's (superusers only) as one "Advanced" group at the end."""
+        """The index's apps, with beat's and Celery's (superusers only) as one "Advanced" group at the end.
+
+        Every admin page lists them (the nav sidebar): kept per user rights, language and script
+        prefix (APP_LISTS), as every ModelAdmin's has_*_permission here reads only the user's flags
+        and permissions. One that reads anything else (the request, the time) must not be listed so."""
+        key = (user_rights(request.user), translation.get_language(), get_script_prefix(), app_label)
+        apps = APP_LISTS.get(key)
+        if apps is None:
+            apps = keep(APP_LISTS, key, self._grouped_app_list(request, app_label))
+        return list(apps)
+
+    def _grouped_app_list(self, request: HttpRequest, app_label: str | None) -> list[dict]:
         apps = super().get_app_list(request, app_label)
         if app_label is not None:
             return apps  # one app's own page: as it is
@@ -73,11 +85,26 @@ class ChronoFlowAdminSite(admin.AdminSite):
         return [*ordinary, group]
 
 
-# The nav sidebar's app list, rendered: (language, path, the app list's content) -> HTML. Rendering
-# Django's app_list.html for ~30 models was a fifth of a list page's work, and it only changes
-# with what the key holds. A few hundred pages' worth: the oldest goes first.
-SIDEBARS: dict[tuple, SafeString] = {}
-SIDEBARS_KEPT = 256
+# Reversing two URLs and checking four permissions for each of ~30 models, then rendering them
+# in Django's app_list.html, was a third of a list page's work: both are kept, each under a key
+# holding all it depends on. A few hundred of each at most (keep()).
+APP_LISTS: dict[tuple, list[dict]] = {}  # (user_rights, language, script prefix, app) -> app list
+SIDEBARS: dict[tuple, SafeString] = {}  # (language, path, app_list_key) -> the sidebar's app list
+KEPT = 256
+
+
+def keep(store: dict, key: tuple, value):
+    """store[key] = value, dropping the oldest entry past KEPT; returns value."""
+    if len(store) >= KEPT:
+        store.pop(next(iter(store), None), None)  # another thread may have taken it already
+    store[key] = value
+    return value
+
+
+def user_rights(user) -> tuple:
+    """What the app list depends on: the user's flags, and their permissions unless a superuser's."""
+    perms = None if user.is_active and user.is_superuser else frozenset(user.get_all_permissions())
+    return user.is_active, user.is_staff, user.is_superuser, perms
 
 
 def sidebar_app_list(context: Context) -> SafeString:
@@ -87,10 +114,7 @@ def sidebar_app_list(context: Context) -> SafeString:
     html = SIDEBARS.get(key)
     if html is None:
         with context.push(app_list=apps, show_changelinks=False):
-            html = context.template.engine.get_template("admin/app_list.html").render(context)
-        if len(SIDEBARS) >= SIDEBARS_KEPT:
-            SIDEBARS.pop(next(iter(SIDEBARS), None), None)  # another thread may have taken it
-        SIDEBARS[key] = html
+            html = keep(SIDEBARS, key, context.template.engine.get_template("admin/app_list.html").render(context))
     return html
 
 
