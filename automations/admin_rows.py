@@ -175,7 +175,8 @@ class Column:
         if f.auto_created or not getattr(f, "flatchoices", None):
             return
         try:
-            self.choices = dict(f.flatchoices)  # display_for_field builds it again for every cell
+            # display_for_field builds the dict again for every cell, and each cell translates its label.
+            self.choices = {value: conditional_escape(label) for value, label in dict(f.flatchoices).items()}
         except TypeError:  # list-like choices: display_for_field's own fallback, cell by cell
             self.choices = None
 
