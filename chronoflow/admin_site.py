@@ -6,6 +6,8 @@ reachable for superusers, grouped under "Advanced" at the end of the index; for 
 else they are neither listed nor reachable, whatever permissions they were given.
 """
 
+import threading
+
 from django.contrib import admin
 from django.contrib.admin.apps import AdminConfig
 from django.http import HttpRequest
@@ -91,13 +93,15 @@ class ChronoFlowAdminSite(admin.AdminSite):
 APP_LISTS: dict[tuple, list[dict]] = {}  # (user_rights, language, script prefix, app) -> app list
 SIDEBARS: dict[tuple, SafeString] = {}  # (language, path, app_list_key) -> the sidebar's app list
 KEPT = 256
+KEEPING = threading.Lock()
 
 
 def keep(store: dict, key: tuple, value):
-    """store[key] = value, dropping the oldest entry past KEPT; returns value."""
-    if len(store) >= KEPT:
-        store.pop(next(iter(store), None), None)  # another thread may have taken it already
-    store[key] = value
+    """store[key] = value, dropping the oldest entry past KEPT; returns value. Readers take no lock."""
+    with KEEPING:  # gunicorn's threads: iterating a dict another thread grows raises
+        if len(store) >= KEPT:
+            store.pop(next(iter(store)), None)
+        store[key] = value
     return value
 
 
