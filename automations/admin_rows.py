@@ -42,7 +42,8 @@ NOWRAP_FIELDS = (models.DateField, models.TimeField, models.ForeignKey)  # as it
 class ListedFieldsChangeList(ChangeList):
     def get_results(self, request) -> None:
         # The page of rows only: actions and counts start again from get_queryset().
-        self.queryset = self.queryset.only(*self.model_admin.list_fields)
+        if self.model_admin.list_fields:  # only() of nothing would read the pk alone
+            self.queryset = self.queryset.only(*self.model_admin.list_fields)
         super().get_results(request)
 
 
@@ -146,7 +147,6 @@ class Column:
     classes: str  # "field-<name>"
     empty: str  # the admin's empty value; a display method may have its own
     lookup: Callable  # row -> (field, attr, value), as lookup_field
-    field: models.Field | None = None
     choices: dict | None = None
     links: ChangeLinks | None = None
     tag: str = "td"
@@ -169,7 +169,6 @@ class Column:
 
     def resolve_field(self, f: models.Field) -> None:
         name = self.name
-        self.field = f
         self.lookup = lambda row: (f, None, getattr(row, name))
         self.nowrap = isinstance(f, NOWRAP_FIELDS)
         if f.auto_created or not getattr(f, "flatchoices", None):
