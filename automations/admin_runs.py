@@ -8,7 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.forms.models import BaseInlineFormSet
 from django.http import Http404, HttpRequest, HttpResponseNotAllowed, HttpResponseRedirect
-from django.urls import path, reverse
+from django.urls import path
 from django.utils.functional import lazy
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
@@ -16,6 +16,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from automations.admin_display import EMPTY, attempts_table, local_time_html, pretty_json
+from automations.admin_rows import ListedFieldsOnly, admin_url
 from automations.dashboard import status_badge
 from automations.models import Chrono, ChronoRun
 from chronoflow.paginators import EstimatedCountPaginator
@@ -25,11 +26,11 @@ RETRYABLE = (ChronoRun.Status.FAILED, ChronoRun.Status.TIMEOUT)
 
 
 def run_url(run: ChronoRun) -> str:
-    return reverse("admin:automations_chronorun_change", args=[run.pk])
+    return admin_url("automations_chronorun_change", run.pk)
 
 
 def runs_changelist_url(chrono: Chrono) -> str:
-    return f"{reverse('admin:automations_chronorun_changelist')}?chrono__id__exact={chrono.pk}"
+    return f"{admin_url('automations_chronorun_changelist')}?chrono__id__exact={chrono.pk}"
 
 
 def run_links(runs: list[ChronoRun]) -> SafeString:
@@ -97,7 +98,7 @@ class ChronoRunInline(admin.TabularInline):
 
 
 @admin.register(ChronoRun)
-class ChronoRunAdmin(admin.ModelAdmin):
+class ChronoRunAdmin(ListedFieldsOnly, admin.ModelAdmin):
     """Runs are written by the workers only: operators read them (and may delete history), and retry failed ones."""
 
     list_display = [
@@ -110,6 +111,8 @@ class ChronoRunAdmin(admin.ModelAdmin):
     show_full_result_count = False
     list_per_page = 50
     list_select_related = ["chrono"]
+    # What list_display and ChronoRun.__str__ (the checkbox's label) read.
+    list_fields = ("chrono__name", "scheduled_for", "trigger", "status", "attempt", "duration_ms", "http_status")
     fields = [
         "chrono_link", "scheduled", "trigger", "run_status", "attempt", "started", "finished",
         "duration_ms", "http_status", "response_snippet", "error_message", "messages_sent", "result_json",
@@ -159,8 +162,7 @@ class ChronoRunAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("Chrono"), ordering="chrono__name")
     def chrono_link(self, run: ChronoRun) -> str:
-        return format_html('<a href="{}">{}</a>', reverse("admin:automations_chrono_change", args=[run.chrono_id]),
-                           run.chrono)
+        return format_html('<a href="{}">{}</a>', admin_url("automations_chrono_change", run.chrono_id), run.chrono)
 
     @admin.display(description=_("Scheduled for"), ordering="scheduled_for")
     def scheduled(self, run: ChronoRun) -> str:

@@ -5,12 +5,13 @@ the failing chronos with their last error, the channels that are not WORKING.
 ``status_badge(status)`` is the coloured label the admin lists use for the same statuses.
 """
 
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db.models import Count
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeString
 
 from automations.models import Chrono, ChronoRun
@@ -38,10 +39,18 @@ def status_badge(status: str, label: str | None = None) -> SafeString:
     """A coloured pill for a run or channel status; '-' when there is none yet."""
     if not status:
         return format_html("{}", "-")
+    # Escaped first, so that the cache's key is the text written (and in the active language).
+    label = conditional_escape(label or LABELS.get(status, status))
+    return _badge(conditional_escape(status.lower()), COLOURS.get(status, "#616161"), label)
+
+
+@functools.lru_cache(maxsize=256)
+def _badge(css_status: str, colour: str, label: str) -> SafeString:
+    # The lists show two badges a row, from a handful of (status, label) pairs.
     return format_html(
         '<span class="cf-badge cf-badge-{}" style="background:{};color:#fff;padding:1px 8px;border-radius:9px;'
         'font-size:11px;font-weight:600;white-space:nowrap">{}</span>',
-        status.lower(), COLOURS.get(status, "#616161"), label or LABELS.get(status, status),
+        css_status, colour, label,
     )
 
 

@@ -434,6 +434,14 @@ class ChronoRun(models.Model):
         when = timezone.localtime(self.scheduled_for)
         return f"{self.chrono} @ {when:%Y-%m-%d %H:%M:%S %Z} ({self.get_status_display()})"
 
+    def get_status_display(self) -> str:
+        # Django's own builds a dict of the choices at each call, hashing (so translating) all six
+        # lazy labels; the run list calls it twice a row (its __str__ is the checkbox's label).
+        try:
+            return str(self.Status(self.status).label)
+        except ValueError:  # not one of the choices: shown as stored, as Django does
+            return self.status
+
     @classmethod
     def from_db(cls, db, field_names, values):
         instance = super().from_db(db, field_names, values)

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import User
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from automations import dashboard
 from automations.models import ChronoRun
@@ -94,3 +94,10 @@ def test_the_run_list_shows_badges_and_links_each_run_to_its_chrono(admin_client
 @pytest.mark.parametrize("status", ["", None])
 def test_a_chrono_that_never_ran_shows_a_dash_not_an_empty_badge(status):
     assert dashboard.status_badge(status) == "-"
+
+
+def test_a_badge_escapes_its_label_and_speaks_the_active_language():
+    assert ">&lt;b&gt;</span>" in dashboard.status_badge("failed", "<b>")
+    with translation.override("pt-br"):
+        assert ">Falhou</span>" in dashboard.status_badge("failed")
+    assert ">Failed</span>" in dashboard.status_badge("failed")
