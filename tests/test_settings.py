@@ -28,6 +28,7 @@ def start_django(**env: str) -> subprocess.CompletedProcess:
     ("WAHA_BASE_URL", "localhost:3000"),
     ("ALLOWED_METHODS", "GET,FETCH"),
     ("WHATSAPP_MEDIA_MAX_BYTES", "16MB"),
+    ("DATABASE_SERVER_SIDE_BINDING", "sometimes"),
 ])
 def test_a_wrong_value_stops_start_up_naming_the_variable(name, value):
     result = start_django(**{name: value})
@@ -71,6 +72,20 @@ def test_the_defaults_are_sqlite_and_the_filesystem_broker(monkeypatch):
 
 
 # --- System checks (manage.py check): settings that depend on the machine or on each other ----
+
+@pytest.mark.parametrize("value, bound", [(None, True), ("false", False)])
+def test_postgresql_binds_parameters_on_the_server_unless_turned_off(value, bound):
+    env = {**os.environ, "DATA_DIR": str(settings.DATA_DIR), "DATABASE_URL": "postgres://u@127.0.0.1:5432/x"}
+    env.pop("DATABASE_SERVER_SIDE_BINDING", None)
+    if value is not None:
+        env["DATABASE_SERVER_SIDE_BINDING"] = value
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); from django.conf import settings; "
+                               "print(settings.DATABASES['default'].get('OPTIONS', {}).get('server_side_binding', False))"],
+        env=env, cwd=settings.BASE_DIR,
+        capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip() == str(bound), result.stderr
+
 
 def test_the_check_names_a_sandbox_user_this_machine_does_not_have(settings):
     from functions.checks import sandbox_user_exists
