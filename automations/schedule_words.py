@@ -80,11 +80,13 @@ def cron(expression: str, portuguese: bool) -> str:
     except Exception:  # cron-descriptor raises bare Exceptions; the expression itself still reads
         return expression
     if not portuguese:
-        return text
+        return text.replace("At 1 minutes past", "At 1 minute past")
     # Day and month names come from the `calendar` module (English here), and pt_PT's
     # "somente de segunda-feira" reads oddly in Brazil.
     text = text.replace(", somente de ", ", somente em ")
     text = text.replace(", e ", " e ")  # cron-descriptor's English serial comma: "quarta-feira, e sexta-feira"
+    # "Aos 40 minutos da hora" (pt_PT, and plural for the first minute too): of *each* hour.
+    text = text.replace(" minutos da hora", " minutos de cada hora").replace("Aos 1 minutos", "No minuto 1")
     return _PT_NAME_PATTERN.sub(lambda m: _PT_NAMES[m.group()], text)
 
 

@@ -605,6 +605,11 @@ def test_previous_fire_time_of_a_one_shot_is_its_run_at_once_reached():
     ("*/15 * * * *", BERLIN, "Every 15 minutes (Europe/Berlin)", "A cada 15 minutos (Europe/Berlin)"),
     ("0 8 1 12 *", BERLIN, "At 08:00 AM, on day 1 of the month, only in December (Europe/Berlin)",
      "Às 08:00, no dia 1 do mês, somente em dezembro (Europe/Berlin)"),
+    ("40 * * * *", BERLIN, "At 40 minutes past the hour (Europe/Berlin)",
+     "Aos 40 minutos de cada hora (Europe/Berlin)"),
+    ("1 * * * *", BERLIN, "At 1 minute past the hour (Europe/Berlin)", "No minuto 1 de cada hora (Europe/Berlin)"),
+    ("15,45 * * * *", BERLIN, "At 15 and 45 minutes past the hour (Europe/Berlin)",
+     "Aos 15 e 45 minutos de cada hora (Europe/Berlin)"),
 ])
 def test_a_cron_is_described_with_its_timezone(text, tz, english, portuguese):
     schedule = parse(text, tz, NOW)
