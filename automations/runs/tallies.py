@@ -85,18 +85,33 @@ def _rows_of(run: ChronoRun, target_type: str) -> list[tuple]:
 
 
 def _upsert(rows: list[tuple]) -> None:
-    # One statement, rows in a fixed order (so concurrent workers cannot deadlock on them).
-    # INSERT ... ON CONFLICT DO UPDATE: PostgreSQL and SQLite both speak it.
+    sql, params = upsert_sql(rows)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def rows_of(run: ChronoRun) -> list[tuple]:
+    """The tally rows a finished ``run`` adds (for upsert_sql)."""
+    return _rows_of(run, run.chrono.target_type)
+
+
+def upsert_sql(rows: list[tuple], where: str = "") -> tuple[str, list]:
+    """The statement that adds ``rows``, and its parameters; ``where`` (SQL) gates it as a whole.
+
+    One statement, rows in a fixed order (so concurrent workers cannot deadlock on them).
+    INSERT ... ON CONFLICT DO UPDATE: PostgreSQL and SQLite both speak it."""
     table = connection.ops.quote_name(RunTally._meta.db_table)
     values = ", ".join(["(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"] * len(rows))
     key = ", ".join(_COLUMNS[:5])
-    sql = (f"INSERT INTO {table} ({', '.join(_COLUMNS)}) VALUES {values} ON CONFLICT ({key}) DO UPDATE SET "
+    source = f"VALUES {values}"
+    if where:
+        source = f"SELECT * FROM (VALUES {values}) AS v ({', '.join(_COLUMNS)}) WHERE {where}"
+    sql = (f"INSERT INTO {table} ({', '.join(_COLUMNS)}) {source} ON CONFLICT ({key}) DO UPDATE SET "
            f"n = {table}.n + excluded.n, total_ms = {table}.total_ms + excluded.total_ms")
     field = RunTally._meta.get_field("hour")
     params = [field.get_db_prep_value(v, connection) if i == 0 else v
               for row in rows for i, v in enumerate(row)]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+    return sql, params
 
 
 # --- Reading ------------------------------------------------------------------------------------

@@ -41,6 +41,42 @@ def test_an_http_run_under_the_allow_policy_is_a_handful_of_statements(make_chro
     assert not any("automations_alertpolicy" in s and s.startswith("SELECT") and "JOIN" not in s for s in sql)
 
 
+postgresql_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's data-modifying WITH")
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_on_postgresql_the_outcome_is_one_statement_outside_any_transaction(make_chrono, receiver):
+    run = pending_run(make_chrono, overlap_policy=Chrono.Overlap.ALLOW)
+    sql = statements(run)
+    writes = [s for s in sql if s.startswith(("UPDATE", "INSERT", "WITH"))]
+    assert len(writes) == 2, writes  # the claim, then run + chrono summary + tallies together
+    assert writes[1].startswith("WITH") and "automations_runtally" in writes[1] and "automations_chrono" in writes[1]
+    assert not any(s in ("BEGIN", "COMMIT") or s.startswith("SAVEPOINT") for s in sql), sql
+    run.refresh_from_db()
+    run.chrono.refresh_from_db()
+    assert (run.status, run.chrono.last_run_status) == ("success", "success")
+    from automations.models import RunTally
+    assert RunTally.objects.filter(hour=RunTally.ALL_TIME, metric="runs", status="success").get().n == 1
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_an_outcome_whose_claim_was_recovered_meanwhile_writes_nothing(make_chrono):
+    from automations.models import RunTally
+
+    run = pending_run(make_chrono, overlap_policy=Chrono.Overlap.ALLOW)
+    run = ChronoRun.objects.select_related("chrono").get(pk=run.pk)
+    run.status, run.attempt, run.started_at = "running", 1, timezone.now()
+    run.save()
+    ChronoRun.objects.filter(pk=run.pk).update(attempt=2)  # the reaper gave our attempt up and sent another
+    with pytest.raises(execution.Superseded):
+        execution.finish(run, ChronoRun.Status.SUCCESS, claimed_attempt=1)
+    run.chrono.refresh_from_db()
+    assert run.chrono.last_run_status == ""
+    assert not RunTally.objects.exists()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_skip_policy_adds_only_the_chrono_lock_around_the_claim(make_chrono, receiver):
     sql = statements(pending_run(make_chrono, overlap_policy=Chrono.Overlap.SKIP))
