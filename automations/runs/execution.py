@@ -8,8 +8,8 @@ deliveries of the same attempt can never both call the target.
 
 The common case is cheap (issue 12): one conditional write claims the attempt (with the
 chrono's row locked first only where the overlap policy needs to see its other runs), and
-one transaction writes the outcome, conditional on the claim still being ours, plus the
-chrono's summary. Only a delivery that the conditional claim refuses takes the slow,
+one write stores the outcome, conditional on the claim still being ours, with the chrono's
+summary and the tallies (on PostgreSQL a single statement, elsewhere one transaction). Only a delivery that the conditional claim refuses takes the slow,
 fully locked path that tells a duplicate from a stale claim or an overlap.
 """
 
