@@ -4,8 +4,11 @@ import os
 import time
 
 from celery import Celery, signals
+from kombu import transport as kombu_transports
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chronoflow.settings")
+# redis:// and rediss:// broker URLs get kombu's Redis transport with a fix for broker outages.
+kombu_transports.TRANSPORT_ALIASES.update({"redis": "chronoflow.broker:Transport", "rediss": "chronoflow.broker:Transport"})
 
 app = Celery("chronoflow")
 app.config_from_object("django.conf:settings", namespace="CELERY")
