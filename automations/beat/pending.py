@@ -112,12 +112,10 @@ def _record_inline(chunk: Chunk) -> None:
     if not due:
         return
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(Chrono._meta.get_field(name).column)
-                        for name in ("id", "misfire_policy", "catchup_window_s", "is_active"))
     ids = sorted({pk for pk, _ in due})
     try:
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT {columns} FROM {quote(Chrono._meta.db_table)} "
+            cursor.execute(f"SELECT {occurrences.policy_columns()} FROM {quote(Chrono._meta.db_table)} "
                            f"WHERE {quote('id')} IN ({', '.join(['%s'] * len(ids))})", ids)
             active = _apply_policies(chunk, cursor.fetchall())
         occurrences.record_pending([(pk, when) for pk, when in due if pk in active])

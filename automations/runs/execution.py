@@ -59,12 +59,13 @@ def execute(chrono_id: int, scheduled_for: datetime | None, sent_at: datetime | 
     def record() -> str:
         try:
             run.attempts = list(before)  # a retried write must not append the attempt twice
-            if not holds_a_queue(run.chrono) and not alerts.has_policy(run.chrono):
+            queue = holds_a_queue(run.chrono)
+            if not queue and not alerts.has_policy(run.chrono):
                 # Each outcome's writes are atomic on their own (finish(), schedule_retry(),
                 # wait()); a plain final one is a single statement, with no transaction around it.
                 return _record(run, outcome)
             with transaction.atomic():
-                if holds_a_queue(run.chrono):
+                if queue:
                     lock_chrono(run.chrono_id)  # releasing a queued run must not race its admission
                 return _record(run, outcome)
         except Superseded:

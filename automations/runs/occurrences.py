@@ -55,8 +55,7 @@ def send_pending_with_policies(cursor, occurrences: list[tuple[int, datetime]]) 
     columns, constants = _constant_columns()
     quote = connection.ops.quote_name
     names = ", ".join(quote(c) for c in ["chrono_id", "scheduled_for", "next_attempt_at", *columns])
-    policy = ", ".join(quote(Chrono._meta.get_field(name).column)
-                       for name in ("id", "misfire_policy", "catchup_window_s", "is_active"))
+    policy = policy_columns()
     cursor.execute(
         f"WITH chronos AS (SELECT {policy} FROM {quote(Chrono._meta.db_table)} WHERE {quote('id')} = ANY(%s::bigint[])), "
         f"recorded AS (INSERT INTO {quote(ChronoRun._meta.db_table)} ({names}) "
@@ -66,6 +65,14 @@ def send_pending_with_policies(cursor, occurrences: list[tuple[int, datetime]]) 
         "SELECT * FROM chronos",
         [sorted({pk for pk, _ in occurrences}), *constants,
          [pk for pk, _ in occurrences], [due for _, due in occurrences]])
+
+
+def policy_columns() -> str:
+    """The chrono columns beat re-reads before sending an occurrence, in the order it reads them:
+    id, misfire_policy, catchup_window_s, is_active."""
+    quote = connection.ops.quote_name
+    return ", ".join(quote(Chrono._meta.get_field(name).column)
+                     for name in ("id", "misfire_policy", "catchup_window_s", "is_active"))
 
 
 def _constant_columns() -> tuple[list[str], list]:

@@ -57,7 +57,7 @@ def run_saved(sender, instance: ChronoRun, **kwargs) -> None:
 
 def count(run: ChronoRun) -> None:
     """Add the finished ``run`` to its hour's tallies and to the all-time ones."""
-    _upsert(_rows_of(run, run.chrono.target_type))
+    _upsert(rows_of(run))
 
 
 def count_many(runs: Iterable[tuple[ChronoRun, str]]) -> None:
