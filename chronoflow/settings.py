@@ -102,6 +102,7 @@ except Exception as exc:  # dj_database_url raises bare ValueError/KeyError on j
     raise ImproperlyConfigured(f"DATABASE_URL is not a database URL ({exc}): use sqlite:///path or postgres://user@host/db") from None
 if not _db.get("ENGINE"):
     raise ImproperlyConfigured(f"DATABASE_URL has an unsupported scheme: {DATABASE_URL.split(':', 1)[0]!r}")
+DATABASE_SERVER_SIDE_BINDING = env_bool("DATABASE_SERVER_SIDE_BINDING", True)  # read (and checked) whatever the engine
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     # Web, worker and beat share one file: WAL lets readers run beside the single writer,
     # and IMMEDIATE transactions wait for the lock instead of failing on upgrade.
@@ -113,7 +114,7 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     }
     # A file, not :memory:, so worker and beat processes started by tests see it.
     _db["TEST"] = {"NAME": str(DATA_DIR / "test-db.sqlite3")}
-elif _db["ENGINE"] == "django.db.backends.postgresql" and env_bool("DATABASE_SERVER_SIDE_BINDING", True):
+elif _db["ENGINE"] == "django.db.backends.postgresql" and DATABASE_SERVER_SIDE_BINDING:
     # Parameters sent apart from the SQL, and a statement run five times on a connection is
     # prepared (psycopg): the worker stops quoting values into SQL text and PostgreSQL stops
     # planning the run's few statements anew each time. End to end at 100,000 chronos this took
