@@ -9,8 +9,11 @@ deliveries of the same attempt can never both call the target.
 The common case is cheap (issue 12): one conditional write claims the attempt (with the
 chrono's row locked first only where the overlap policy needs to see its other runs), and
 one write stores the outcome, conditional on the claim still being ours, with the chrono's
-summary and the tallies (on PostgreSQL a single statement, elsewhere one transaction). Only a delivery that the conditional claim refuses takes the slow,
-fully locked path that tells a duplicate from a stale claim or an overlap.
+summary and the tallies (on PostgreSQL a single statement, elsewhere one transaction). On
+PostgreSQL the run's read, the lock and the claim travel together in one round trip
+(``_load_and_claim_in_one_round_trip``), so a run costs two. Only a delivery that the
+conditional claim refuses takes the slow, fully locked path that tells a duplicate from a
+stale claim or an overlap.
 """
 
 import logging
@@ -47,10 +50,15 @@ def execute(chrono_id: int, scheduled_for: datetime | None, sent_at: datetime | 
 
     Returns the run's final status, "retrying", "waiting", "queued", "duplicate" or "no-op".
     """
-    run = _load_run(run_id) if run_id else _scheduled_run(chrono_id, scheduled_for, sent_at)
-    if run is None:
-        return "no-op"
-    verdict = admit(run, attempt)
+    found = _load_and_claim_in_one_round_trip(chrono_id, scheduled_for, run_id, attempt)
+    if found is None:  # not PostgreSQL, or no such pending row: the general path
+        run = _load_run(run_id) if run_id else _scheduled_run(chrono_id, scheduled_for, sent_at)
+        if run is None:
+            return "no-op"
+        verdict = admit(run, attempt)
+    else:
+        run, claimed = found
+        verdict = CLAIMED if claimed else _admit_locked(run, attempt)
     if verdict != CLAIMED:
         return verdict
     outcome = _attempt(run)
@@ -143,6 +151,94 @@ def occurrence_at(chrono: Chrono, sent_at: datetime) -> datetime:
 # --- Admission: claim, overlap, stale claims ---------------------------------------------
 
 
+def _load_and_claim_in_one_round_trip(chrono_id: int, scheduled_for: datetime | None, run_id: int | None,
+                                      attempt: int) -> tuple[ChronoRun, bool] | None:
+    """PostgreSQL: read the run and claim it in one round trip; (run, claimed) or None.
+
+    Three statements go in one pipeline and one implicit transaction (it ends at the sync):
+    the run with its chrono (as ``_load_run`` / ``_scheduled_run`` read it), the chrono's
+    row lock where the overlap policy needs it (a first attempt, a policy other than allow:
+    ``FOR UPDATE`` locks only a row that matches), and ``_claim``'s conditional
+    ``pending → running`` with the policy checked in SQL. Each statement takes its own
+    snapshot, so the claim sees every run committed before the lock was granted, as the
+    transaction of steps in ``_claim`` does; the lock is held until the implicit commit.
+    Up to 5 round trips (read, BEGIN, lock, claim, COMMIT) become 1.
+
+    None (the caller takes the general path) on other databases, inside a transaction, for a
+    shape the ORM must build, and when no pending row was found (beat did not record it).
+    A found run the claim refused is (run, False): the locked slow path tells why.
+    """
+    if connection.vendor != "postgresql" or connection.in_atomic_block or not (run_id or scheduled_for):
+        return None
+    statement = _RUN_BY_ID.statement(run_id) if run_id else _PENDING_OCCURRENCE.statement(chrono_id, scheduled_for)
+    if statement is None:
+        return None
+    now = timezone.now()
+    claim_sql, claim_params = _claim_sql(chrono_id, scheduled_for, run_id, attempt, now)
+    connection.ensure_connection()
+    with connection.wrap_database_errors, connection.connection.pipeline() as pipeline, \
+            connection.cursor() as load, connection.cursor() as lock, connection.cursor() as claim:
+        load.execute(*statement)
+        if attempt == 0:
+            lock.execute(f"SELECT 1 FROM {_chrono_table()} WHERE id = %s AND overlap_policy <> %s FOR UPDATE",
+                         [chrono_id, Chrono.Overlap.ALLOW])
+        claim.execute(claim_sql, claim_params)
+        pipeline.sync()  # the implicit transaction commits here: the lock is released
+        run = _RUN_BY_ID.instance(load.fetchone()) if run_id else _PENDING_OCCURRENCE.instance(load.fetchone())
+        claimed = claim.fetchone()
+    if claimed is not None and (run is None or run.pk != claimed[0]):
+        run = _load_run(claimed[0])  # the row appeared between the two statements' snapshots: ours now
+    if run is None:
+        return None
+    if claimed is None:
+        return run, False
+    run.status, run.attempt, run.started_at, run.next_attempt_at = Status.RUNNING, attempt + 1, now, None
+    run.attempts = ChronoRun._meta.get_field("attempts").from_db_value(claimed[1], None, connection)
+    return run, True
+
+
+def _chrono_table() -> str:
+    return connection.ops.quote_name(Chrono._meta.db_table)
+
+
+IN_PROGRESS = (Status.RUNNING, Status.PENDING)  # the parameters of _another_in_progress's SQL
+
+
+def _another_in_progress(chrono: str, run: str) -> str:
+    """SQL: ``in_progress()`` of the chrono (an SQL expression) has a run other than ``run``
+    (kept in step with it); its parameters are IN_PROGRESS."""
+    table = connection.ops.quote_name(ChronoRun._meta.db_table)
+    return (f"EXISTS (SELECT 1 FROM {table} o WHERE o.chrono_id = {chrono} AND o.id <> {run}"
+            " AND (o.status = %s OR (o.status = %s AND o.attempt > 0)))")
+
+
+def _claim_sql(chrono_id: int, scheduled_for: datetime | None, run_id: int | None, attempt: int,
+               now: datetime) -> tuple[str, list]:
+    """The claim of ``_load_and_claim_in_one_round_trip``: by id, or by the occurrence's key of an active chrono."""
+    table = connection.ops.quote_name(ChronoRun._meta.db_table)
+    field = ChronoRun._meta.get_field("started_at")
+    params: list = [Status.RUNNING, attempt + 1, field.get_db_prep_value(now, connection)]
+    if run_id:
+        where = f"{table}.id = %s AND {table}.chrono_id = %s"
+        params += [run_id, chrono_id]
+    else:
+        where = f"{table}.chrono_id = %s AND {table}.scheduled_for = %s AND {table}.trigger = %s"
+        params += [chrono_id, field.get_db_prep_value(scheduled_for, connection), ChronoRun.Trigger.SCHEDULE]
+    where += f" AND {table}.status = %s AND {table}.attempt = %s"
+    params += [Status.PENDING, attempt]
+    chrono_checks = [] if run_id else ["c.is_active"]
+    if attempt == 0:
+        chrono_checks.append(f"(c.overlap_policy = %s OR NOT {_another_in_progress('c.id', f'{table}.id')})")
+    if chrono_checks:
+        where += f" AND EXISTS (SELECT 1 FROM {_chrono_table()} c WHERE c.id = %s AND {' AND '.join(chrono_checks)})"
+        params.append(chrono_id)
+        if attempt == 0:
+            params += [Chrono.Overlap.ALLOW, *IN_PROGRESS]
+    sql = (f"UPDATE {table} SET status = %s, attempt = %s, started_at = %s, next_attempt_at = NULL"
+           f" WHERE {where} RETURNING {table}.id, {table}.attempts")
+    return sql, params
+
+
 def admit(run: ChronoRun, attempt: int) -> str:
     """Decide what this delivery of attempt ``attempt + 1`` does; see the module docstring."""
     if _claim(run, attempt):
@@ -185,10 +281,8 @@ def _claim_returning(run: ChronoRun, attempt: int, now: datetime, exclusive: boo
     busy = ""
     params = [Status.RUNNING, attempt + 1, field.get_db_prep_value(now, connection), run.pk, Status.PENDING, attempt]
     if exclusive:
-        # in_progress() of the chrono, other than this run (kept in step with it).
-        busy = (f" AND NOT EXISTS (SELECT 1 FROM {table} o WHERE o.chrono_id = %s AND o.id <> %s"
-                " AND (o.status = %s OR (o.status = %s AND o.attempt > 0)))")
-        params += [run.chrono_id, run.pk, Status.RUNNING, Status.PENDING]
+        busy = f" AND NOT {_another_in_progress('%s', '%s')}"
+        params += [run.chrono_id, run.pk, *IN_PROGRESS]
     sql = (f"UPDATE {table} SET status = %s, attempt = %s, started_at = %s, next_attempt_at = NULL"
            f" WHERE id = %s AND status = %s AND attempt = %s{busy} RETURNING attempts")
     with connection.cursor() as cursor:

@@ -43,18 +43,27 @@ class Prepared:
 
     def first(self, *values):
         """The first instance the queryset yields for these values, or None."""
-        key = (connection.alias, connection.vendor)
-        if key not in self._plans:
-            return self._compile_and_run(key, values)
-        plan = self._plans[key]
-        if plan is None:
+        statement = self.statement(*values)
+        if statement is None:
             return next(iter(self.build(*values)), None)
         with connection.cursor() as cursor:
-            cursor.execute(plan.sql, self.params(*values))
-            row = cursor.fetchone()
-        return None if row is None else _instance(plan, row)
+            cursor.execute(*statement)
+            return self.instance(cursor.fetchone())
 
-    def _compile_and_run(self, key: tuple[str, str], values: tuple):
+    def statement(self, *values) -> tuple[str, list] | None:
+        """The SQL and parameters for these values (compiled the first time), for a caller that
+        sends it itself (execution's pipeline); None when this shape goes through the ORM."""
+        key = (connection.alias, connection.vendor)
+        if key not in self._plans:
+            self._plans[key] = self._compile(values)
+        plan = self._plans[key]
+        return None if plan is None else (plan.sql, self.params(*values))
+
+    def instance(self, row: tuple | None):
+        """The instance a row of ``statement()``'s SQL stands for (None for no row)."""
+        return None if row is None else _instance(self._plans[(connection.alias, connection.vendor)], row)
+
+    def _compile(self, values: tuple) -> _Plan | None:
         queryset = self.build(*values)
         compiler = queryset.query.get_compiler(using=queryset.db)
         sql, params = compiler.as_sql()
@@ -62,17 +71,14 @@ class Prepared:
         if [(type(p), p) for p in params] != [(type(v), v) for v in expected]:
             log.warning("prepared query of %s: parameters %r are not %r; using the ORM", queryset.model.__name__,
                         params, expected)
-            self._plans[key] = None
-            return next(iter(queryset), None)
+            return None
         klass_info, select = compiler.klass_info, compiler.select
         columns = klass_info["select_fields"]
         fields = slice(columns[0], columns[-1] + 1)
         converters = list(compiler.get_converters([s[0] for s in select[0:compiler.col_count]]).items())
-        self._plans[key] = _Plan(sql=sql, model=klass_info["model"],
-                                 init_list=[s[0].target.attname for s in select[fields]], fields=fields,
-                                 converters=converters, populators=get_related_populators(klass_info, select,
-                                                                                          queryset.db))
-        return self.first(*values)
+        return _Plan(sql=sql, model=klass_info["model"], init_list=[s[0].target.attname for s in select[fields]],
+                     fields=fields, converters=converters,
+                     populators=get_related_populators(klass_info, select, queryset.db))
 
 
 def _instance(plan: _Plan, row: tuple):

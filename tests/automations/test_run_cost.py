@@ -37,7 +37,9 @@ def test_an_http_run_under_the_allow_policy_is_a_handful_of_statements(make_chro
     sql = statements(pending_run(make_chrono, overlap_policy=Chrono.Overlap.ALLOW))
     # read run + chrono + alert policy; claim; re-read the attempt history; outcome, tallies, chrono summary.
     assert len(sql) <= 8, sql
-    assert not any("FOR UPDATE" in s for s in sql)
+    # PostgreSQL sends its lock in the same round trip as the read and the claim, conditional on
+    # the policy: under allow it matches, and so locks, no row.
+    assert all("overlap_policy <>" in s for s in sql if "FOR UPDATE" in s), sql
     assert not any("automations_alertpolicy" in s and s.startswith("SELECT") and "JOIN" not in s for s in sql)
 
 
@@ -131,3 +133,89 @@ def test_a_recorded_occurrence_of_a_paused_chrono_does_not_run(make_chrono, rece
     chrono.pause()
     assert execution.execute(chrono.pk, due, None, None, 0) == "no-op"
     assert len(receiver.calls) == 0
+
+
+# --- PostgreSQL: read, lock and claim in one round trip -----------------------------------------
+
+def _libpq_url(settings) -> str:
+    db = settings.DATABASES["default"]
+    return f"postgresql://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_a_beat_occurrence_is_read_locked_and_claimed_in_one_pipeline_sync(make_chrono, receiver, monkeypatch):
+    import psycopg
+
+    from automations.runs import occurrences
+
+    chrono = make_chrono(schedule="0 * * * *", url=URL, overlap_policy=Chrono.Overlap.SKIP)
+    due = timezone.now().replace(microsecond=0)
+    occurrences.record_pending([(chrono.pk, due)])
+    syncs = []
+    real_sync = psycopg.Pipeline.sync
+    monkeypatch.setattr(psycopg.Pipeline, "sync", lambda self: (syncs.append(1), real_sync(self))[1])
+    result, sql = scheduled_statements(chrono, due)
+    assert result == ChronoRun.Status.SUCCESS
+    assert len(syncs) == 1  # one round trip for the three statements below
+    assert sql[0].startswith("SELECT") and "automations_integratorhook" in sql[0]  # the run with its chrono
+    assert "FOR UPDATE" in sql[1] and sql[2].startswith("UPDATE") and "RETURNING" in sql[2]
+    assert sql[3].startswith("WITH") and len(sql) == 4, sql  # then the outcome, and nothing else
+    assert not any(s in ("BEGIN", "COMMIT") for s in sql)
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_a_claim_that_waits_for_the_chrono_lock_sees_the_run_started_meanwhile(make_chrono, receiver, settings):
+    """The skip policy holds across connections: the claim's statement runs after the lock is
+    granted, with its own snapshot, so it sees the run another worker claimed while it waited."""
+    import threading
+
+    import psycopg
+    from django.db import connections
+
+    from automations.runs import occurrences
+
+    receiver.assert_all_requests_are_fired = False
+    chrono = make_chrono(schedule="* * * * *", url=URL, overlap_policy=Chrono.Overlap.SKIP)
+    earlier, due = timezone.now().replace(second=0, microsecond=0) - timezone.timedelta(minutes=1), \
+        timezone.now().replace(second=0, microsecond=0)
+    occurrences.record_pending([(chrono.pk, earlier), (chrono.pk, due)])
+    first = ChronoRun.objects.get(chrono=chrono, scheduled_for=earlier)
+    outcome = {}
+
+    def deliver():
+        try:
+            outcome["result"] = execution.execute(chrono.pk, due, None, None, 0)
+        finally:
+            connections.close_all()
+
+    with psycopg.connect(_libpq_url(settings)) as other:  # another worker, mid-claim of the earlier run
+        other.execute("SELECT 1 FROM automations_chrono WHERE id = %s FOR UPDATE", [chrono.pk])
+        other.execute("UPDATE automations_chronorun SET status = 'running', attempt = 1, started_at = now() "
+                      "WHERE id = %s", [first.pk])
+        worker = threading.Thread(target=deliver)
+        worker.start()
+        with psycopg.connect(_libpq_url(settings), autocommit=True) as watcher:
+            for _ in range(100):  # until the delivery waits for the lock
+                if watcher.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                   "AND datname = current_database()").fetchone()[0]:
+                    break
+                worker.join(0.05)
+            else:
+                pytest.fail("the delivery never waited for the chrono's lock")
+        other.commit()
+    worker.join(10)
+    assert outcome == {"result": ChronoRun.Status.SKIPPED}
+    run = ChronoRun.objects.get(chrono=chrono, scheduled_for=due)
+    assert run.status == "skipped" and f"run #{first.pk} is still in progress" in run.error_message
+    assert len(receiver.calls) == 0
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_a_delivery_of_an_attempt_already_claimed_is_a_duplicate_after_one_round_trip(make_chrono, receiver):
+    run = pending_run(make_chrono, overlap_policy=Chrono.Overlap.SKIP)
+    assert execution.execute(run.chrono_id, None, None, run.pk, 0) == ChronoRun.Status.SUCCESS
+    assert execution.execute(run.chrono_id, None, None, run.pk, 0) == "duplicate"
+    assert len(receiver.calls) == 1
