@@ -1,7 +1,7 @@
 """End-to-end execution benchmark: beat, worker and a slow webhook, from due time to arrival.
 
     .venv/bin/python bench/endtoend.py                         # 100,000 chronos, 1,667 due a minute (~5 min)
-    .venv/bin/python bench/endtoend.py --chronos 300 --boundaries 1 --noop-messages 200   # smoke run
+    .venv/bin/python bench/endtoend.py --chronos 300 --boundaries 1 --noop-messages 200 --noop-rounds 1   # smoke run
 
 What it does:
 
@@ -10,7 +10,9 @@ What it does:
    each an hourly crontab at minute i mod 60, so N/60 are due at each minute boundary),
    each an HTTP POST to a loopback Receiver that answers after --receiver-delay-ms (200);
 2. measures the bare Celery no-op drain rate with bench/throughput.py's own function, with
-   the same worker flags (pool, concurrency, log level) as the run below;
+   the same worker flags (pool, concurrency, log level) as the run below: the median of
+   --noop-rounds (4) rounds, half of them before step 3 and half after step 4, since on a
+   shared machine the rate of one round moves by a third from one minute to the next;
 3. starts the real processes with the project's command lines (chronoflow/processes.py,
    as `manage.py runall` does): one `celery worker` (runs + housekeeping queues) and one
    `celery beat` with ChronoScheduler; waits until both are up;
@@ -19,8 +21,9 @@ What it does:
    and occurrence) and reports: due time -> arrival p50/p99/max, lost occurrences (never
    arrived), duplicates (a key that arrived twice), whether each burst was over before the
    next boundary, each burst's drain rate ((n - 1) / (last arrival - first arrival)) beside
-   the no-op rate and their ratio; with beat's publish time per burst (from its log) and
-   the worker's CPU per run.
+   the no-op rate and their ratio (the median of the bursts: the first one after the worker
+   starts also opens its database connections); with beat's publish time per burst (from
+   its log) and the worker's CPU per run.
 
 Acceptance (issue 12): every occurrence arrives before the next boundary, drain >= 0.5x the
 no-op, 0 lost, 0 duplicates. Exit status 0 whatever the figures (it is a measurement); 2 if
@@ -67,9 +70,12 @@ def main(argv: list[str] | None = None) -> int:
           f"-l {args.loglevel}; receiver answering after {args.receiver_delay_ms} ms; {os.cpu_count()} CPUs", flush=True)
     try:
         minutes = build(args, receiver)
-        noop = noop_rate(args, receiver)
-        print(f"bare no-op (bench/throughput.py, same worker flags): {noop:.1f} runs/s", flush=True)
+        rates = noop_rates(args, receiver, (args.noop_rounds + 1) // 2)
         window = run_processes(args, minutes)
+        rates += noop_rates(args, receiver, args.noop_rounds // 2)
+        noop = statistics.median(rates)
+        print(f"bare no-op (bench/throughput.py, same worker flags): {noop:.1f} runs/s (median of {len(rates)} "
+              f"rounds, before and after the boundaries: {', '.join(f'{r:.1f}' for r in rates)})", flush=True)
         report(analyse(minutes, receiver, window), noop, window)
     finally:
         from django.db import connections
@@ -85,12 +91,14 @@ def main(argv: list[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--chronos", type=int, default=100_000, help="how many chronos (default 100,000)")
-    parser.add_argument("--boundaries", type=int, default=2, help="minute boundaries to measure (default 2)")
+    parser.add_argument("--boundaries", type=int, default=3, help="minute boundaries to measure (default 3)")
     parser.add_argument("--receiver-delay-ms", type=int, default=200, help="the receiver answers after this (200)")
     parser.add_argument("--concurrency", type=int, default=None, help="worker -c (default: WORKER_CONCURRENCY)")
     parser.add_argument("--pool", default="", help="worker -P (default: WORKER_POOL)")
     parser.add_argument("--loglevel", default="info", help="worker and beat log level (default info, as runall)")
-    parser.add_argument("--noop-messages", type=int, default=1000, help="messages of the no-op baseline (1,000)")
+    parser.add_argument("--noop-messages", type=int, default=2000, help="messages per no-op round (2,000)")
+    parser.add_argument("--noop-rounds", type=int, default=4,
+                        help="no-op rounds, half before the boundaries and half after; the median counts (4)")
     parser.add_argument("--pg-url", default="postgres://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--redis", default="", help="broker URL (flushed); default: a private redis-server")
     return parser
@@ -114,12 +122,15 @@ def build(args, receiver: Receiver) -> dict[int, int]:
     return minutes
 
 
-def noop_rate(args, receiver: Receiver) -> float:
-    """bench/throughput.py's no-op drain rate, with this run's worker flags."""
+def noop_rates(args, receiver: Receiver, rounds: int) -> list[float]:
+    """bench/throughput.py's no-op drain rate, with this run's worker flags, ``rounds`` times.
+
+    Half the rounds run before the boundaries and half after: on a shared machine one round
+    moves by a third from one minute to the next, so the baseline spans the measured window.
+    """
     options = SimpleNamespace(messages=args.noop_messages, concurrency=args.concurrency, pool=args.pool,
                               loglevel=args.loglevel)
-    rate, _ = throughput.run_scenario("noop", options, receiver)
-    return rate
+    return [throughput.run_scenario("noop", options, receiver)[0] for _ in range(rounds)]
 
 
 # --------------------------------------------------------------------------- the real processes

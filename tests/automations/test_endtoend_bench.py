@@ -22,6 +22,7 @@ def test_the_bench_delivers_every_occurrence_due_at_a_boundary_once():
     server = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + "/postgres"
     done = subprocess.run(
         [sys.executable, "bench/endtoend.py", "--chronos", "300", "--boundaries", "1", "--noop-messages", "200",
+         "--noop-rounds", "1",
          "--pg-url", server],
         cwd=ROOT, capture_output=True, text=True, timeout=240,
     )
