@@ -226,7 +226,10 @@ else:
     # The filesystem transport ignores the host; naming one keeps kombu from warning
     # "No hostname was supplied" in every command that publishes.
     CELERY_BROKER_URL = "filesystem://localhost/"
+    # An empty queue is looked at again after polling_interval (kombu's default, 1 s, made every
+    # hop of a task that sends the next one, such as a campaign's sends, wait up to a second).
     CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "polling_interval": 0.1,
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
         "processed_folder": str(BROKER_DIR / "processed"),
