@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
                       DJANGO_SETTINGS_MODULE="chronoflow.settings", LOG_LEVEL=args.loglevel.upper())
     receiver = Receiver(args.receiver_delay_ms / 1000, record=True)
     print(f"End-to-end bench: {args.chronos:,} chronos, {math.ceil(args.chronos / 60):,} due per minute, "
-          f"{args.boundaries} boundaries; worker -P {args.pool or 'WORKER_POOL'} -c {args.concurrency or 'WORKER_CONCURRENCY'} "
+          f"{args.boundaries} boundaries; {args.workers} × worker -P {args.pool or 'WORKER_POOL'} -c {args.concurrency or 'WORKER_CONCURRENCY'} "
           f"-l {args.loglevel}; receiver answering after {args.receiver_delay_ms} ms; {os.cpu_count()} CPUs", flush=True)
     try:
         minutes = build(args, receiver)
@@ -95,6 +95,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--receiver-delay-ms", type=int, default=200, help="the receiver answers after this (200)")
     parser.add_argument("--concurrency", type=int, default=None, help="worker -c (default: WORKER_CONCURRENCY)")
     parser.add_argument("--pool", default="", help="worker -P (default: WORKER_POOL)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="worker processes, as --scale worker=N; the no-op gets as many (default 1)")
     parser.add_argument("--loglevel", default="info", help="worker and beat log level (default info, as runall)")
     parser.add_argument("--noop-messages", type=int, default=2000, help="messages per no-op round (2,000)")
     parser.add_argument("--noop-rounds", type=int, default=4,
@@ -129,7 +131,7 @@ def noop_rates(args, receiver: Receiver, rounds: int) -> list[float]:
     moves by a third from one minute to the next, so the baseline spans the measured window.
     """
     options = SimpleNamespace(messages=args.noop_messages, concurrency=args.concurrency, pool=args.pool,
-                              loglevel=args.loglevel)
+                              loglevel=args.loglevel, workers=args.workers)
     return [throughput.run_scenario("noop", options, receiver)[0] for _ in range(rounds)]
 
 
@@ -137,15 +139,17 @@ def noop_rates(args, receiver: Receiver, rounds: int) -> list[float]:
 
 def run_processes(args, minutes: dict[int, int]) -> dict:
     """Worker and beat with the project's command lines, through the measured boundaries."""
-    from chronoflow.processes import beat_command, worker_command
+    from chronoflow.processes import beat_command
 
     scheduler_bench.reset_child(None)  # steady state: every task sent up to now, nothing missed
     throughput.redis_client().flushdb()
-    worker_log, beat_log = LOGS / "worker.log", LOGS / "beat.log"
-    worker = _start(worker_command(concurrency=args.concurrency, loglevel=args.loglevel, pool=args.pool), worker_log)
+    beat_log = LOGS / "beat.log"
+    logs = [LOGS / ("worker.log" if i == 0 else f"worker{i + 1}.log") for i in range(args.workers)]
+    workers = [_start(command, log) for command, log in zip(throughput.worker_commands(args, args.loglevel), logs)]
     beat = _start(beat_command(loglevel=args.loglevel), beat_log)
     try:
-        _wait_for_line(worker_log, " ready.", worker)
+        for worker, log in zip(workers, logs):
+            _wait_for_line(log, " ready.", worker)
         _wait_for_line(beat_log, "periodic tasks loaded", beat)
         ready = time.time()
         first = math.ceil((ready + 2) / 60) * 60  # a boundary at least 2 s away
@@ -153,13 +157,13 @@ def run_processes(args, minutes: dict[int, int]) -> dict:
         print(f"worker and beat up; measuring boundaries at "
               f"{', '.join(time.strftime('%H:%M:%S', time.gmtime(b)) for b in boundaries)} UTC", flush=True)
         time.sleep(max(boundaries[0] - 1 - time.time(), 0))
-        cpu_before = cpu_seconds(worker.pid), cpu_seconds(beat.pid)
-        wait_for_arrivals(minutes, boundaries, [worker, beat])
-        cpu_after = cpu_seconds(worker.pid), cpu_seconds(beat.pid)
+        cpu_before = sum(cpu_seconds(w.pid) for w in workers), cpu_seconds(beat.pid)
+        wait_for_arrivals(minutes, boundaries, [*workers, beat])
+        cpu_after = sum(cpu_seconds(w.pid) for w in workers), cpu_seconds(beat.pid)
     finally:
-        for process in (beat, worker):
+        for process in (beat, *workers):
             process.terminate()
-        for process in (beat, worker):
+        for process in (beat, *workers):
             try:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:

@@ -51,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=None,
                         help="worker concurrency (default: WORKER_CONCURRENCY, the project's)")
     parser.add_argument("--pool", default="", help="worker pool (-P): threads, prefork (default: WORKER_POOL)")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes, as --scale worker=N (default 1)")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated subset")
     parser.add_argument("--receiver-delay-ms", type=int, default=0,
                         help="the receiver waits this long before answering (a slow webhook; default 0)")
@@ -73,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     django.setup()
     receiver = Receiver(args.receiver_delay_ms / 1000)
     print(f"Throughput bench: {args.messages:,} messages a scenario, {args.rounds} round(s), "
-          f"worker -P {args.pool or 'WORKER_POOL'} -c {args.concurrency or 'WORKER_CONCURRENCY'}, {os.cpu_count()} CPUs; "
+          f"{args.workers} × worker -P {args.pool or 'WORKER_POOL'} -c {args.concurrency or 'WORKER_CONCURRENCY'}, "
+          f"{os.cpu_count()} CPUs; "
           f"receiver {receiver.url} answering after {args.receiver_delay_ms} ms")
     rates: dict[str, list[float]] = {s: [] for s in scenarios}
     cpu: dict[str, list[float]] = {s: [] for s in scenarios}
@@ -164,38 +166,47 @@ def finished_times(run_ids: list[int]) -> list[float]:
 
 
 def drain(args, done_times, n: int, timeout: float = 600) -> tuple[float, float]:
-    """Start the worker, wait for n completions, stop it.
+    """Start the worker(s), wait for n completions, stop them.
 
-    Returns the rate, (n - 1) / (last - first), and the worker's CPU per run (ms), both
+    Returns the rate, (n - 1) / (last - first), and the workers' CPU per run (ms), both
     measured from the first completion on, so worker start-up is not counted.
     """
-    from chronoflow.processes import worker_command
-
     loglevel = getattr(args, "loglevel", "warning")  # bench/endtoend.py passes its run's level
-    command = worker_command(concurrency=args.concurrency, loglevel=loglevel, pool=args.pool) + [
-        "--include", "bench.throughput_tasks"]
     log = open(ROOT / "var" / "bench-throughput" / "worker.log", "a")
-    worker = subprocess.Popen(command, cwd=ROOT, env=os.environ.copy(), stdout=log, stderr=subprocess.STDOUT)
-    first = None  # (completions, worker CPU seconds) when the first completions were seen
+    workers = [subprocess.Popen(command, cwd=ROOT, env=os.environ.copy(), stdout=log, stderr=subprocess.STDOUT)
+               for command in worker_commands(args, loglevel, "--include", "bench.throughput_tasks")]
+    first = None  # (completions, workers' CPU seconds) when the first completions were seen
     try:
         deadline = time.monotonic() + timeout
         while True:
             times = done_times()
             if times and first is None:
-                first = (len(times), cpu_seconds(worker.pid))
+                first = (len(times), sum(cpu_seconds(w.pid) for w in workers))
             if len(times) >= n:
-                cpu_ms = (cpu_seconds(worker.pid) - first[1]) * 1000 / max(len(times) - first[0], 1)
+                used = sum(cpu_seconds(w.pid) for w in workers) - first[1]
+                cpu_ms = used * 1000 / max(len(times) - first[0], 1)
                 break
-            if worker.poll() is not None:
-                raise SystemExit(f"worker exited with {worker.returncode}; see var/bench-throughput/worker.log")
+            if any(w.poll() is not None for w in workers):
+                raise SystemExit("a worker exited; see var/bench-throughput/worker.log")
             if time.monotonic() > deadline:
                 raise SystemExit(f"only {len(times)} of {n} done after {timeout:.0f} s")
             time.sleep(0.1)
     finally:
-        worker.terminate()
-        worker.wait(timeout=60)
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            worker.wait(timeout=60)
     times.sort()
     return (n - 1) / max(times[-1] - times[0], 1e-6), cpu_ms
+
+
+def worker_commands(args, loglevel: str, *extra: str) -> list[list[str]]:
+    """The project's worker command line, once per ``--workers`` process (each its own node name)."""
+    from chronoflow.processes import worker_command
+
+    count = getattr(args, "workers", 1)
+    command = worker_command(concurrency=args.concurrency, loglevel=loglevel, pool=args.pool) + list(extra)
+    return [command + ["-n", f"bench{i}@%h"] if count > 1 else command for i in range(1, count + 1)]
 
 
 def report(rates: dict[str, list[float]], cpu: dict[str, list[float]], args) -> None:
