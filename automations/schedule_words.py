@@ -87,7 +87,25 @@ def cron(expression: str, portuguese: bool) -> str:
     text = text.replace(", e ", " e ")  # cron-descriptor's English serial comma: "quarta-feira, e sexta-feira"
     # "Aos 40 minutos da hora" (pt_PT, and plural for the first minute too): of *each* hour.
     text = text.replace(" minutos da hora", " minutos de cada hora").replace("Aos 1 minutos", "No minuto 1")
+    text = _WEEKDAYS_ONLY.sub(lambda m: ", " + _on_weekdays(re.split(r", | e ", m.group(1))), text)
     return _PT_NAME_PATTERN.sub(lambda m: _PT_NAMES[m.group()], text)
+
+
+# ", only on Monday, Wednesday, and Friday" (English names at this point): Brazilians say
+# "às segundas-feiras, quartas-feiras e sextas-feiras", "aos sábados", not "somente em segunda-feira".
+_WEEKDAY_NAMES = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
+_WEEKDAYS_ONLY = re.compile(rf", somente em ((?:{_WEEKDAY_NAMES})(?:(?:, | e )(?:{_WEEKDAY_NAMES}))*)\b")
+
+
+def _on_weekdays(days: list[str]) -> str:
+    words, article = [], None
+    for day in days:
+        name = _PT_NAMES[day]
+        plural = name.replace("-feira", "s-feiras") if name.endswith("-feira") else name + "s"
+        gender = "às" if name.endswith("-feira") else "aos"
+        words.append(plural if gender == article else f"{gender} {plural}")
+        article = gender
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " e " + words[-1]
 
 
 def interval(seconds: int, portuguese: bool, aligned: bool, zone_name: str) -> str:

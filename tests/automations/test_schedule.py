@@ -601,7 +601,7 @@ def test_previous_fire_time_of_a_one_shot_is_its_run_at_once_reached():
     ("weekdays at 08:00", BERLIN, "At 08:00 AM, Monday through Friday (Europe/Berlin)",
      "Às 08:00, de segunda-feira a sexta-feira (Europe/Berlin)"),
     ("toda segunda às 9h", BERLIN, "At 09:00 AM, only on Monday (Europe/Berlin)",
-     "Às 09:00, somente em segunda-feira (Europe/Berlin)"),
+     "Às 09:00, às segundas-feiras (Europe/Berlin)"),
     ("*/15 * * * *", BERLIN, "Every 15 minutes (Europe/Berlin)", "A cada 15 minutos (Europe/Berlin)"),
     ("0 8 1 12 *", BERLIN, "At 08:00 AM, on day 1 of the month, only in December (Europe/Berlin)",
      "Às 08:00, no dia 1 do mês, somente em dezembro (Europe/Berlin)"),
@@ -752,7 +752,7 @@ def test_several_weekdays_are_described_without_a_serial_comma_in_portuguese():
     assert describe(schedule, SAO_PAULO, "en") == \
         "At 09:00 AM, only on Monday, Wednesday, and Friday (America/Sao_Paulo)"
     assert describe(schedule, SAO_PAULO, "pt_BR") == \
-        "Às 09:00, somente em segunda-feira, quarta-feira e sexta-feira (America/Sao_Paulo)"
+        "Às 09:00, às segundas-feiras, quartas-feiras e sextas-feiras (America/Sao_Paulo)"
 
 
 # --------------------------------------------------------------------------- parts of the day, am/pm
@@ -972,3 +972,15 @@ def test_schedules_that_skip_missing_wall_times_have_no_gap_notes(text):
     fires = next_fire_times(schedule, NEW_YORK, utc(2026, 3, 8, 5, 0), n=6, anchor=utc(2026, 3, 8, 5, 0))
 
     assert [gap_note(schedule, NEW_YORK, fire) for fire in fires] == [None] * 6
+
+
+@pytest.mark.parametrize(("expression", "words"), [
+    ("0 8 * * 6", "Às 08:00, aos sábados"),
+    ("0 8 * * 5,6", "Às 08:00, às sextas-feiras e aos sábados"),
+    ("0 8 * * 2,4", "Às 08:00, às terças-feiras e quintas-feiras"),
+    ("0 8 * 12 1", "Às 08:00, às segundas-feiras, somente em dezembro"),  # months keep "somente em"
+])
+def test_weekdays_read_as_brazilians_say_them(expression, words):
+    from automations import schedule_words
+
+    assert schedule_words.cron(expression, True) == words
