@@ -30,3 +30,15 @@ def test_a_channel_whose_connection_closed_raises_a_connection_error():
             assert isinstance(raised.value, transport.connection_errors)
         finally:
             transport.client = client
+
+
+def test_a_channel_keeps_one_client_per_connection_pool():
+    with Connection(os.environ["REDIS_URL"]) as connection:
+        channel = connection.channel()
+        with channel.conn_or_acquire() as first, channel.conn_or_acquire() as second:
+            assert first is second  # one client, not one per ack
+            assert first.ping()
+        channel._disconnect_pools()  # what a reconnection does
+        with channel.conn_or_acquire() as third:
+            assert third is not first and third.connection_pool is channel.pool
+            assert third.ping()
