@@ -93,7 +93,7 @@ def cron(expression: str, portuguese: bool) -> str:
 
 # ", only on Monday, Wednesday, and Friday" (English names at this point): Brazilians say
 # "às segundas-feiras, quartas-feiras e sextas-feiras", "aos sábados", not "somente em segunda-feira".
-_WEEKDAY_NAMES = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
+_WEEKDAY_NAMES = "|".join(list(_PT_NAMES)[:7])  # the English day names, Monday first
 _WEEKDAYS_ONLY = re.compile(rf", somente em ((?:{_WEEKDAY_NAMES})(?:(?:, | e )(?:{_WEEKDAY_NAMES}))*)\b")
 
 

@@ -183,8 +183,8 @@ def drain(args, done_times, n: int, done_count, timeout: float = 600) -> tuple[f
 
     Returns the rate, (n - 1) / (last - first), and the workers' CPU per run (ms), both
     measured from the first completion on, so worker start-up is not counted. ``done_count()``
-    is polled every 0.1 s and ``done_times()`` read once at the end: reading every time on
-    each poll held the GIL of the process the receiver answers in.
+    is polled every 0.1 s and ``done_times()`` read once at the end: reading all the times at
+    every poll held the GIL of the process the receiver answers in.
     """
     loglevel = getattr(args, "loglevel", "warning")  # bench/endtoend.py passes its run's level
     log = open(ROOT / "var" / "bench-throughput" / "worker.log", "a")
