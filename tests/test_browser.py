@@ -297,6 +297,7 @@ def test_a_brazilian_operator_runs_a_message_chrono_on_a_development_channel(
 
     # Logged out, the development channel shows its fake QR (there is nothing to scan).
     me.run_action("/admin/whatsapp/channel/", channel.pk, "logout_sessions")
+    me.wait_for_text(".messagelist", "1 canal(is)")  # the action's page, before leaving it
     me.open(f"/admin/whatsapp/channel/{channel.pk}/qr/")
     assert "QR falso" in me.text("#cf-qr-box")
     assert me.find("#cf-qr").get_attribute("src").startswith("data:image/")
