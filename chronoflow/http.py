@@ -373,31 +373,43 @@ def send(method: str, url: str, *, headers: Mapping[str, str] | None = None, jso
     request = _Request(method.upper(), url, dict(headers or {}), json, data, params)
     deadline = _Deadline(timeout_s)
     _call.current = (deadline, address_policy)
+    # One connection at most: a call makes one request at a time, and none outlives it.
+    adapter, cookies = _GuardedAdapter(pool_connections=1, pool_maxsize=1), requests.cookies.RequestsCookieJar()
     try:
-        with _session() as session:
-            for _hop in range(max_redirects + 1):
-                _check_hop(request.url, check_hop, allow_host, address_policy)
-                response = _open(session, request, started, timeout_s, retries, deadline)
-                following = _redirect(request, response) if follow_redirects else None
-                if following is None:
-                    return _read(response, started, timeout_s, max_bytes, deadline, decode)
-                response.close()
-                request = following
+        for _hop in range(max_redirects + 1):
+            _check_hop(request.url, check_hop, allow_host, address_policy)
+            response = _open(adapter, request, cookies, started, timeout_s, retries, deadline)
+            following = _redirect(request, response) if follow_redirects else None
+            if following is None:
+                return _read(response, started, timeout_s, max_bytes, deadline, decode)
+            requests.cookies.extract_cookies_to_jar(cookies, response.request, response.raw)  # as a browser would
+            response.close()
+            request = following
     finally:
         _call.current = None
         deadline.close()
+        adapter.close()
     raise HttpError(f"Too many redirects (more than {max_redirects}) starting from {_hostport(url)}", permanent=True)
 
 
-def _session() -> requests.Session:
-    # A session per call: no connection outlives the call that checked and watches it.
-    session = requests.Session()
-    session.trust_env = False
-    adapter = _GuardedAdapter()
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    session.headers["User-Agent"] = USER_AGENT
-    return session
+# What requests.Session would add to every request (issue 12: a Session per call, with its
+# two default adapters and its settings merged anew, cost more CPU than the request itself).
+_DEFAULT_HEADERS = CaseInsensitiveDict({**requests.utils.default_headers(), "User-Agent": USER_AGENT})
+
+
+def _prepare(request: _Request, cookies: requests.cookies.RequestsCookieJar) -> requests.PreparedRequest:
+    """The request as requests.Session.prepare_request makes it, without a Session.
+
+    No proxies, .netrc or environment settings (a Session with trust_env off reads none);
+    user info in the URL still becomes Basic auth; cookies set by an earlier hop of this
+    call go with the next one.
+    """
+    headers = CaseInsensitiveDict(_DEFAULT_HEADERS)
+    headers.update(request.headers)
+    prepared = requests.PreparedRequest()
+    prepared.prepare(method=request.method, url=request.url, headers=headers, data=request.data or [],
+                     params=request.params or {}, json=request.json, cookies=cookies)
+    return prepared
 
 
 def _check_hop(url: str, check_hop: Callable[[str], None] | None, allow_host: Callable[[str], bool] | None,
@@ -425,16 +437,14 @@ def _check_url(url: str, allow_host: Callable[[str], bool] | None) -> None:
         raise HttpError(f"Host {parts.hostname!r} is not allowed.", permanent=True, refused=True)
 
 
-def _open(session: requests.Session, request: _Request, started: float, timeout_s: float,
-          retries: int, deadline: _Deadline) -> requests.Response:
+def _open(adapter: HTTPAdapter, request: _Request, cookies: requests.cookies.RequestsCookieJar,
+          started: float, timeout_s: float, retries: int, deadline: _Deadline) -> requests.Response:
     """Send one hop; the body stays unread. Raises HttpError on any failure to get a response."""
     for attempt in range(retries + 1):
         remaining = _remaining(started, timeout_s)
         try:
-            return session.request(
-                request.method, request.url, headers=request.headers, json=request.json, data=request.data,
-                params=request.params, timeout=(remaining, remaining), allow_redirects=False, stream=True,
-            )
+            return adapter.send(_prepare(request, cookies), stream=True, timeout=(remaining, remaining),
+                                verify=True, cert=None, proxies={})
         except requests.RequestException as exc:
             delay = CONNECT_RETRY_DELAY_S * 2**attempt
             # Only failures to connect are retried: the request never left, so no duplicate.

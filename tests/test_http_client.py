@@ -4,6 +4,7 @@ Unit tests fake the other side with `responses`; the network tests (timeouts, re
 connections, redirects, large bodies) talk to a real server on 127.0.0.1.
 """
 
+import base64
 import socket
 import threading
 import time
@@ -320,3 +321,21 @@ def test_a_server_error_is_an_answer_that_connection_retries_do_not_repeat(local
     local_server.replies("/flaky", [Reply(status=500), Reply(status=200)])
     response = http.send("GET", local_server.url("/flaky"), timeout_s=2, retries=3)
     assert response.status == 500 and len(local_server.requests_to("/flaky")) == 1
+
+
+def test_a_request_carries_what_a_requests_session_would_add(local_server):
+    local_server.reply("/hook", body="ok")
+    http.send("POST", local_server.url("/hook").replace("://", "://ana:segredo@"), json={"a": 1}, timeout_s=2)
+    sent = local_server.requests_to("/hook")[0].headers
+    assert (sent["user-agent"], sent["accept"], sent["connection"]) == ("ChronoFlow", "*/*", "keep-alive")
+    assert "gzip" in sent["accept-encoding"]
+    assert sent["authorization"] == "Basic " + base64.b64encode(b"ana:segredo").decode()
+
+
+def test_a_cookie_set_by_a_redirect_goes_with_the_next_hop_of_the_same_call(local_server):
+    local_server.reply("/login", redirect="/home", headers={"Set-Cookie": "session=abc; Path=/"})
+    local_server.reply("/home", body="ok")
+    http.send("GET", local_server.url("/login"), timeout_s=2)
+    assert local_server.requests_to("/home")[0].headers["cookie"] == "session=abc"
+    http.send("GET", local_server.url("/home"), timeout_s=2)  # a new call starts with no cookies
+    assert "cookie" not in local_server.requests_to("/home")[1].headers
