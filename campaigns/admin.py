@@ -112,6 +112,10 @@ class CampaignAdmin(admin.ModelAdmin):
         for campaign in queryset[:5]:
             shown = preview(campaign, first=3)
             samples = " | ".join(f"{s['name'] or s['phone']}: {s['text']}" for s in shown["samples"])
+            if shown["attachment"]:
+                samples = _("Attachment: %(kind)s “%(filename)s”, the text as its caption.") % {
+                    "kind": shown["attachment"]["kind_display"], "filename": shown["attachment"]["filename"]
+                } + " " + samples
             self.message_user(request, _("%(campaign)s: %(total)d recipients, %(send)d would be sent, %(suppressed)d "
                                          "suppressed (opted out), %(missing)d not on WhatsApp. %(samples)s") % {
                 "campaign": campaign, "total": shown["total"], "send": shown["would_send"],

@@ -1,5 +1,8 @@
 """What a campaign would send, without sending: the first N texts and how many would not go."""
 
+import posixpath
+from urllib.parse import urlsplit
+
 from campaigns.models import Campaign
 from campaigns.render import render
 
@@ -21,4 +24,13 @@ def preview(campaign: Campaign, first: int = 5) -> dict:
                 "text": render(campaign.message, campaign.pk or 0, c)} for c in sendable[: min(first, MAX_PREVIEW)]]
     return {"total": total, "would_send": total - opted_out - not_on_whatsapp, "suppressed": opted_out,
             "not_on_whatsapp": not_on_whatsapp, "unchecked": sendable.filter(checked_at__isnull=True).count(),
-            "samples": samples}
+            "samples": samples, "attachment": attachment(campaign)}
+
+
+def attachment(campaign: Campaign) -> dict | None:
+    """The file each message carries, as the recipient will see it; None for text only."""
+    if not campaign.attachment_kind:
+        return None
+    source = campaign.attachment_file.name if campaign.attachment_file else urlsplit(campaign.attachment_url).path
+    return {"kind": campaign.attachment_kind, "kind_display": campaign.get_attachment_kind_display(),
+            "filename": campaign.attachment_filename or posixpath.basename(source or "")}

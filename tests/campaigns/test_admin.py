@@ -3,6 +3,7 @@
 import pytest
 
 from campaigns.models import CampaignRecipient
+from campaigns.preview import preview
 
 
 @pytest.fixture
@@ -46,3 +47,24 @@ def test_the_start_action_on_a_cancelled_campaign_warns_instead_of_failing(admin
                                  follow=True)
 
     assert response.status_code == 200 and "The campaign is cancelled" in response.content.decode()
+
+
+def test_the_preview_action_names_the_attachment_each_message_carries(admin_client, make_contacts, make_campaign):
+    make_contacts(2)
+    campaign = make_campaign(message="Promoção de {{ contact.first_name }}", attachment_kind="image",
+                             attachment_url="https://cdn.example.org/fotos/promo.jpg?v=2")
+
+    response = admin_client.post("/admin/campaigns/campaign/", {"action": "show_preview",
+                                                                "_selected_action": [campaign.pk]}, follow=True)
+
+    html = response.content.decode()
+    assert "2 recipients, 2 would be sent" in html
+    assert "Attachment: Image “promo.jpg”, the text as its caption." in html and "Promoção de Pessoa" in html
+
+
+def test_the_preview_of_a_text_campaign_has_no_attachment(make_contacts, make_campaign):
+    make_contacts(1)
+    assert preview(make_campaign())["attachment"] is None
+    shown = preview(make_campaign(attachment_kind="document", attachment_url="https://x.example/a/tabela.pdf",
+                                  attachment_filename="Tabela de preços.pdf", message=""))
+    assert shown["attachment"] == {"kind": "document", "kind_display": "Document", "filename": "Tabela de preços.pdf"}
