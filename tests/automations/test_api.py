@@ -1,3 +1,4 @@
+import re
 from datetime import datetime, timedelta, timezone as dt_timezone
 
 import pytest
@@ -386,3 +387,11 @@ def test_the_browsable_api_renders_a_chrono_and_its_runs(admin_client, make_chro
     for url in ("/api/chronos/", f"/api/chronos/{chrono.pk}/", f"/api/chronos/{chrono.pk}/runs/", "/api/runs/"):
         response = admin_client.get(url, HTTP_ACCEPT="text/html")
         assert response.status_code == 200 and "Nightly report" in response.content.decode(), url
+
+
+def test_the_browsable_api_s_form_writes_numbers_as_the_number_inputs_read_them(admin_client, make_chrono):
+    # Not "30.000": a browser reads that back as 30 (USE_THOUSAND_SEPARATOR stays off for this).
+    chrono = make_chrono(timeout_ms=30000)
+    html = admin_client.get(f"/api/chronos/{chrono.pk}/", HTTP_ACCEPT="text/html",
+                            HTTP_ACCEPT_LANGUAGE="pt-br").content.decode()
+    assert re.search(r'name="timeout_ms"[^>]*value="30000"', html)
