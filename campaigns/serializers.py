@@ -91,6 +91,8 @@ class PreviewSerializer(serializers.Serializer):
     not_on_whatsapp = serializers.IntegerField(help_text=_("Already known not to be on WhatsApp."))
     unchecked = serializers.IntegerField(help_text=_("Numbers check-exists will be asked about at their first send."))
     samples = serializers.ListField(child=serializers.DictField())
+    attachment = serializers.DictField(allow_null=True, help_text=_(
+        "The file each message carries (kind, kind_display, filename), its text the caption; null: text only."))
 
 
 class ActionResultSerializer(serializers.Serializer):

@@ -82,6 +82,16 @@ def test_preview_renders_the_first_n_and_counts_the_suppressed_without_sending(a
     assert (body["total"], body["would_send"], body["suppressed"], len(body["samples"])) == (4, 3, 1, 2)
     assert body["samples"][0]["text"] in ("Olá Pessoa!", "Oi Pessoa!")
     assert waha.requests == [] and not draft.recipients.exists()
+    assert body["attachment"] is None
+
+
+def test_the_preview_names_the_attachment(api, draft):
+    draft.attachment_kind, draft.attachment_url = "document", "https://files.example.org/docs/tabela.pdf"
+    draft.save()
+
+    body = api.get(f"/api/campaigns/{draft.pk}/preview/", HTTP_ACCEPT_LANGUAGE="pt-br").json()
+
+    assert body["attachment"] == {"kind": "document", "kind_display": "Documento", "filename": "tabela.pdf"}
 
 
 @pytest.mark.parametrize(("url", "field"), [
