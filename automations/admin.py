@@ -131,6 +131,14 @@ class ChronoAdmin(ListedFieldsOnly, admin.ModelAdmin):
         # A chrono that does not exist yet has no state to show.
         return [*self.fieldsets, self.state_fieldset] if obj else self.fieldsets
 
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict:
+        # ?campaign=<id>: the campaigns' "Repeat on a schedule" action, naming its draft in extras.
+        initial = super().get_changeform_initial_data(request)
+        campaign = initial.pop("campaign", "")
+        if isinstance(campaign, str) and campaign.isdigit():
+            initial["extras"] = {"campaign": int(campaign)}
+        return initial
+
     def get_inlines(self, request: HttpRequest, obj: Chrono | None):
         # Triggers, webhook and alerts (automations/events/admin.py); the webhook (made by an action on
         # a saved chrono) and the runs once there can be some.

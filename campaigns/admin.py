@@ -2,7 +2,9 @@
 and actions (start, pause, resume, cancel, retry failed, export CSV, preview)."""
 
 from django.contrib import admin, messages
-from django.http import StreamingHttpResponse
+from urllib.parse import urlencode
+
+from django.http import HttpResponseRedirect, StreamingHttpResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
@@ -22,7 +24,7 @@ class CampaignAdmin(admin.ModelAdmin):
     list_filter = ["status", "channel"]
     search_fields = ["name", "message"]
     filter_horizontal = ["tags"]
-    actions = ["start", "pause", "resume", "cancel", "retry_failed", "export_csv", "show_preview"]
+    actions = ["start", "pause", "resume", "cancel", "retry_failed", "export_csv", "show_preview", "repeat_on_schedule"]
     readonly_fields = ["status", "progress_bar", "state_counts", "ledger_link", "started_at", "finished_at",
                        "last_error", "copied_from", "occurrence", "created_at", "updated_at"]
     fieldsets = [
@@ -96,6 +98,21 @@ class CampaignAdmin(admin.ModelAdmin):
             except sending.NotAllowed as refused:
                 self.message_user(request, f"{campaign}: {refused}", messages.WARNING)
         self.message_user(request, _("%(count)d failed send(s) queued again.") % {"count": total}, messages.SUCCESS)
+
+    @admin.action(description=_("Repeat on a schedule (a CAMPAIGN chrono sends a copy at each occurrence)"))
+    def repeat_on_schedule(self, request, queryset):
+        """The new chrono's form, already naming this campaign: the operator sets the schedule and saves."""
+        if queryset.count() != 1:
+            self.message_user(request, _("Select one campaign to repeat."), messages.ERROR)
+            return None
+        campaign = queryset.get()
+        if campaign.status != Campaign.Status.DRAFT:
+            self.message_user(request, _("Only a draft can be repeated: each occurrence sends a copy of it, and "
+                                         "the draft itself stays unsent. %(campaign)s is %(status)s.")
+                              % {"campaign": campaign, "status": campaign.get_status_display()}, messages.ERROR)
+            return None
+        query = urlencode({"target_type": "CAMPAIGN", "campaign": campaign.pk, "name": campaign.name})
+        return HttpResponseRedirect(reverse("admin:automations_chrono_add") + "?" + query)
 
     @admin.action(description=_("Export the ledger as CSV"))
     def export_csv(self, request, queryset):

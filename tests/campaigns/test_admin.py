@@ -2,8 +2,10 @@
 
 import pytest
 
+from automations.models import Chrono
 from campaigns.models import CampaignRecipient
 from campaigns.preview import preview
+from tests.automations.test_admin import page_form_data
 
 
 @pytest.fixture
@@ -68,3 +70,33 @@ def test_the_preview_of_a_text_campaign_has_no_attachment(make_contacts, make_ca
     shown = preview(make_campaign(attachment_kind="document", attachment_url="https://x.example/a/tabela.pdf",
                                   attachment_filename="Tabela de preços.pdf", message=""))
     assert shown["attachment"] == {"kind": "document", "kind_display": "Document", "filename": "Tabela de preços.pdf"}
+
+
+def test_repeat_on_a_schedule_opens_a_campaign_chrono_form_naming_the_draft(admin_client, make_contacts, make_campaign):
+    make_contacts(1)
+    campaign = make_campaign(name="Promoção da semana")
+
+    response = admin_client.post("/admin/campaigns/campaign/", {"action": "repeat_on_schedule",
+                                                                "_selected_action": [campaign.pk]}, follow=True)
+
+    form = response.context["adminform"].form
+    assert response.redirect_chain[-1][0].startswith("/admin/automations/chrono/add/?")
+    assert (form.initial["target_type"], form.initial["name"]) == ("CAMPAIGN", "Promoção da semana")
+    assert form.initial["extras"] == {"campaign": campaign.pk} and "campaign" not in form.initial
+    assert f"&quot;campaign&quot;: {campaign.pk}" in response.content.decode()  # the Extras box, as JSON
+
+    saved = admin_client.post("/admin/automations/chrono/add/", {**page_form_data(response), "schedule": "0 9 * * 1",
+                                                                          "timezone": "America/Sao_Paulo"})
+    assert saved.status_code == 302, saved.context["adminform"].form.errors
+    chrono = Chrono.objects.get(name="Promoção da semana")
+    assert (chrono.target_type, chrono.extras, chrono.schedule) == ("CAMPAIGN", {"campaign": campaign.pk}, "0 9 * * 1")
+
+
+def test_only_a_draft_can_be_repeated_on_a_schedule(admin_client, make_campaign):
+    campaign = make_campaign(status="done")
+
+    response = admin_client.post("/admin/campaigns/campaign/", {"action": "repeat_on_schedule",
+                                                                "_selected_action": [campaign.pk]}, follow=True)
+
+    assert response.redirect_chain[-1][0] == "/admin/campaigns/campaign/"
+    assert "Only a draft can be repeated" in response.content.decode()
