@@ -148,7 +148,9 @@ class ChronoForm(forms.ModelForm):
         "One per line: a phone number with country code (5511999998888), a chat id (…@c.us, …@g.us) "
         "or a placeholder such as {{ input.from }}."))
     extras = PrettyJSONField(label=_("Extras"), shape=dict, help_text=_(
-        'A JSON object the function reads as ctx.env, e.g. {"API_KEY": "…"}; values of secret-looking names are shown as ********.'))
+        'A JSON object. FUNCTION: what the function reads as ctx.env, e.g. {"API_KEY": "…"} (values of '
+        'secret-looking names are shown as ********). ROUTINE: its texts and options. CAMPAIGN: '
+        '{"campaign": <the id of the draft campaign to copy>}.'))
 
     class Meta:
         model = Chrono
