@@ -5,8 +5,10 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
+from automations.admin_forms import PrettyJSONField
 from chronoflow.timefmt import local_time
 from whatsapp import media as media_files
 from whatsapp import outbox
@@ -70,6 +72,20 @@ class StatusChangeInline(admin.TabularInline):
     verbose_name_plural = _("Status history")
 
 
+class ChannelChangeForm(forms.ModelForm):
+    """A saved channel: its send limits as an indented JSON box, empty when there are none (not "{}")."""
+
+    send_limits = PrettyJSONField(label=capfirst(Channel._meta.get_field("send_limits").verbose_name), shape=dict,
+                                  help_text=Channel._meta.get_field("send_limits").help_text)
+
+    class Meta:
+        model = Channel
+        fields = "__all__"
+
+    def clean_send_limits(self) -> dict:
+        return self.cleaned_data["send_limits"] or {}  # an emptied box means no overrides
+
+
 @admin.register(Channel)
 class ChannelAdmin(admin.ModelAdmin):
     list_display = ["name", "session_name", "provider_badge", "status", "connected_as", "should_run", "status_changed_at", "qr_link"]
@@ -84,8 +100,7 @@ class ChannelAdmin(admin.ModelAdmin):
     fields = ["name", "send_profile", "send_limits", *readonly_fields]
 
     def get_form(self, request, obj=None, **kwargs):
-        if obj is None:
-            kwargs["form"] = ChannelAddForm
+        kwargs["form"] = ChannelAddForm if obj is None else ChannelChangeForm
         return super().get_form(request, obj, **kwargs)
 
     def get_fieldsets(self, request, obj=None):

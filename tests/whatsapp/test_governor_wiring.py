@@ -1,10 +1,13 @@
 """The governor wired in: the MESSAGE target, the pump task, the API and the admin."""
 
+import re
+
 import pytest
 from django.utils import timezone
 
 from automations.runs.execution import execute
 from whatsapp import tasks
+from tests.automations.test_admin import page_form_data
 from whatsapp.models import Channel, Message
 
 
@@ -110,3 +113,20 @@ def test_waha_s_lock_lifted_event_resumes_outreach(channel, post_event, celery_e
 
     channel.refresh_from_db()
     assert not channel.outreach_paused
+
+
+def test_the_admin_edits_send_limits_in_an_empty_box_when_there_are_none(channel, admin_client):
+    Channel.objects.filter(pk=channel.pk).update(send_limits={})
+    url = f"/admin/whatsapp/channel/{channel.pk}/change/"
+    page = admin_client.get(url)
+    assert re.search(r'<textarea name="send_limits"[^>]*>\s*</textarea>', page.content.decode())  # not "{}"
+
+    saved = admin_client.post(url, {**page_form_data(page), "send_limits": '{"per_minute": 5}'})
+    assert saved.status_code == 302
+    assert Channel.objects.get(pk=channel.pk).send_limits == {"per_minute": 5}
+
+    refused = admin_client.post(url, {**page_form_data(page), "send_limits": '{"per_minute": "lots"}'})
+    assert "send_limits" in refused.context["adminform"].form.errors
+
+    emptied = admin_client.post(url, {**page_form_data(page), "send_limits": ""})
+    assert emptied.status_code == 302 and Channel.objects.get(pk=channel.pk).send_limits == {}
