@@ -4,7 +4,6 @@ Only the chosen target's fields are shown (static/automations/chrono_form.js) an
 what a hidden fieldset still holds is neither validated nor changed on save.
 """
 
-import json
 import re
 from functools import lru_cache
 from zoneinfo import available_timezones
@@ -17,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from automations.models import Chrono
 from automations.serializers import SECRET_MAPPINGS
 from chronoflow import secrets
+from chronoflow.forms import PrettyJSONField
 
 # The fields each target reads; the channel serves MESSAGE, FUNCTION's ctx.message, ASSISTANT and ROUTINE.
 TARGET_FIELDS = {
@@ -48,28 +48,6 @@ def timezone_choices(current: str = "") -> list[tuple[str, str]]:
     if current and current not in names:
         names.insert(0, current)
     return [(name, name) for name in names]
-
-
-class PrettyJSONField(forms.JSONField):
-    """JSON in a monospaced box, shown indented; an empty value shows an empty box, not null, {} or []."""
-
-    def __init__(self, *, shape: type | None = None, empty_values_shown=(None, {}, []), **kwargs) -> None:
-        self.shape, self.empty_values_shown = shape, empty_values_shown
-        kwargs.setdefault("widget", forms.Textarea(attrs={"rows": 6, "cols": 60, "class": "cf-json vLargeTextField",
-                                                           "spellcheck": "false"}))
-        super().__init__(required=False, **kwargs)
-
-    def prepare_value(self, value):
-        if isinstance(value, forms.fields.InvalidJSONInput):
-            return value  # what was typed, as typed, beside its error
-        if any(value == empty and type(value) is type(empty) for empty in self.empty_values_shown):
-            return ""
-        return json.dumps(value, indent=2, ensure_ascii=False, cls=self.encoder)
-
-    def validate(self, value) -> None:
-        super().validate(value)
-        if value is not None and self.shape is dict and not isinstance(value, dict):
-            raise forms.ValidationError(_('Write a JSON object, e.g. {"NAME": "value"}.'), code="shape")
 
 
 class HeadersField(forms.Field):

@@ -8,7 +8,7 @@ from django.utils.html import format_html
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
-from automations.admin_forms import PrettyJSONField
+from chronoflow.forms import PrettyJSONField
 from chronoflow.timefmt import local_time
 from whatsapp import media as media_files
 from whatsapp import outbox
