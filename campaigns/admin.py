@@ -99,13 +99,19 @@ class CampaignAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{campaign}: {refused}", messages.WARNING)
         self.message_user(request, _("%(count)d failed send(s) queued again.") % {"count": total}, messages.SUCCESS)
 
+    def _only_one(self, request, queryset, refusal: str) -> Campaign | None:
+        """The one campaign an action works on; None (and ``refusal`` shown) when not exactly one is selected."""
+        if queryset.count() != 1:
+            self.message_user(request, refusal, messages.ERROR)
+            return None
+        return queryset.get()
+
     @admin.action(description=_("Repeat on a schedule (a CAMPAIGN chrono sends a copy at each occurrence)"))
     def repeat_on_schedule(self, request, queryset):
         """The new chrono's form, already naming this campaign: the operator sets the schedule and saves."""
-        if queryset.count() != 1:
-            self.message_user(request, _("Select one campaign to repeat."), messages.ERROR)
+        campaign = self._only_one(request, queryset, _("Select one campaign to repeat."))
+        if campaign is None:
             return None
-        campaign = queryset.get()
         if campaign.status != Campaign.Status.DRAFT:
             self.message_user(request, _("Only a draft can be repeated: each occurrence sends a copy of it, and "
                                          "the draft itself stays unsent. %(campaign)s is %(status)s.")
@@ -116,10 +122,9 @@ class CampaignAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Export the ledger as CSV"))
     def export_csv(self, request, queryset):
-        if queryset.count() != 1:
-            self.message_user(request, _("Select one campaign to export."), messages.ERROR)
+        campaign = self._only_one(request, queryset, _("Select one campaign to export."))
+        if campaign is None:
             return None
-        campaign = queryset.get()
         response = StreamingHttpResponse(ledger.csv_lines(campaign.recipients.all()), content_type="text/csv")
         response["Content-Disposition"] = f'attachment; filename="campaign-{campaign.pk}-ledger.csv"'
         return response

@@ -1,8 +1,5 @@
 """What a campaign would send, without sending: the first N texts and how many would not go."""
 
-import posixpath
-from urllib.parse import urlsplit
-
 from campaigns.models import Campaign
 from campaigns.render import render
 
@@ -28,9 +25,8 @@ def preview(campaign: Campaign, first: int = 5) -> dict:
 
 
 def attachment(campaign: Campaign) -> dict | None:
-    """The file each message carries, as the recipient will see it; None for text only."""
+    """The file each message carries, named as the recipient will see it; None for text only."""
     if not campaign.attachment_kind:
         return None
-    source = campaign.attachment_file.name if campaign.attachment_file else urlsplit(campaign.attachment_url).path
     return {"kind": campaign.attachment_kind, "kind_display": campaign.get_attachment_kind_display(),
-            "filename": campaign.attachment_filename or posixpath.basename(source or "")}
+            "filename": campaign.attachment().name}
